@@ -1,0 +1,64 @@
+"""Configuration shared by every front door, as one traitlets `Configurable`.
+
+Set it in `jupyter_server_config.py` (or `jupyter_mlcontainer_config.py`) as
+`c.MLContainerConfig.base_image = "..."`, by environment variable, or per call.
+"""
+
+from __future__ import annotations
+
+import os
+
+from traitlets import Bool, Int, Unicode, default
+from traitlets.config import Configurable
+
+BASE_IMAGE_ENV = "MLCONTAINER_BASE_IMAGE"
+
+
+class MLContainerConfig(Configurable):
+    base_image = Unicode(
+        help=(
+            "Base image for generated containers. Empty means python:<kernel major.minor>-slim. "
+            f"Defaults to ${BASE_IMAGE_ENV} when set. Build an offline one with "
+            "`jupyter mlcontainer base-image`."
+        ),
+    ).tag(config=True)
+
+    default_port = Int(
+        0, help="Host port for local serving instances on 127.0.0.1; 0 picks a free port."
+    ).tag(config=True)
+
+    download_wheels = Bool(
+        True,
+        help=(
+            "Download wheels on the host for the image's platform, so the image builds "
+            "without network access; False lets pip inside the image reach an index."
+        ),
+    ).tag(config=True)
+
+    registry = Unicode(
+        "", help="Registry prefix used when pushing images, e.g. registry.example.com/team."
+    ).tag(config=True)
+
+    @default("base_image")
+    def _default_base_image(self) -> str:
+        return os.environ.get(BASE_IMAGE_ENV, "")
+
+    def base_image_for(self, python_version: str) -> str:
+        """The base image to use for a kernel running `python_version` ("3.11")."""
+        return self.base_image or f"python:{python_version}-slim"
+
+
+def load_config() -> MLContainerConfig:
+    """Read `MLContainerConfig` settings from the user's Jupyter config files, for headless use."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
+    merged = Config()
+    for directory in reversed(jupyter_config_path()):
+        for name in ("jupyter_server_config.py", "jupyter_mlcontainer_config.py"):
+            try:
+                merged.merge(PyFileConfigLoader(name, path=directory).load_config())
+            except ConfigFileNotFound:
+                continue
+    return MLContainerConfig(config=merged)

@@ -1,0 +1,60 @@
+"""Errors a person can act on: each says what went wrong and what to do next.
+
+Front doors turn them into a 4xx response, a red line in a widget or a non-zero exit.
+"""
+
+
+class MLContainerError(Exception):
+    """Base class: `message` says what went wrong, `hint` what to do about it."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class NotebookError(MLContainerError):
+    """The notebook is missing, unreadable, or lacks what the options name."""
+
+
+class SampleRequired(MLContainerError):
+    """No sample input was given and none could be inferred."""
+
+
+class CaptureError(MLContainerError):
+    """The kernel could not evaluate or serialise what the serving code needs."""
+
+
+class DependencyError(MLContainerError):
+    """A package the serving code needs cannot be pinned or downloaded."""
+
+
+class EngineUnavailable(MLContainerError):
+    """The Docker engine cannot be reached."""
+
+
+class BaseImageMissing(MLContainerError):
+    """The base image is neither present nor pullable."""
+
+
+class BaseImageError(MLContainerError):
+    """The offline base image cannot be built on this machine."""
+
+
+class BuildFailed(MLContainerError):
+    """A build step failed; `output` holds that step's log."""
+
+    def __init__(self, message: str, hint: str = "", output: str = ""):
+        super().__init__(message, hint)
+        self.output = output
+
+
+class RunFailed(MLContainerError):
+    """A container did not start or did not become ready."""
+
+
+class InstanceNotFound(MLContainerError):
+    """No running instance matches the given name or id."""

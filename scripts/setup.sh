@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up this machine for jupyter-mlcontainer: system packages, a running Docker engine,
+# the project with its test extras, and the offline Python base image.
+# Idempotent: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_PACKAGES=(docker.io iptables debootstrap chromium wrk)
+DOCKERD_LOG=${DOCKERD_LOG:-/var/log/mlcontainer-dockerd.log}
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! $SUDO docker info >/dev/null 2>&1; then
+  echo "==> starting the Docker engine (log: $DOCKERD_LOG)"
+  $SUDO sh -c "nohup dockerd >'$DOCKERD_LOG' 2>&1 &"
+  for _ in $(seq 60); do $SUDO docker info >/dev/null 2>&1 && break; sleep 1; done
+  $SUDO docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $DOCKERD_LOG" >&2; tail -20 "$DOCKERD_LOG" >&2; exit 1; }
+fi
+
+echo "==> installing jupyter_mlcontainer with its test extras"
+python3 -m pip install -q ".[test]"
+
+echo "==> offline Python base image"
+$SUDO "$(command -v jupyter)" mlcontainer base-image --quiet

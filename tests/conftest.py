@@ -1,0 +1,68 @@
+"""Shared fixtures: a real Docker engine, the base image, and clean-up by label."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: Every container and image a test makes carries this label; the session removes them all.
+TEST_LABEL = "io.mlcontainer.test-session"
+SESSION_ID = uuid.uuid4().hex[:12]
+
+
+def _missing(reason: str):
+    """Engine-backed tests must run in CI: fail there, skip only on a developer's machine."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true requires it; run scripts/setup.sh)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from jupyter_mlcontainer.engine import DockerEngine
+    from jupyter_mlcontainer.errors import EngineUnavailable
+
+    try:
+        engine = DockerEngine()
+    except EngineUnavailable as error:
+        _missing(f"no Docker engine: {error.message}")
+    yield engine
+    _remove_labelled(engine)
+
+
+def _remove_labelled(engine) -> None:
+    selector = {"label": f"{TEST_LABEL}={SESSION_ID}"}
+    for container in engine.client.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+    for image in engine.client.images.list(filters=selector):
+        engine.client.images.remove(image.id, force=True)
+
+
+@pytest.fixture(scope="session")
+def test_labels() -> dict:
+    return {TEST_LABEL: SESSION_ID}
+
+
+@pytest.fixture(scope="session")
+def base_image(engine) -> str:
+    """The configured base image, or the offline one `jupyter mlcontainer base-image` makes."""
+    from jupyter_mlcontainer.config import MLContainerConfig
+    from jupyter_mlcontainer.engine.baseimage import base_image_tag
+
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [MLContainerConfig().base_image_for(python), base_image_tag()]
+    for image in candidates:
+        if engine.image_exists(image):
+            return image
+    _missing(f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`")
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_mlcontainer": True}}}
