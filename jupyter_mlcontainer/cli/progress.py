@@ -1,0 +1,12 @@
+"""Helpers shared by CLI commands."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..events import ProgressEvent
+
+
+def drain(events: Iterable[ProgressEvent], sink: Callable[[ProgressEvent], None]) -> None:
+    for event in events:
+        sink(event)

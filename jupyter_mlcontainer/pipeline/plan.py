@@ -1,0 +1,42 @@
+"""Plain data passed between the pipeline's stages: no I/O, nothing that needs Jupyter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+@dataclass
+class ExportOptions:
+    """What every front door asks of the pipeline."""
+
+    notebook: str
+    model: Optional[str] = None  # a model variable: serve model.<method>(inputs)
+    entry: Optional[str] = None  # an entry function: serve entry(inputs); "predict" when neither
+    method: str = "predict"
+    sample: Optional[str] = None  # expression evaluated in the kernel, e.g. "X_test[:3]"
+    name: Optional[str] = None  # image name; defaults to the notebook's file name
+    base_image: Optional[str] = None  # overrides MLContainerConfig.base_image
+    run: bool = False  # start a local instance after the build
+    port: Optional[int] = None  # host port on 127.0.0.1; None uses the configured default
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ServingPlan:
+    """What the analyse stage decided: the code to copy and the state to capture."""
+
+    notebook: str  # path as given
+    notebook_sha256: str
+    entry_kind: str  # "function" | "model"
+    entry_name: str
+    method: str
+    code: list = field(default_factory=list)  # source of kept top-level statements, in order
+    state: list = field(default_factory=list)  # global names captured by value
+    imports: list = field(default_factory=list)  # top-level modules the kept code imports
+    local_modules: list = field(default_factory=list)  # .py files beside the notebook
+    files: list = field(default_factory=list)  # notebook-relative files the kept code reads
+    sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
+    warnings: list = field(default_factory=list)
