@@ -58,3 +58,7 @@ class RunFailed(MLContainerError):
 
 class InstanceNotFound(MLContainerError):
     """No running instance matches the given name or id."""
+
+
+class JobCancelled(MLContainerError):
+    """The user cancelled a build; what it had made is removed."""
