@@ -62,3 +62,11 @@ class InstanceNotFound(MLContainerError):
 
 class JobCancelled(MLContainerError):
     """The user cancelled a build; what it had made is removed."""
+
+
+class PortInUse(RunFailed):
+    """The host port asked for is already taken."""
+
+
+class InstanceUnreachable(MLContainerError):
+    """Nothing answers at an instance's URL."""
