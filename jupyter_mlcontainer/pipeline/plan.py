@@ -39,4 +39,5 @@ class ServingPlan:
     local_modules: list = field(default_factory=list)  # .py files beside the notebook
     files: list = field(default_factory=list)  # notebook-relative files the kept code reads
     sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
+    sample_rows: Optional[int] = None  # take the first rows of an inferred sample
     warnings: list = field(default_factory=list)
