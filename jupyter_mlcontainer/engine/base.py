@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 LABEL_PREFIX = "io.mlcontainer"
@@ -14,9 +15,23 @@ def label(name: str) -> str:
     return f"{LABEL_PREFIX}.{name}"
 
 
+#: Marks serving containers, as opposed to build steps and one-off commands, which
+#: inherit MANAGED_LABEL from the images they run.
+INSTANCE_LABEL = label("instance")
+#: Provenance the pipeline puts on images and instances; `ls` shows the notebook.
+NOTEBOOK_LABEL = label("notebook")
+NOTEBOOK_SHA256_LABEL = label("notebook-sha256")
+ENTRY_LABEL = label("entry")
+NAME_LABEL = label("name")
+
+#: The port the serving runtime listens on inside every image.
+CONTAINER_PORT = 8080
+IMAGE_NAMESPACE = "mlcontainer"
+
+
 @dataclass(frozen=True)
 class Instance:
-    """A running (or stopped) serving container."""
+    """A running (or stopped) serving container; `url` is empty when it is not running."""
 
     id: str
     name: str
@@ -25,6 +40,27 @@ class Instance:
     status: str
     labels: dict = field(default_factory=dict)
     created: str = ""
+    started: str = ""  # ISO time the container last started
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def image_repository(name: str) -> str:
+    """`mlcontainer/<name>`, with `name` folded into what Docker accepts (lowercase, [a-z0-9._-])."""
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("._-")
+    return f"{IMAGE_NAMESPACE}/{cleaned or 'model'}"
+
+
+def image_tags(name: str, content_hash: str) -> tuple[str, str]:
+    """The content-addressed tag a build makes, and the `:latest` tag that follows it."""
+    repository = image_repository(name)
+    return f"{repository}:{content_hash}", f"{repository}:latest"
+
+
+def split_image_ref(ref: str) -> tuple[str, str]:
+    """`repo[:tag]` → (repo, tag); a colon in a registry's host:port is not a tag."""
+    repository, colon, tag = ref.rpartition(":")
+    if not colon or "/" in tag:
+        return ref, "latest"
+    return repository, tag

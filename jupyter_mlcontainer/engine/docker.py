@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
+import secrets
+import time
 from pathlib import Path
 from typing import Iterator
 
 import docker
+import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from ..errors import BaseImageMissing, BuildFailed, EngineUnavailable
+from ..client import Response, ServingClient
+from ..errors import (
+    BaseImageMissing,
+    BuildFailed,
+    EngineUnavailable,
+    InstanceNotFound,
+    InstanceUnreachable,
+    PortInUse,
+    RunFailed,
+)
 from ..events import ProgressEvent
-from .base import MANAGED_LABEL
+from .base import CONTAINER_PORT, INSTANCE_LABEL, MANAGED_LABEL, Instance, split_image_ref
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _FROM = re.compile(
@@ -22,6 +36,12 @@ ENGINE_HINT = (
     "Start the Docker engine (e.g. `sudo dockerd &` or `sudo systemctl start docker`), "
     "or point DOCKER_HOST at a running one."
 )
+
+
+#: Seconds a container gets to exit on SIGTERM before it is killed.
+STOP_TIMEOUT = 3
+#: Log lines quoted when a container fails to become ready.
+LOG_TAIL = 50
 
 
 def external_images(dockerfile: str) -> list[str]:
@@ -36,6 +56,34 @@ def external_images(dockerfile: str) -> list[str]:
     return images
 
 
+def _unavailable(error: Exception) -> EngineUnavailable:
+    return EngineUnavailable(f"Cannot reach the Docker engine: {error}", ENGINE_HINT)
+
+
+def _reaches_engine(method):
+    """Turn a lost connection to the engine (refused, socket gone, engine stopped mid-way)
+    into EngineUnavailable, for plain methods and for generators alike."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(*args, **kwargs):
+            try:
+                return (yield from method(*args, **kwargs))
+            except requests.exceptions.ConnectionError as error:
+                raise _unavailable(error) from error
+
+        return generator
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except requests.exceptions.ConnectionError as error:
+            raise _unavailable(error) from error
+
+    return call
+
+
 class DockerEngine:
     """Builds images and runs containers; every call blocks, so servers call it from a thread."""
 
@@ -44,13 +92,12 @@ class DockerEngine:
             self.client = client or docker.from_env()
             self.client.ping()
         except (DockerException, OSError) as error:
-            raise EngineUnavailable(
-                f"Cannot reach the Docker engine: {error}", ENGINE_HINT
-            ) from error
+            raise _unavailable(error) from error
         self.api = self.client.api
 
     # -- images --------------------------------------------------------------------------
 
+    @_reaches_engine
     def image_exists(self, name: str) -> bool:
         try:
             self.client.images.get(name)
@@ -58,6 +105,19 @@ class DockerEngine:
             return False
         return True
 
+    def resolve_base_image(self, configured: str, python_version: str) -> str:
+        """The configured image, else the first present of python:<X.Y>-slim and the offline
+        image for that Python; else python:<X.Y>-slim, whose pull fails with a hint."""
+        # baseimage builds on this module, so it is imported where it is needed.
+        from .baseimage import PYTHON_OF_SUITE, base_image_tag
+
+        if configured:
+            return configured
+        slim = f"python:{python_version}-slim"
+        offline = [base_image_tag(s) for s, python in PYTHON_OF_SUITE.items() if python == python_version]
+        return next((image for image in [slim, *offline] if self.image_exists(image)), slim)
+
+    @_reaches_engine
     def ensure_base_images(self, dockerfile: str) -> None:
         """Make sure every external FROM image is present, pulling it if a registry answers."""
         for image in external_images(dockerfile):
@@ -74,14 +134,17 @@ class DockerEngine:
                 "--base-image or MLCONTAINER_BASE_IMAGE, or make the registry reachable.",
             ) from error
 
+    @_reaches_engine
     def import_rootfs(self, tarball: Path, repository: str, tag: str) -> None:
         """Import a root filesystem tarball as an image (`docker import`)."""
         self.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
 
+    @_reaches_engine
     def build(
         self, context: Path, tag: str, labels: dict | None = None, extra_tags: tuple = ()
     ) -> Iterator[ProgressEvent]:
-        """Build `context` into `tag`, yielding progress events; raises BuildFailed on error."""
+        """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), yielding progress
+        events; raises BuildFailed on error."""
         dockerfile = (Path(context) / "Dockerfile").read_text()
         self.ensure_base_images(dockerfile)
         all_labels = {MANAGED_LABEL: "true", **(labels or {})}
@@ -113,12 +176,13 @@ class DockerEngine:
         except APIError as error:
             raise BuildFailed(f"The Docker engine refused the build: {error.explanation}") from error
         for extra in extra_tags:
-            repository, _, extra_tag = extra.rpartition(":")
-            self.api.tag(tag, repository, extra_tag)
+            self.api.tag(tag, *split_image_ref(extra))
 
+    @_reaches_engine
     def image_size(self, name: str) -> int:
         return self.client.images.get(name).attrs["Size"]
 
+    @_reaches_engine
     def remove_image(self, name: str) -> None:
         try:
             self.client.images.remove(name, force=True)
@@ -127,9 +191,178 @@ class DockerEngine:
 
     # -- containers ----------------------------------------------------------------------
 
+    @_reaches_engine
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str:
         """Run a short-lived command in a fresh container and return its output."""
         output = self.client.containers.run(
             image, command, remove=True, labels={MANAGED_LABEL: "true", **(labels or {})}
         )
         return output.decode()
+
+    @_reaches_engine
+    def run(
+        self,
+        image: str,
+        *,
+        port: int | None = None,
+        labels: dict | None = None,
+        name: str | None = None,
+        environment: dict | None = None,
+    ) -> Instance:
+        """Start a serving container detached, its port 8080 published on 127.0.0.1 only:
+        on `port`, or on a free port Docker picks when `port` is None or 0."""
+        name = name or _default_name(image)
+        try:
+            container = self.client.containers.create(
+                image,
+                name=name,
+                detach=True,
+                ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+                labels={MANAGED_LABEL: "true", INSTANCE_LABEL: "true", **(labels or {})},
+                environment={"PORT": str(CONTAINER_PORT), **(environment or {})},
+                restart_policy={"Name": "no"},
+            )
+        except ImageNotFound as error:
+            raise RunFailed(
+                f"There is no image {image} on this machine.",
+                "Check the name with `docker images`, or build the notebook's image first.",
+            ) from error
+        except APIError as error:
+            if error.status_code == 409:
+                raise RunFailed(
+                    f"An instance named {name} already exists.",
+                    f"Stop it (`jupyter mlcontainer stop {name}`) or pass another --name.",
+                ) from error
+            raise RunFailed(f"The Docker engine refused to create {name}: {error.explanation}") from error
+        try:
+            container.start()
+        except APIError as error:
+            container.remove(force=True)
+            explanation = str(error.explanation)
+            if port and ("already allocated" in explanation or "already in use" in explanation):
+                raise PortInUse(
+                    f"Port {port} on 127.0.0.1 is already in use.",
+                    "Pass another --port, or --port 0 to let Docker pick a free one.",
+                ) from error
+            raise RunFailed(f"{name} did not start: {explanation}") from error
+        container.reload()
+        return _instance(container)
+
+    @_reaches_engine
+    def wait_ready(self, instance: Instance, timeout: float = 60, interval: float = 0.25) -> Instance:
+        """Poll /ready (/health where the image has no /ready) until it answers 2xx; raise
+        RunFailed with the container's last log lines if it exits or `timeout` passes."""
+        container = self._container(instance)
+        path = "/ready"
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            current = _instance(container)
+            if not current.url:
+                code = container.attrs["State"].get("ExitCode")
+                raise self._failed(container, f"{current.name} stopped (exit code {code}) before it was ready.")
+            answer = _probe(current.url, path, timeout=min(2.0, timeout))
+            if answer is not None and answer.status == 404 and path == "/ready":
+                path = "/health"
+                continue
+            if answer is not None and answer.ok:
+                return current
+            if time.monotonic() >= deadline:
+                raise self._failed(container, f"{current.name} was not ready after {timeout:g} s.")
+            time.sleep(interval)
+
+    def _failed(self, container, message: str) -> RunFailed:
+        lines = container.logs(tail=LOG_TAIL).decode(errors="replace").rstrip()
+        return RunFailed(
+            f"{message}\nLast log lines of {container.name}:\n{lines or '(no output)'}",
+            "Fix what the log shows, then start it again.",
+        )
+
+    @_reaches_engine
+    def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]:
+        """Serving containers found by label (running ones unless `all`), optionally only those
+        carrying every `labels` pair: the engine is the record, nothing is kept here."""
+        selector = [MANAGED_LABEL, INSTANCE_LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
+        containers = self.client.containers.list(all=all, filters={"label": selector}, ignore_removed=True)
+        return [_instance(container) for container in containers]
+
+    @_reaches_engine
+    def find_instance(self, name_or_id: str) -> Instance:
+        """The instance with this name, id, or unique id prefix, running or not."""
+        instances = self.list_instances(all=True)
+        exact = [i for i in instances if name_or_id in (i.name, i.id)]
+        prefixed = [i for i in instances if name_or_id and i.id.startswith(name_or_id)]
+        if exact or len(prefixed) == 1:
+            return (exact or prefixed)[0]
+        known = ", ".join(
+            i.name if i.status == "running" else f"{i.name} ({i.status})" for i in instances
+        )
+        raise InstanceNotFound(
+            f"No instance is named {name_or_id!r}.",
+            f"Instances: {known}." if known else "None exist; start one with `jupyter mlcontainer run IMAGE`.",
+        )
+
+    @_reaches_engine
+    def logs(self, name_or_id: str, tail: int = 200) -> str:
+        container = self._container(self.find_instance(name_or_id))
+        return container.logs(tail=tail).decode(errors="replace")
+
+    @_reaches_engine
+    def stop(self, name_or_id: str) -> Instance:
+        """Stop (SIGTERM, then SIGKILL after a few seconds) and remove an instance."""
+        instance = self.find_instance(name_or_id)
+        self._stop(instance)
+        return instance
+
+    @_reaches_engine
+    def stop_all(self, labels: dict | None = None) -> list[str]:
+        """Stop and remove every instance (those carrying `labels`); returns their names."""
+        instances = self.list_instances(all=True, labels=labels)
+        for instance in instances:
+            self._stop(instance)
+        return [instance.name for instance in instances]
+
+    def _stop(self, instance: Instance) -> None:
+        try:
+            container = self.client.containers.get(instance.id)
+            container.stop(timeout=STOP_TIMEOUT)
+            container.remove(force=True)
+        except NotFound:
+            pass  # it went away meanwhile, which is what was asked
+
+    def _container(self, instance: Instance):
+        try:
+            return self.client.containers.get(instance.id)
+        except NotFound as error:
+            raise InstanceNotFound(f"{instance.name} no longer exists.") from error
+
+
+def _default_name(image: str) -> str:
+    """`<image name>-<4 hex>`, short enough to type in `stop` and `logs`."""
+    repository = split_image_ref(image)[0].rsplit("/", 1)[-1]
+    base = re.sub(r"[^a-zA-Z0-9_.-]+", "-", repository).strip("._-") or "instance"
+    return f"{base}-{secrets.token_hex(2)}"
+
+
+def _probe(url: str, path: str, timeout: float) -> Response | None:
+    """One readiness probe; None while nothing answers yet."""
+    try:
+        return ServingClient(url, timeout).request("GET", path)
+    except InstanceUnreachable:
+        return None
+
+
+def _instance(container) -> Instance:
+    attrs = container.attrs
+    bindings = (attrs["NetworkSettings"].get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+    running = container.status == "running" and bindings
+    return Instance(
+        id=container.id,
+        name=container.name,
+        image=attrs["Config"]["Image"],
+        url=f"http://{bindings[0]['HostIp']}:{bindings[0]['HostPort']}" if running else "",
+        status=container.status,
+        labels=dict(container.labels),
+        created=attrs["Created"],
+        started=attrs["State"].get("StartedAt", ""),
+    )
