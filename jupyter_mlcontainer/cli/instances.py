@@ -1,0 +1,136 @@
+"""`jupyter mlcontainer run | ls | logs | stop`: local serving instances, found by label."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from ..engine.base import NOTEBOOK_LABEL, Instance
+from ..errors import RunFailed
+
+LS_COLUMNS = ("NAME", "IMAGE", "URL", "STATUS", "NOTEBOOK", "UPTIME")
+
+
+def add_commands(commands) -> None:
+    run_command = commands.add_parser(
+        "run",
+        help="start an image as a local serving instance and print its URL",
+        description="Start IMAGE detached on 127.0.0.1, wait until it is ready, print its URL.",
+    )
+    run_command.add_argument("image")
+    run_command.add_argument(
+        "--port", type=int, help="host port on 127.0.0.1; 0 picks a free one (default: configured)"
+    )
+    run_command.add_argument("--name", help="instance name (default: <image name>-<4 hex>)")
+    run_command.add_argument(
+        "--timeout", type=float, default=60, help="seconds to wait for readiness (default: 60)"
+    )
+    run_command.add_argument("--json", action="store_true", help="print the instance as JSON")
+    run_command.set_defaults(handler=run)
+
+    ls_command = commands.add_parser("ls", help="list serving instances")
+    ls_command.add_argument("-a", "--all", action="store_true", help="include stopped instances")
+    ls_command.add_argument("--label", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                            help="only instances carrying this label (repeatable)")
+    ls_command.add_argument("--json", action="store_true", help="print instances as JSON")
+    ls_command.set_defaults(handler=ls)
+
+    logs_command = commands.add_parser("logs", help="print an instance's log")
+    logs_command.add_argument("name", help="instance name or id")
+    logs_command.add_argument("--tail", type=int, default=200, help="last N lines (default: 200)")
+    logs_command.set_defaults(handler=logs)
+
+    stop_command = commands.add_parser("stop", help="stop and remove instances")
+    which = stop_command.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", help="instance name or id")
+    which.add_argument("--all", action="store_true", help="every instance")
+    stop_command.add_argument("--label", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                              help="with --all: only instances carrying this label (repeatable)")
+    stop_command.set_defaults(handler=stop)
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _engine():
+    from ..engine import DockerEngine
+
+    return DockerEngine()
+
+
+def run(args) -> int:
+    from ..config import load_config
+
+    engine = _engine()
+    port = load_config().default_port if args.port is None else args.port
+    instance = engine.run(args.image, port=port, name=args.name)
+    print(f"waiting for {instance.name} at {instance.url} ...", file=sys.stderr)
+    try:
+        instance = engine.wait_ready(instance, timeout=args.timeout)
+    except RunFailed:
+        engine.stop(instance.id)  # its log is in the error; free the name for the next try
+        raise
+    print(json.dumps(instance.to_dict(), indent=2) if args.json else instance.url)
+    return 0
+
+
+def ls(args) -> int:
+    instances = _engine().list_instances(all=args.all, labels=dict(args.label))
+    if args.json:
+        print(json.dumps([instance.to_dict() for instance in instances], indent=2))
+    elif instances:
+        print(format_table(LS_COLUMNS, [_row(instance) for instance in instances]))
+    else:
+        print("No instances. Start one with `jupyter mlcontainer run IMAGE`.", file=sys.stderr)
+    return 0
+
+
+def logs(args) -> int:
+    sys.stdout.write(_engine().logs(args.name, tail=args.tail))
+    return 0
+
+
+def stop(args) -> int:
+    engine = _engine()
+    names = engine.stop_all(labels=dict(args.label)) if args.all else [engine.stop(args.name).name]
+    for name in names:
+        print(f"stopped {name}")
+    return 0
+
+
+def _row(instance: Instance) -> tuple:
+    return (
+        instance.name,
+        instance.image,
+        instance.url or "-",
+        instance.status,
+        instance.labels.get(NOTEBOOK_LABEL, "-"),
+        uptime(instance.started) if instance.status == "running" else "-",
+    )
+
+
+def format_table(header: tuple, rows: list) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def uptime(started: str, now: datetime | None = None) -> str:
+    """`5s`, `3m 2s`, `2h 5m`, `3d 4h` since Docker's StartedAt (nanosecond ISO time)."""
+    start = datetime.strptime(started[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    seconds = max(0, int(((now or datetime.now(timezone.utc)) - start).total_seconds()))
+    units = [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)]
+    index = next(i for i, (_, size) in enumerate(units) if seconds >= size or size == 1)
+    (suffix, size), smaller = units[index], units[index + 1 : index + 2]
+    text = f"{seconds // size}{suffix}"
+    for next_suffix, next_size in smaller:
+        text += f" {seconds % size // next_size}{next_suffix}"
+    return text
