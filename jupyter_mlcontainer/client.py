@@ -63,7 +63,9 @@ class ServingClient:
     def request(self, method: str, path: str, payload: Any = None) -> Response:
         """Send one request; raise InstanceUnreachable only when nothing answers."""
         connection_class = (
-            http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+            http.client.HTTPSConnection
+            if self._parts.scheme == "https"
+            else http.client.HTTPConnection
         )
         connection = connection_class(self._parts.hostname, self._parts.port, timeout=self.timeout)
         body = None if payload is None else json.dumps(payload).encode()

@@ -16,7 +16,7 @@ from jupyter_mlcontainer.errors import InstanceUnreachable
 
 #: A stand-in for the serving runtime: stdlib only, so it runs on the host and in the base image.
 #: STUB_MODE: serve (default), no-ready (no /ready route), crash (exits at start), hang (never listens).
-STUB_SERVER = r'''
+STUB_SERVER = r"""
 import json, os, signal, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
-'''
+"""
 
 
 def free_port() -> int:
@@ -83,7 +83,9 @@ def stub_url(tmp_path_factory):
     script.write_text(STUB_SERVER)
     port = free_port()
     env = {**os.environ, "PORT": str(port), "STUB_DELAY": "0"}
-    process = subprocess.Popen([sys.executable, "-u", str(script)], env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(script)], env=env, stdout=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

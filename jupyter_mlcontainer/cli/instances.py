@@ -32,8 +32,14 @@ def add_commands(commands) -> None:
 
     ls_command = commands.add_parser("ls", help="list serving instances")
     ls_command.add_argument("-a", "--all", action="store_true", help="include stopped instances")
-    ls_command.add_argument("--label", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                            help="only instances carrying this label (repeatable)")
+    ls_command.add_argument(
+        "--label",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only instances carrying this label (repeatable)",
+    )
     ls_command.add_argument("--json", action="store_true", help="print instances as JSON")
     ls_command.set_defaults(handler=ls)
 
@@ -46,8 +52,14 @@ def add_commands(commands) -> None:
     which = stop_command.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", help="instance name or id")
     which.add_argument("--all", action="store_true", help="every instance")
-    stop_command.add_argument("--label", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                              help="with --all: only instances carrying this label (repeatable)")
+    stop_command.add_argument(
+        "--label",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --all: only instances carrying this label (repeatable)",
+    )
     stop_command.set_defaults(handler=stop)
 
 

@@ -7,8 +7,8 @@ import inspect
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import docker
 import requests
@@ -114,7 +114,9 @@ class DockerEngine:
         if configured:
             return configured
         slim = f"python:{python_version}-slim"
-        offline = [base_image_tag(s) for s, python in PYTHON_OF_SUITE.items() if python == python_version]
+        offline = [
+            base_image_tag(s) for s, python in PYTHON_OF_SUITE.items() if python == python_version
+        ]
         return next((image for image in [slim, *offline] if self.image_exists(image)), slim)
 
     @_reaches_engine
@@ -174,7 +176,9 @@ class DockerEngine:
                     step_output.append(line)
                     yield ProgressEvent("log", line.rstrip("\n"), "build", step, total)
         except APIError as error:
-            raise BuildFailed(f"The Docker engine refused the build: {error.explanation}") from error
+            raise BuildFailed(
+                f"The Docker engine refused the build: {error.explanation}"
+            ) from error
         for extra in extra_tags:
             self.api.tag(tag, *split_image_ref(extra))
 
@@ -233,7 +237,9 @@ class DockerEngine:
                     f"An instance named {name} already exists.",
                     f"Stop it (`jupyter mlcontainer stop {name}`) or pass another --name.",
                 ) from error
-            raise RunFailed(f"The Docker engine refused to create {name}: {error.explanation}") from error
+            raise RunFailed(
+                f"The Docker engine refused to create {name}: {error.explanation}"
+            ) from error
         try:
             container.start()
         except APIError as error:
@@ -249,7 +255,9 @@ class DockerEngine:
         return _instance(container)
 
     @_reaches_engine
-    def wait_ready(self, instance: Instance, timeout: float = 60, interval: float = 0.25) -> Instance:
+    def wait_ready(
+        self, instance: Instance, timeout: float = 60, interval: float = 0.25
+    ) -> Instance:
         """Poll /ready (/health where the image has no /ready) until it answers 2xx; raise
         RunFailed with the container's last log lines if it exits or `timeout` passes."""
         container = self._container(instance)
@@ -260,7 +268,9 @@ class DockerEngine:
             current = _instance(container)
             if not current.url:
                 code = container.attrs["State"].get("ExitCode")
-                raise self._failed(container, f"{current.name} stopped (exit code {code}) before it was ready.")
+                raise self._failed(
+                    container, f"{current.name} stopped (exit code {code}) before it was ready."
+                )
             answer = _probe(current.url, path, timeout=min(2.0, timeout))
             if answer is not None and answer.status == 404 and path == "/ready":
                 path = "/health"
@@ -283,7 +293,9 @@ class DockerEngine:
         """Serving containers found by label (running ones unless `all`), optionally only those
         carrying every `labels` pair: the engine is the record, nothing is kept here."""
         selector = [MANAGED_LABEL, INSTANCE_LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
-        containers = self.client.containers.list(all=all, filters={"label": selector}, ignore_removed=True)
+        containers = self.client.containers.list(
+            all=all, filters={"label": selector}, ignore_removed=True
+        )
         return [_instance(container) for container in containers]
 
     @_reaches_engine
@@ -299,7 +311,9 @@ class DockerEngine:
         )
         raise InstanceNotFound(
             f"No instance is named {name_or_id!r}.",
-            f"Instances: {known}." if known else "None exist; start one with `jupyter mlcontainer run IMAGE`.",
+            f"Instances: {known}."
+            if known
+            else "None exist; start one with `jupyter mlcontainer run IMAGE`.",
         )
 
     @_reaches_engine

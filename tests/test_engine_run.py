@@ -1,0 +1,220 @@
+"""The engine's run side against a real engine: run, readiness, list, logs, stop."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import docker
+import pytest
+from test_client import STUB_SERVER, free_port
+
+from jupyter_mlcontainer.client import ServingClient
+from jupyter_mlcontainer.engine.base import (
+    INSTANCE_LABEL,
+    MANAGED_LABEL,
+    NOTEBOOK_LABEL,
+    image_tags,
+    split_image_ref,
+)
+from jupyter_mlcontainer.engine.docker import ENGINE_HINT, DockerEngine
+from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, PortInUse, RunFailed
+
+engine_test = pytest.mark.engine
+
+
+def build_serving_image(engine, base_image, labels, directory) -> str:
+    """One small image serving the stub; the returned tag is `mlcontainer/<name>:latest`."""
+    (directory / "stub.py").write_text(STUB_SERVER)
+    (directory / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY stub.py /srv/stub.py\nCMD ["python3", "-u", "/srv/stub.py"]\n'
+    )
+    tag, latest = image_tags(f"stub-{next(iter(labels.values()))}", "v1")
+    list(engine.build(directory, tag, labels=labels, extra_tags=(latest,)))
+    return latest
+
+
+@pytest.fixture(scope="module")
+def serving_image(engine, base_image, test_labels, tmp_path_factory) -> str:
+    return build_serving_image(
+        engine, base_image, test_labels, tmp_path_factory.mktemp("stub-image")
+    )
+
+
+@pytest.fixture
+def start(engine, serving_image, test_labels):
+    """Run the stub image; whatever a test started is stopped afterwards, even on failure."""
+    started = []
+
+    def start(**options):
+        options["labels"] = {**test_labels, **options.get("labels", {})}
+        instance = engine.run(serving_image, **options)
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        for container in engine.client.containers.list(all=True, filters={"id": instance.id}):
+            container.remove(force=True)
+
+
+@engine_test
+def test_extra_tags_name_the_same_image(engine, serving_image):
+    repository, tag = split_image_ref(serving_image)
+    assert repository.startswith("mlcontainer/stub-") and tag == "latest"
+    assert (
+        engine.client.images.get(f"{repository}:v1").id
+        == engine.client.images.get(serving_image).id
+    )
+
+
+@engine_test
+def test_run_serve_list_log_and_stop(engine, start, test_labels):
+    instance = start(labels={NOTEBOOK_LABEL: "examples/stub.ipynb"})
+    assert instance.url.startswith("http://127.0.0.1:")
+    assert instance.labels[MANAGED_LABEL] == "true" and instance.labels[INSTANCE_LABEL] == "true"
+
+    ready = engine.wait_ready(instance, timeout=30)
+    assert ready.status == "running" and ready.url == instance.url
+    answer = ServingClient(ready.url).predict({"instances": [[1, 2], [3, 4]]})
+    assert answer.body == {"predictions": [[1, 2], [3, 4]]}
+
+    listed = {i.name: i for i in engine.list_instances(labels=test_labels)}
+    assert listed[instance.name].url == instance.url
+    assert listed[instance.name].labels[NOTEBOOK_LABEL] == "examples/stub.ipynb"
+    assert engine.find_instance(instance.id[:12]).name == instance.name
+    log = engine.logs(instance.name)
+    assert "stub starting in serve mode" in log and "predict 2 instances" in log
+    assert engine.logs(instance.name, tail=1).count("\n") == 1
+
+    with pytest.raises(InstanceNotFound) as caught:
+        engine.find_instance("no-such-instance")
+    assert instance.name in caught.value.hint
+
+    assert engine.stop(instance.name).id == instance.id
+    assert instance.name not in {
+        i.name for i in engine.list_instances(all=True, labels=test_labels)
+    }
+    with pytest.raises(InstanceNotFound):
+        engine.logs(instance.name)
+
+
+@engine_test
+def test_explicit_port_and_the_error_when_it_is_taken(engine, start):
+    port = free_port()
+    first = start(port=port)
+    assert first.url == f"http://127.0.0.1:{port}"
+    with pytest.raises(PortInUse) as caught:  # held by another container
+        start(port=port, name=f"{first.name}-second")
+    assert f"Port {port}" in caught.value.message and "--port" in caught.value.hint
+    assert not _exists_named(engine, f"{first.name}-second"), (
+        "a container that did not start is removed"
+    )
+
+    with socket.socket() as holder:  # held by a process on the host
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(PortInUse, match=f"Port {holder.getsockname()[1]} "):
+            start(port=holder.getsockname()[1])
+
+
+def _exists_named(engine, name: str) -> bool:
+    return any(c.name == name for c in engine.client.containers.list(all=True))
+
+
+@engine_test
+def test_a_taken_name_says_so(start):
+    first = start()
+    with pytest.raises(RunFailed, match=f"named {first.name} already exists"):
+        start(name=first.name)
+
+
+@engine_test
+def test_a_container_that_crashes_fails_with_its_log(engine, start):
+    instance = start(environment={"STUB_MODE": "crash"})
+    with pytest.raises(RunFailed) as caught:
+        engine.wait_ready(instance, timeout=30)
+    assert "exit code 1" in caught.value.message
+    assert "stub crashed: cannot load model.joblib" in caught.value.message
+    assert engine.find_instance(instance.name).status == "exited"
+
+
+@engine_test
+def test_readiness_times_out_within_its_bound(engine, start):
+    instance = start(environment={"STUB_MODE": "hang"})
+    began = time.monotonic()
+    with pytest.raises(RunFailed) as caught:
+        engine.wait_ready(instance, timeout=2)
+    assert 2 <= time.monotonic() - began < 10
+    assert "not ready after 2 s" in caught.value.message
+    assert "stub starting in hang mode" in caught.value.message
+
+
+@engine_test
+def test_health_stands_in_where_there_is_no_ready_route(engine, start):
+    instance = start(environment={"STUB_MODE": "no-ready"})
+    assert engine.wait_ready(instance, timeout=30).url == instance.url
+
+
+@engine_test
+def test_stop_all_stops_only_what_the_labels_select(engine, start, test_labels):
+    selected = start(labels={"io.mlcontainer.test-group": "stop-all"})
+    other = start()
+    assert engine.stop_all(labels={**test_labels, "io.mlcontainer.test-group": "stop-all"}) == [
+        selected.name
+    ]
+    assert [i.name for i in engine.list_instances(labels=test_labels)] == [other.name]
+
+
+@engine_test
+def test_resolve_base_image_prefers_what_is_present(engine, base_image):
+    assert (
+        engine.resolve_base_image("registry.example/custom:1", "3.11")
+        == "registry.example/custom:1"
+    )
+    slim_present = engine.image_exists("python:3.11-slim")
+    expected = "python:3.11-slim" if slim_present else "mlcontainer/python:3.11-bookworm"
+    assert engine.image_exists(expected)
+    assert engine.resolve_base_image("", "3.11") == expected
+    assert engine.resolve_base_image("", "3.99") == "python:3.99-slim"
+
+
+def test_split_image_ref_keeps_registry_ports():
+    assert split_image_ref("mlcontainer/churn:abc") == ("mlcontainer/churn", "abc")
+    assert split_image_ref("mlcontainer/churn") == ("mlcontainer/churn", "latest")
+    assert split_image_ref("localhost:5000/churn") == ("localhost:5000/churn", "latest")
+    assert split_image_ref("localhost:5000/churn:v2") == ("localhost:5000/churn", "v2")
+    assert image_tags("Churn Model (v2)", "0f3a") == (
+        "mlcontainer/churn-model-v2:0f3a",
+        "mlcontainer/churn-model-v2:latest",
+    )
+
+
+def test_an_unreachable_engine_is_reported_with_the_hint(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
+    with pytest.raises(EngineUnavailable) as caught:
+        DockerEngine()
+    assert caught.value.hint == ENGINE_HINT
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(EngineUnavailable):
+        DockerEngine()
+
+
+def test_an_engine_lost_mid_way_is_reported_from_every_call(tmp_path):
+    lost = DockerEngine.__new__(DockerEngine)  # as if the engine stopped after __init__ succeeded
+    lost.client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{free_port()}", version="1.41")
+    lost.api = lost.client.api
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    calls = [
+        lambda: lost.run("mlcontainer/any:latest"),
+        lambda: lost.list_instances(all=True),
+        lambda: lost.find_instance("any"),
+        lambda: lost.stop_all(),
+        lambda: lost.image_exists("mlcontainer/any:latest"),
+        lambda: lost.resolve_base_image("", "3.11"),
+        lambda: list(lost.build(tmp_path, "mlcontainer/any:latest")),
+    ]
+    for call in calls:
+        with pytest.raises(EngineUnavailable) as caught:
+            call()
+        assert caught.value.hint == ENGINE_HINT
