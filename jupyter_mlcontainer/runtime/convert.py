@@ -1,0 +1,258 @@
+"""JSON bodies → the model's input as serving.json "input" describes it; model output → JSON.
+
+numpy, pandas and torch are imported only when the input kind needs them, so a model that takes
+plain lists starts without them.
+"""
+
+import json
+import math
+
+EXPECTED_BODY = (
+    '{"instances": [row, ...]} (rows as objects or as lists in column order) or '
+    '{"inputs": {column: [values, ...]} or a nested list}'
+)
+MLFLOW_BODY = EXPECTED_BODY + ' or {"dataframe_split": {"columns": [...], "data": [[...]]}} or {"dataframe_records": [{...}]}'
+
+# For each numpy target kind, the kinds numpy may infer from JSON values that cast without loss.
+_COMPATIBLE = {"i": "iu", "u": "iu", "f": "iufO", "c": "iufcO", "b": "b"}
+_KIND_WORDS = {
+    "i": "integers",
+    "u": "integers",
+    "f": "decimal numbers",
+    "b": "booleans",
+    "U": "strings",
+    "O": "nulls or mixed types",
+    "V": "objects",
+}
+
+
+class BadRequest(Exception):
+    """The request cannot be turned into the model's input; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def decode(body: bytes):
+    """Parse a request body, saying what was expected when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise BadRequest(400, f"request body is not valid JSON ({error}); expected {EXPECTED_BODY}")
+
+
+def extract(payload, mlflow: bool = False):
+    """Which form the body uses: ("rows", list), ("inputs", value) or ("split", (columns, data))."""
+    if isinstance(payload, dict):
+        if "instances" in payload:
+            rows = payload["instances"]
+            if not isinstance(rows, list):
+                raise BadRequest(400, f'"instances" must be a list of rows; got {_json_type(rows)}')
+            return "rows", rows
+        if "inputs" in payload:
+            return "inputs", payload["inputs"]
+        if mlflow and "dataframe_records" in payload:
+            rows = payload["dataframe_records"]
+            if not isinstance(rows, list):
+                raise BadRequest(400, '"dataframe_records" must be a list of row objects')
+            return "rows", rows
+        if mlflow and "dataframe_split" in payload:
+            split = payload["dataframe_split"]
+            if not (isinstance(split, dict) and isinstance(split.get("data"), list)):
+                raise BadRequest(400, '"dataframe_split" must be {"columns": [...], "data": [[...], ...]}')
+            return "split", (split.get("columns"), split["data"])
+    expected = MLFLOW_BODY if mlflow else EXPECTED_BODY
+    keys = f"an object with keys {sorted(payload)}" if isinstance(payload, dict) else _json_type(payload)
+    raise BadRequest(400, f"expected {expected}; got {keys}")
+
+
+def make_converter(spec: dict):
+    """A function (form, value) → model input for serving.json's "input" section."""
+    kind = spec.get("kind", "list")
+    if kind == "dataframe":
+        return _dataframe_converter(spec)
+    if kind in ("ndarray", "tensor"):
+        return _array_converter(spec, tensor=kind == "tensor")
+    if kind == "list":
+        return _list_input
+    raise ValueError(f"serving.json input kind {kind!r} is not one of dataframe, ndarray, tensor, list")
+
+
+def _list_input(form, value):
+    return list(value[1]) if form == "split" else value
+
+
+def _dataframe_converter(spec):
+    import pandas as pd
+
+    columns = list(spec["columns"])
+    declared = spec.get("dtypes") or {}
+    dtypes = {c: pd.api.types.pandas_dtype(declared[c]) if c in declared else None for c in columns}
+
+    def convert(form, value):
+        data = _columns(form, value, columns)
+        cast = {c: _cast_column(data[c], dtypes[c], c) for c in columns}
+        return pd.DataFrame(cast, columns=columns, copy=False)
+
+    return convert
+
+
+def _columns(form, value, columns):
+    """Rows of objects, rows of lists, a columnar object or an MLflow split → {column: [values]}."""
+    expected = f"columns {columns}"
+    if form == "split":
+        names, data = value
+        if names is None:
+            names = columns
+        rows = _list_rows(data, list(names))
+        index = {name: i for i, name in enumerate(names)}
+        missing = [c for c in columns if c not in index]
+        if missing:
+            raise BadRequest(400, f"dataframe_split lacks column {missing[0]!r}; expected {expected}")
+        return {c: [row[index[c]] for row in rows] for c in columns}
+    if form == "inputs" and isinstance(value, dict):
+        for c in columns:
+            if c not in value:
+                raise BadRequest(400, f'"inputs" lacks column {c!r}; expected an object with {expected}')
+            if not isinstance(value[c], list):
+                raise BadRequest(400, f'"inputs"[{c!r}] must be a list of values; got {_json_type(value[c])}')
+        lengths = {len(value[c]) for c in columns}
+        if len(lengths) > 1:
+            raise BadRequest(400, f'"inputs" columns have different lengths {sorted(lengths)}')
+        return value
+    if not isinstance(value, list):
+        raise BadRequest(400, f"expected a list of rows or an object of columns; got {_json_type(value)}")
+    if not value:
+        raise BadRequest(400, f"expected at least one row with {expected}")
+    if isinstance(value[0], dict):
+        try:
+            return {c: [row[c] for row in value] for c in columns}
+        except (KeyError, TypeError):
+            raise BadRequest(400, _bad_object_rows(value, columns)) from None
+    rows = _list_rows(value, columns)
+    return {c: [row[i] for row in rows] for i, c in enumerate(columns)}
+
+
+def _list_rows(rows, columns):
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            got = f"{len(row)} values" if isinstance(row, list) else _json_type(row)
+            raise BadRequest(400, f"row {i} has {got}; expected a list of {len(columns)} values in column order {columns}")
+    return rows
+
+
+def _bad_object_rows(rows, columns):
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            return f"row {i} is {_json_type(row)}; expected every row to be an object with columns {columns}"
+        for c in columns:
+            if c not in row:
+                return f"row {i} lacks column {c!r}; expected columns {columns}"
+    return f"expected rows with columns {columns}"
+
+
+def _cast_column(values, dtype, column):
+    import numpy as np
+
+    where = f"column {column!r}"
+    if dtype is None:
+        return values
+    if not isinstance(dtype, np.dtype):  # a pandas extension dtype: category, string, Int64, ...
+        import pandas as pd
+
+        try:
+            return pd.array(values, dtype=dtype)
+        except (ValueError, TypeError) as error:
+            raise BadRequest(422, f"{where} expects {dtype} values: {error}")
+    if dtype.kind == "O":
+        column_array = np.empty(len(values), dtype=object)
+        for i, item in enumerate(values):
+            column_array[i] = item
+        return column_array
+    return _cast(values, dtype, where)
+
+
+def _cast(value, dtype, where):
+    """numpy array of `dtype`, refusing values that would change meaning (a string for an int)."""
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        raise BadRequest(422, f"{where} is not a rectangular array of {dtype} values: {error}")
+    allowed = _COMPATIBLE.get(dtype.kind)
+    if allowed is not None and array.dtype.kind not in allowed:
+        got = _KIND_WORDS.get(array.dtype.kind, str(array.dtype))
+        raise BadRequest(422, f"{where} expects {dtype} values; got {got}")
+    try:
+        return array.astype(dtype, copy=False)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise BadRequest(422, f"{where} expects {dtype} values: {error}")
+
+
+def _array_converter(spec, tensor):
+    import numpy as np
+
+    dtype = np.dtype(spec.get("dtype", "float64"))
+    shape = spec.get("shape")
+
+    def convert(form, value):
+        if form == "split":
+            value = value[1]
+        if isinstance(value, dict):
+            raise BadRequest(400, f"this model takes one array of shape {_shape_text(shape)}; got an object")
+        array = _cast(value, dtype, "input")
+        if shape is not None and not _shape_matches(array.shape, shape):
+            raise BadRequest(
+                422, f"expected an array of shape {_shape_text(shape)} and dtype {dtype}; got shape {list(array.shape)}"
+            )
+        if tensor:
+            import torch
+
+            return torch.as_tensor(array)
+        return array
+
+    return convert
+
+
+def _shape_matches(actual, expected):
+    return len(actual) == len(expected) and all(e is None or e == a for a, e in zip(actual, expected))
+
+
+def _shape_text(shape):
+    if shape is None:
+        return "any"
+    return "[" + ", ".join("*" if s is None else str(s) for s in shape) + "] (* = any size)"
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def to_jsonable(obj):
+    """Model output → plain JSON values: numpy, pandas and torch objects become lists and scalars.
+
+    Non-finite floats become null, since JSON has no NaN or Infinity.
+    """
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(item) for item in obj]
+    if isinstance(obj, dict):
+        return {str(key): to_jsonable(item) for key, item in obj.items()}
+    if hasattr(obj, "columns") and hasattr(obj, "to_dict"):  # a DataFrame: one object per row
+        return to_jsonable(obj.to_dict(orient="records"))
+    if hasattr(obj, "detach"):  # a torch tensor, possibly on a GPU
+        obj = obj.detach().cpu()
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars, pandas Series and Index, tensors
+        return to_jsonable(obj.tolist())
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"the model returned {type(obj).__name__}, which has no JSON form")

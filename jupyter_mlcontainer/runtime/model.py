@@ -1,0 +1,98 @@
+"""The model behind the routes: reads the contract, loads the generated module, predicts."""
+
+import importlib
+import json
+import logging
+import sys
+import threading
+import time
+
+from .convert import extract, make_converter, to_jsonable
+
+log = logging.getLogger("mlcontainer")
+
+#: Mean prediction time above which predictions leave the event loop for a worker thread, so that
+#: health checks and metrics still answer while a slow model computes.
+INLINE_BUDGET_SECONDS = 0.005
+
+
+class ModelService:
+    """Owns serving.json, sample.json and, once loaded, the entry point; knows whether it is ready."""
+
+    def __init__(self, root):
+        self.root = root
+        self.serving = json.loads((root / "app" / "serving.json").read_text(encoding="utf-8"))
+        sample_path = root / "sample.json"
+        self.sample = json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None
+        self.status = "loading"  # → "ready" | "failed"
+        self.error = None
+        self.load_seconds = None
+        self.mean_predict_seconds = 0.0
+        self._entry = None
+        self._convert = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def slow(self) -> bool:
+        return self.mean_predict_seconds > INLINE_BUDGET_SECONDS
+
+    def start_loading(self) -> threading.Thread:
+        """Load in the background so that the server listens (and answers /health) at once."""
+        thread = threading.Thread(target=self._load_logged, name="mlcontainer-load", daemon=True)
+        thread.start()
+        return thread
+
+    def _load_logged(self):
+        try:
+            self.load()
+        except Exception:
+            log.exception("loading the model failed; /ready answers 503")
+
+    def load(self, warm_up: bool = True):
+        """Import the generated module (which loads its state) and resolve the entry point.
+
+        The warm-up predicts sample.json's request, so the first real request pays no lazy imports.
+        """
+        started = time.perf_counter()
+        try:
+            app_dir = str(self.root / "app")
+            if app_dir not in sys.path:
+                sys.path.insert(0, app_dir)
+            module = importlib.import_module(self.serving["module"])
+            self._entry = _resolve_entry(module, self.serving["entry"])
+            self._convert = make_converter(self.serving.get("input") or {"kind": "list"})
+            if warm_up and self.sample is not None:
+                self._warm_up()
+        except Exception as error:
+            self.status, self.error = "failed", f"{type(error).__name__}: {error}"
+            raise
+        self.load_seconds = time.perf_counter() - started
+        self.status = "ready"
+        log.info("model ready in %.3f s", self.load_seconds)
+
+    def _warm_up(self):
+        try:
+            self.predict(self.sample["request"])
+        except Exception:
+            log.exception("the warm-up prediction of sample.json's request failed")
+
+    def predict(self, payload, mlflow: bool = False) -> dict:
+        """A decoded request body → {"predictions": ...}; raises BadRequest for bad input."""
+        form, value = extract(payload, mlflow)
+        inputs = self._convert(form, value)
+        started = time.perf_counter()
+        output = self._entry(inputs)
+        elapsed = time.perf_counter() - started
+        self.mean_predict_seconds = 0.8 * self.mean_predict_seconds + 0.2 * elapsed if self.mean_predict_seconds else elapsed
+        return {"predictions": to_jsonable(output)}
+
+
+def _resolve_entry(module, entry):
+    if entry["kind"] == "function":
+        return getattr(module, entry["name"])
+    if entry["kind"] == "model":
+        return getattr(getattr(module, entry["name"]), entry.get("method", "predict"))
+    raise ValueError(f"serving.json entry kind {entry['kind']!r} is not 'function' or 'model'")

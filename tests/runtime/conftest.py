@@ -1,0 +1,209 @@
+"""Serving roots laid out like a build context, and the runtime served from them in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
+
+
+def make_root(path: Path, code: str, input_spec: dict, sample: dict | None = None,
+              entry: dict | None = None, state: dict | None = None) -> Path:
+    """<path>/app/{serving.json, notebook_code.py, mlcontainer_runtime/}, artifacts/state/, sample.json."""
+    app = path / "app"
+    (path / "artifacts" / "state").mkdir(parents=True)
+    shutil.copytree(RUNTIME, app / "mlcontainer_runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    serving = {
+        "module": "notebook_code",
+        "entry": entry or {"kind": "function", "name": "predict"},
+        "input": input_spec,
+        "notebook": {"path": "examples/test.ipynb", "sha256": "ab" * 32},
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "packages": {"numpy": "2.4.6"},
+    }
+    (app / "serving.json").write_text(json.dumps(serving))
+    (app / "notebook_code.py").write_text(textwrap.dedent(code))
+    for name, write in (state or {}).items():
+        write(path / "artifacts" / "state" / name)
+    if sample is not None:
+        (path / "sample.json").write_text(json.dumps(sample))
+    return path
+
+
+def runtime_env(root: Path, **extra) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(root / "app"), MLCONTAINER_HOST="127.0.0.1")
+    env.pop("MLCONTAINER_ROOT", None)
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def run_command(root: Path, command: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlcontainer_runtime", command],
+        cwd=root, env=runtime_env(root, **env), capture_output=True, text=True, timeout=120,
+    )
+
+
+class Response:
+    def __init__(self, status: int, headers, body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    """`python -m mlcontainer_runtime` on a free 127.0.0.1 port."""
+
+    def __init__(self, root: Path, **env):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlcontainer_runtime"],
+            cwd=root, env=runtime_env(root, PORT=self.port, **env),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def request(self, method: str, path: str, body=None, headers=None, timeout=30) -> Response:
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return Response(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers, error.read())
+
+    def post(self, path: str, body, **kwargs) -> Response:
+        return self.request("POST", path, body, {"Content-Type": "application/json"}, **kwargs)
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def wait(self, path: str = "/ready", seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.process.stderr.read().decode()}")
+            try:
+                if self.get(path).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"{path} did not answer 200 within {seconds} s")
+
+    def stop(self) -> str:
+        """SIGTERM, then the server's stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.stderr.read().decode()
+
+
+def _servers():
+    """Start servers (ready or not, as `wait` says); each one is stopped when the fixture ends."""
+    servers = []
+
+    def start(root: Path, wait: str | None = "/ready", **env) -> Server:
+        server = Server(root, **env)
+        servers.append(server)
+        if wait:
+            server.wait(wait)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        for pipe in (server.process.stdout, server.process.stderr):
+            pipe.close()
+
+
+serve = pytest.fixture(_servers)
+serve_per_module = pytest.fixture(_servers, scope="module", name="serve_per_module")
+
+
+@pytest.fixture(scope="session")
+def churn_model():
+    """A scikit-learn pipeline fitted on a DataFrame of int, float, object and bool columns."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype("int64"),
+        "income": rng.normal(50_000, 15_000, n).astype("float64"),
+        "city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype=object),
+        "member": rng.integers(0, 2, n).astype(bool),
+    })
+    target = (frame["age"] > 45) ^ frame["member"]
+    encode = ColumnTransformer([("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough")
+    model = make_pipeline(encode, LogisticRegression(max_iter=1000)).fit(frame, target)
+    return model, frame
+
+
+CHURN_CODE = """
+    from mlcontainer_runtime.state import load_state
+
+    model = load_state("model.joblib", "joblib", __name__)
+
+
+    def predict(inputs):
+        if (inputs["city"] == "boom").any():
+            raise ValueError("no city called boom")
+        return model.predict_proba(inputs)[:, 1]
+"""
+CHURN_INPUT = {
+    "kind": "dataframe",
+    "columns": ["age", "income", "city", "member"],
+    "dtypes": {"age": "int64", "income": "float64", "city": "object", "member": "bool"},
+}
+
+
+@pytest.fixture(scope="session")
+def churn_root(tmp_path_factory, churn_model):
+    import joblib
+
+    model, frame = churn_model
+    rows = frame.head(3)
+    sample = {
+        "request": {"instances": json.loads(rows.to_json(orient="records"))},
+        "expected": {"predictions": model.predict_proba(rows)[:, 1].tolist()},
+    }
+    state = {"model.joblib": lambda path: joblib.dump(model, path)}
+    return make_root(tmp_path_factory.mktemp("churn"), CHURN_CODE, CHURN_INPUT, sample, state=state)
+
+
+@pytest.fixture
+def new_root(tmp_path):
+    """make_root in a fresh directory of this test's tmp_path."""
+    count = iter(range(100))
+    return lambda *args, **kwargs: make_root(tmp_path / f"root{next(count)}", *args, **kwargs)
+
+
+@pytest.fixture
+def runtime_command():
+    return run_command
