@@ -183,6 +183,10 @@ class DockerEngine:
             self.api.tag(tag, *split_image_ref(extra))
 
     @_reaches_engine
+    def image_id(self, name: str) -> str:
+        return self.client.images.get(name).id
+
+    @_reaches_engine
     def image_size(self, name: str) -> int:
         return self.client.images.get(name).attrs["Size"]
 
