@@ -70,3 +70,19 @@ class PortInUse(RunFailed):
 
 class InstanceUnreachable(MLContainerError):
     """Nothing answers at an instance's URL."""
+
+
+class InvalidRequest(MLContainerError):
+    """A request to the server extension lacks a field or gives one of the wrong type."""
+
+
+class PathOutsideRoot(MLContainerError):
+    """A notebook path points outside the directory the Jupyter server serves."""
+
+
+class NotebookNotFound(NotebookError):
+    """No notebook exists at the given path."""
+
+
+class JobNotFound(MLContainerError):
+    """No build job has the given id in this server's memory."""

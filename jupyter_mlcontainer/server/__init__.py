@@ -2,11 +2,21 @@
 
 from ..config import MLContainerConfig
 from .handlers import setup_handlers
+from .jobs import JobManager, pipeline_build
 
 
 def _load_jupyter_server_extension(server_app):
     config = MLContainerConfig(parent=server_app)
-    server_app.web_app.settings["mlcontainer_config"] = config
+    settings = server_app.web_app.settings
+    settings["mlcontainer_config"] = config
+    settings["mlcontainer_jobs"] = JobManager(pipeline_build(config, server_app.kernel_manager))
     setup_handlers(server_app.web_app)
-    server_app.log.info("jupyter_mlcontainer: serving /mlcontainer/ (base image: %s)",
-                        config.base_image or "python:<kernel version>-slim")
+    server_app.log.info(
+        "jupyter_mlcontainer: serving /mlcontainer/ (base image: %s)",
+        config.base_image or "python:<kernel version>-slim",
+    )
+
+
+def _unload_jupyter_server_extension(server_app):
+    """Cancel queued and running builds when the server stops."""
+    server_app.web_app.settings["mlcontainer_jobs"].shutdown()

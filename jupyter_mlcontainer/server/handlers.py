@@ -5,26 +5,127 @@ from __future__ import annotations
 import json
 
 import tornado
-from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .. import __version__
+from ..errors import InvalidRequest
+from .base import MLContainerHandler
+from .instances import (
+    InstanceHandler,
+    InstanceListHandler,
+    InstanceLogsHandler,
+    InstancePredictHandler,
+)
+from .validation import read_job_request, resolve_notebook
+
+#: Seconds between keep-alive comments on an idle event stream.
+KEEPALIVE = 15
 
 
-class ConfigHandler(APIHandler):
+class ConfigHandler(MLContainerHandler):
     """The effective configuration, so the frontend can show the defaults it will get."""
 
     @tornado.web.authenticated
     def get(self):
-        config = self.settings["mlcontainer_config"]
-        self.finish(json.dumps({
-            "version": __version__,
-            "base_image": config.base_image,
-            "default_port": config.default_port,
-            "download_wheels": config.download_wheels,
-        }))
+        config = self.mlcontainer_config
+        self.finish(
+            {
+                "version": __version__,
+                "base_image": config.base_image,
+                "default_port": config.default_port,
+                "download_wheels": config.download_wheels,
+            }
+        )
+
+
+class CandidatesHandler(MLContainerHandler):
+    """Models, functions and a sample the notebook offers, to prefill the dialog."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        from ..pipeline.analyse import find_candidates
+
+        path = self.get_query_argument("path", "")
+        if not path:
+            raise InvalidRequest(
+                "The query argument 'path' is required.",
+                "Call /mlcontainer/candidates?path=<notebook>.",
+            )
+        notebook = resolve_notebook(self.contents_manager.root_dir, path)
+        self.finish(await self.blocking(find_candidates, notebook))
+
+
+class JobListHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    def get(self):
+        self.finish({"jobs": [job.to_dict(events=False) for job in self.jobs.list()]})
+
+    @tornado.web.authenticated
+    def post(self):
+        options, kernel_id = read_job_request(self.json_body(), self.contents_manager.root_dir)
+        if kernel_id is not None and kernel_id not in self.kernel_manager:
+            raise InvalidRequest(
+                f"No running kernel {kernel_id!r}.",
+                "Start the notebook's kernel, or leave kernel_id out to run the notebook headless.",
+            )
+        job = self.jobs.submit(options, kernel_id)
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
+        self.finish({"id": job.id})
+
+
+class JobHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    def get(self, job_id):
+        self.finish(self.jobs.get(job_id).to_dict())
+
+    @tornado.web.authenticated
+    def delete(self, job_id):
+        job = self.jobs.cancel(job_id)
+        self.set_status(202)
+        self.finish(job.to_dict(events=False))
+
+
+class JobEventsHandler(MLContainerHandler):
+    """Server-sent events: the job's events so far, then new ones until it ends."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id):
+        job = self.jobs.get(job_id)
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        sent = 0
+        while True:
+            for event in job.events[sent:]:
+                self.write(f"data: {json.dumps(event)}\n\n")
+            sent = len(job.events)
+            if job.done:
+                self.write(f"event: end\ndata: {json.dumps(job.to_dict(events=False))}\n\n")
+                break
+            try:
+                await self.flush()
+            except tornado.iostream.StreamClosedError:
+                return  # the page went away; the job goes on
+            if not await job.wait_for_change(KEEPALIVE):
+                self.write(": keep-alive\n\n")
+        self.finish(set_content_type="text/event-stream")
 
 
 def setup_handlers(web_app) -> None:
     base = url_path_join(web_app.settings["base_url"], "mlcontainer")
-    web_app.add_handlers(".*$", [(url_path_join(base, "config"), ConfigHandler)])
+    job = r"(?P<job_id>[0-9a-f]+)"
+    instance = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "config"), ConfigHandler),
+            (url_path_join(base, "candidates"), CandidatesHandler),
+            (url_path_join(base, "jobs"), JobListHandler),
+            (url_path_join(base, "jobs", job), JobHandler),
+            (url_path_join(base, "jobs", job, "events"), JobEventsHandler),
+            (url_path_join(base, "instances"), InstanceListHandler),
+            (url_path_join(base, "instances", instance), InstanceHandler),
+            (url_path_join(base, "instances", instance, "logs"), InstanceLogsHandler),
+            (url_path_join(base, "instances", instance, "predict"), InstancePredictHandler),
+        ],
+    )

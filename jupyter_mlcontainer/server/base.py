@@ -1,0 +1,88 @@
+"""What every handler shares: errors as JSON {"message", "hint"}, JSON bodies, blocking calls off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable
+
+from jupyter_server.base.handlers import APIHandler
+from tornado.web import HTTPError
+
+from ..errors import (
+    EngineUnavailable,
+    InstanceNotFound,
+    InstanceUnreachable,
+    InvalidRequest,
+    JobNotFound,
+    MLContainerError,
+    NotebookError,
+    NotebookNotFound,
+    PathOutsideRoot,
+)
+from .validation import parse_json_body
+
+#: HTTP status per error type, most specific first; other MLContainerErrors are 500.
+STATUS = (
+    (InvalidRequest, 400),
+    (PathOutsideRoot, 403),
+    (NotebookNotFound, 404),
+    (InstanceNotFound, 404),
+    (JobNotFound, 404),
+    (NotebookError, 422),
+    (InstanceUnreachable, 502),
+    (EngineUnavailable, 503),
+)
+
+
+def status_for(error: MLContainerError) -> int:
+    return next((status for kind, status in STATUS if isinstance(error, kind)), 500)
+
+
+class MLContainerHandler(APIHandler):
+    @property
+    def mlcontainer_config(self):
+        return self.settings["mlcontainer_config"]
+
+    @property
+    def jobs(self):
+        return self.settings["mlcontainer_jobs"]
+
+    def json_body(self) -> dict:
+        return parse_json_body(self.request.body)
+
+    async def blocking(self, function: Callable, *args: Any) -> Any:
+        """Run a blocking call (Docker, notebook parsing, HTTP to an instance) in a thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(function, *args)
+        )
+
+    async def engine(self, method: str, *args: Any) -> Any:
+        """Call a `DockerEngine` method in a thread; the engine is found anew each time so a
+        daemon that went away (or came back) is noticed."""
+        from ..engine import DockerEngine
+
+        return await self.blocking(lambda: getattr(DockerEngine(), method)(*args))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, MLContainerError):
+            # send_error set 500 before calling here; the error's type decides the real status.
+            self.set_status(status_for(error))
+            reply = {"message": error.message, "hint": error.hint}
+        elif isinstance(error, HTTPError):
+            reply = {"message": error.log_message or self._reason, "hint": ""}
+        else:
+            reply = {
+                "message": "Internal server error.",
+                "hint": "The Jupyter server's log has the traceback.",
+            }
+        self.finish(reply)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, MLContainerError):
+            self.log.warning(
+                "mlcontainer: %s %s: %s", self.request.method, self.request.path, value.message
+            )
+        else:
+            super().log_exception(typ, value, tb)

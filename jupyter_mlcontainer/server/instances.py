@@ -1,0 +1,60 @@
+"""Running instances, found by label in the engine: list, logs, stop, and a predict proxy so the
+browser never needs to reach a container's port itself."""
+
+from __future__ import annotations
+
+import tornado
+
+from ..client import ServingClient
+from ..engine.base import NOTEBOOK_LABEL
+from ..errors import InstanceUnreachable, InvalidRequest
+from .base import MLContainerHandler
+from .validation import check_fields
+
+PREDICT_FIELDS = {"payload": (dict, 'the request for the instance, e.g. {"instances": [...]}')}
+
+
+def describe(instance) -> dict:
+    return {**instance.to_dict(), "notebook": instance.labels.get(NOTEBOOK_LABEL, "")}
+
+
+class InstanceListHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    async def get(self):
+        instances = await self.engine("list_instances")
+        self.finish({"instances": [describe(instance) for instance in instances]})
+
+
+class InstanceHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    async def get(self, name):
+        self.finish(describe(await self.engine("find_instance", name)))
+
+    @tornado.web.authenticated
+    async def delete(self, name):
+        self.finish({"stopped": describe(await self.engine("stop", name))})
+
+
+class InstanceLogsHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    async def get(self, name):
+        try:
+            tail = int(self.get_query_argument("tail", "200"))
+        except ValueError:
+            raise InvalidRequest(
+                "The query argument 'tail' must be a whole number of lines."
+            ) from None
+        self.finish({"name": name, "logs": await self.engine("logs", name, max(1, tail))})
+
+
+class InstancePredictHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    async def post(self, name):
+        body = check_fields(self.json_body(), PREDICT_FIELDS, required=("payload",))
+        instance = await self.engine("find_instance", name)
+        if not instance.url:
+            raise InstanceUnreachable(
+                f"{instance.name} is {instance.status}, not running.", "Start it again or rebuild."
+            )
+        answer = await self.blocking(lambda: ServingClient(instance.url).predict(body["payload"]))
+        self.finish(answer.to_dict())

@@ -1,0 +1,106 @@
+"""Request bodies and notebook paths checked before anything runs, with errors that say what was expected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ..errors import InvalidRequest, NotebookNotFound, PathOutsideRoot
+from ..pipeline.plan import ExportOptions
+
+#: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be).
+JOB_FIELDS = {
+    "path": (str, "the notebook's path relative to the server root"),
+    "model": (str, "a model variable name"),
+    "entry": (str, "an entry function name"),
+    "method": (str, "the model method to serve, e.g. predict"),
+    "sample": (str, "a sample input expression, e.g. X_test[:3]"),
+    "name": (str, "an image name"),
+    "run": (bool, "true to start an instance after the build"),
+    "port": (int, "a host port, 0-65535 (0 picks a free one)"),
+    "kernel_id": (str, "the id of the notebook's running kernel"),
+}
+
+
+def parse_json_body(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as error:
+        raise InvalidRequest(
+            f"The request body is not JSON: {error}", "Send a JSON object."
+        ) from error
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", "Send a JSON object.")
+    return body
+
+
+def check_fields(body: dict, fields: dict, required: tuple = ()) -> dict:
+    """The fields of `body` that are set, each of its expected type; unknown or mistyped ones are refused."""
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.", _expected(fields))
+    given = {key: value for key, value in body.items() if value is not None}
+    for key in required:
+        if key not in given:
+            raise InvalidRequest(f"The field {key!r} is required.", _expected(fields))
+    for key, value in given.items():
+        kind, description = fields[key]
+        # bool is an int in Python; a port of `true` is still a mistake.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InvalidRequest(f"The field {key!r} must be {description}.", _expected(fields))
+    return given
+
+
+def _expected(fields: dict) -> str:
+    return "Expected a JSON object with: " + "; ".join(
+        f"{key} ({kind.__name__}): {description}" for key, (kind, description) in fields.items()
+    )
+
+
+def resolve_notebook(root_dir: str, relative: str) -> Path:
+    """The notebook at `relative` under `root_dir`, refusing anything that leaves the root."""
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or relative.startswith("\\")
+    ):
+        raise PathOutsideRoot(
+            f"{relative!r} is an absolute path.",
+            "Give the notebook's path relative to the server root.",
+        )
+    parts = PurePosixPath(relative.replace("\\", "/")).parts
+    if ".." in parts:
+        raise PathOutsideRoot(
+            f"{relative!r} leaves the server root.",
+            "Give a path inside the directory Jupyter serves.",
+        )
+    root = Path(root_dir).resolve()
+    resolved = (root / Path(*parts)).resolve() if parts else root
+    if not resolved.is_relative_to(root):
+        raise PathOutsideRoot(
+            f"{relative!r} resolves outside the server root.",
+            "Links that point outside the served directory are not followed; copy the notebook in.",
+        )
+    if not resolved.is_file():
+        raise NotebookNotFound(
+            f"No notebook at {relative!r}.", "Check the path; it is relative to the server root."
+        )
+    if resolved.suffix != ".ipynb":
+        raise InvalidRequest(
+            f"{relative!r} is not a notebook (.ipynb).", "Give the path of an .ipynb file."
+        )
+    return resolved
+
+
+def read_job_request(body: dict, root_dir: str) -> tuple[ExportOptions, str | None]:
+    """POST /mlcontainer/jobs body → the pipeline's options and the kernel to capture from."""
+    given = check_fields(body, JOB_FIELDS, required=("path",))
+    if given.get("model") and given.get("entry"):
+        raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
+    if not 0 <= given.get("port", 0) <= 65535:
+        raise InvalidRequest("The field 'port' must be between 0 and 65535.", _expected(JOB_FIELDS))
+    notebook = resolve_notebook(root_dir, given.pop("path"))
+    kernel_id = given.pop("kernel_id", None)
+    given.setdefault("run", True)
+    options = ExportOptions(notebook=str(notebook), **{k: v for k, v in given.items() if v != ""})
+    return options, kernel_id
