@@ -137,7 +137,7 @@ def _servers():
             pipe.close()
 
 
-serve = pytest.fixture(_servers)
+serve = pytest.fixture(_servers, name="serve")
 serve_per_module = pytest.fixture(_servers, scope="module", name="serve_per_module")
 
 

@@ -10,9 +10,15 @@ ROW = {"age": 30, "income": 42000.5, "city": "lyon", "member": True}
 MAX_BODY = 4096
 
 
+@pytest.fixture(scope="module")
+def server(serve_per_module, churn_root):
+    return serve_per_module(churn_root, MLCONTAINER_MAX_BODY_BYTES=MAX_BODY)
+
+
 @pytest.fixture
-def server(serve, churn_root):
-    return serve(churn_root, MLCONTAINER_MAX_BODY_BYTES=MAX_BODY)
+def own_server(serve, churn_root):
+    """A server of the test's own, for tests that count requests or stop it."""
+    return serve(churn_root)
 
 
 def expected_for(churn_model, rows):
@@ -85,7 +91,8 @@ def test_openapi_document_follows_the_input_schema(server, churn_root):
     assert {"/invocations", "/health", "/ready", "/metadata", "/metrics", "/ping"} <= set(document["paths"])
 
 
-def test_metrics_count_requests_and_latency(server):
+def test_metrics_count_requests_and_latency(own_server):
+    server = own_server
     server.post("/predict", {"instances": [ROW]})
     server.post("/predict", {"nothing": 1})
     server.get("/nowhere")
@@ -155,7 +162,8 @@ def test_body_over_the_limit_is_refused(server):
     assert server.post("/predict", {"instances": [ROW]}).status == 200
 
 
-def test_a_model_exception_is_a_500_and_the_server_keeps_serving(server):
+def test_a_model_exception_is_a_500_and_the_server_keeps_serving(own_server):
+    server = own_server
     response = server.post("/predict", {"instances": [{**ROW, "city": "boom"}]})
     assert response.status == 500
     assert response.json() == {"error": "ValueError: no city called boom"}

@@ -1,0 +1,107 @@
+"""Start-up, readiness, slow models, graceful shutdown, and the check and healthcheck commands."""
+
+import json
+import threading
+import time
+
+SLOW_CODE = """
+    import time
+
+    time.sleep(1.5)  # a model that takes a while to load
+
+
+    def predict(rows):
+        time.sleep(rows[0][0])  # the first value says how long the model computes
+        return [sum(row) for row in rows]
+"""
+SLOW_SAMPLE = {"request": {"instances": [[0.2, 1]]}, "expected": {"predictions": [1.2]}}
+
+
+def test_slow_model_loads_in_the_background_and_shuts_down_gracefully(serve, new_root):
+    root = new_root(SLOW_CODE, {"kind": "list"}, SLOW_SAMPLE)
+    server = serve(root, wait="/health")
+
+    # Listening while the module loads: liveness yes, readiness and predictions not yet.
+    assert server.get("/health").status == 200
+    assert server.get("/ready").json()["status"] == "loading"
+    early = server.post("/predict", {"instances": [[0, 1]]})
+    assert early.status == 503 and early.headers["Retry-After"] == "1"
+    assert "loading" in early.json()["error"]
+    server.wait("/ready")
+
+    # The warm-up took 0.2 s, so predictions run off the event loop and probes still answer.
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(server.post("/predict", {"instances": [[2.0, 1]]})))
+    slow.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert server.get("/health").status == 200
+    assert time.monotonic() - started < 0.5
+
+    # SIGTERM while that prediction is in flight: it still completes, then the process exits.
+    stderr = server.stop()
+    slow.join(timeout=10)
+    assert answers and answers[0].status == 200
+    assert answers[0].json() == {"predictions": [3.0]}
+    assert server.process.returncode is not None
+    assert "Waiting for connections to close" in stderr, stderr
+
+
+def test_a_model_that_fails_to_load_is_never_ready(serve, new_root):
+    root = new_root("raise ImportError('no module named sklearn_extra')\n", {"kind": "list"}, SLOW_SAMPLE)
+    server = serve(root, wait="/health")
+    deadline = time.monotonic() + 10
+    while server.get("/ready").json()["status"] == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ready = server.get("/ready")
+    assert ready.status == 503
+    assert ready.json()["status"] == "failed"
+    assert "ImportError: no module named sklearn_extra" in ready.json()["error"]
+    predict = server.post("/predict", {"instances": [[0, 1]]})
+    assert predict.status == 503 and "failed to load" in predict.json()["error"]
+    assert server.get("/health").status == 200
+
+
+def test_check_passes_when_the_model_answers_like_the_notebook(churn_root, runtime_command):
+    result = runtime_command(churn_root, "check")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[:3] for line in lines[:3]] == [["row", "0", "PASS"], ["row", "1", "PASS"], ["row", "2", "PASS"]]
+    assert lines[-1] == "PASS"
+
+
+def test_check_fails_on_a_different_answer(new_root, runtime_command):
+    sample = {"request": {"instances": [[1, 2], [3, 4]]}, "expected": {"predictions": [3, 8]}}
+    root = new_root("def predict(rows):\n    return [sum(row) for row in rows]\n", {"kind": "list"}, sample)
+    result = runtime_command(root, "check")
+    assert result.returncode == 1
+    assert "row 0 PASS" in result.stdout
+    assert "row 1 FAIL expected=8 actual=7" in result.stdout
+    assert result.stdout.splitlines()[-1] == "FAIL"
+
+
+def test_check_calls_a_model_method(churn_root, new_root, runtime_command, churn_model):
+    model, frame = churn_model
+    rows = frame.head(2)
+    sample = {
+        "request": {"instances": json.loads(rows.to_json(orient="records"))},
+        "expected": {"predictions": model.predict(rows).tolist()},
+    }
+    code = (churn_root / "app" / "notebook_code.py").read_text()
+    input_spec = json.loads((churn_root / "app" / "serving.json").read_text())["input"]
+    state = (churn_root / "artifacts" / "state" / "model.joblib").read_bytes()
+    entry = {"kind": "model", "name": "model", "method": "predict"}
+    root = new_root(code, input_spec, sample, entry=entry, state={"model.joblib": lambda path: path.write_bytes(state)})
+    result = runtime_command(root, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "PASS"
+
+
+def test_healthcheck_follows_readiness(serve, new_root, runtime_command):
+    root = new_root(SLOW_CODE, {"kind": "list"}, SLOW_SAMPLE)
+    server = serve(root, wait="/health")
+    assert runtime_command(root, "healthcheck", PORT=server.port).returncode == 1
+    server.wait("/ready")
+    assert runtime_command(root, "healthcheck", PORT=server.port).returncode == 0
+    server.stop()
+    assert runtime_command(root, "healthcheck", PORT=server.port).returncode == 1
