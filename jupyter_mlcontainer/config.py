@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Int, Unicode, default
+from traitlets import Bool, Dict, Int, Unicode, default
 from traitlets.config import Configurable
 
 BASE_IMAGE_ENV = "MLCONTAINER_BASE_IMAGE"
+LABELS_ENV = "MLCONTAINER_LABELS"
 
 
 class MLContainerConfig(Configurable):
@@ -38,6 +39,18 @@ class MLContainerConfig(Configurable):
     registry = Unicode(
         "", help="Registry prefix used when pushing images, e.g. registry.example.com/team."
     ).tag(config=True)
+
+    labels = Dict(
+        help=(
+            "Extra labels put on every image and container, e.g. {'team': 'fraud'}. "
+            f"Defaults to ${LABELS_ENV} given as key=value,key=value."
+        ),
+    ).tag(config=True)
+
+    @default("labels")
+    def _default_labels(self) -> dict:
+        pairs = [p for p in os.environ.get(LABELS_ENV, "").split(",") if "=" in p]
+        return dict(pair.strip().split("=", 1) for pair in pairs)
 
     @default("base_image")
     def _default_base_image(self) -> str:

@@ -6,28 +6,65 @@ all call `containerize` with an `ExportOptions` and render its `ProgressEvent`s 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Optional
 
-from .config import MLContainerConfig
-from .engine.base import Instance
-from .events import EventSink, ignore_events
-from .pipeline.plan import ExportOptions
+from .config import MLContainerConfig, load_config
+from .engine.base import ENTRY_LABEL, NAME_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL, Instance, image_tags
+from .errors import CaptureError, EngineUnavailable, JobCancelled
+from .events import EventSink, ProgressEvent, ignore_events
+from .pipeline.analyse import analyse_notebook, local_module_files, third_party_imports_of_files
+from .pipeline.environment import requirement_lines
+from .pipeline.kernels import executed_notebook
+from .pipeline.plan import ExportOptions, ServingPlan
+from .pipeline.render import prepare_destination, render_context
+from .pipeline.templates import entry_label, image_name
+from .pipeline.wheels import download_wheels
+
+#: How many times capture may widen the slice to define notebook classes a pickle refers to.
+_MAX_CAPTURE_ROUNDS = 3
 
 
 @dataclass
 class BuildResult:
     context: str  # the build context directory
+    name: str = ""  # image name without registry or tag
     image: str = ""  # image id (empty with context_only)
     tag: str = ""  # mlcontainer/<name>:<content hash>
     size: int = 0  # image size in bytes
     instance: Optional[Instance] = None  # with options.run
     parity: Optional[dict] = None  # ParityReport.to_dict() when an instance answered the sample
+    sample: Optional[dict] = None  # {"request": ..., "expected": ...}
     warnings: tuple = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class _Job:
+    """Emits events and honours cancellation between steps."""
+
+    def __init__(self, on_event: EventSink, cancel: Optional[threading.Event]):
+        self.on_event = on_event
+        self.cancel = cancel or threading.Event()
+        self.warnings: list[str] = []
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise JobCancelled("The build was cancelled.")
+
+    def stage(self, stage: str, message: str) -> None:
+        self.check()
+        self.on_event(ProgressEvent("stage", message, stage))
+
+    def warn(self, message: str, stage: str = "") -> None:
+        self.warnings.append(message)
+        self.on_event(ProgressEvent("warning", message, stage))
 
 
 def containerize(
@@ -45,4 +82,140 @@ def containerize(
     JupyterLab); None executes the notebook headless first. `cancel` is checked between
     stages and build steps; when set the job stops with `JobCancelled` and removes what it made.
     """
-    raise NotImplementedError("containerize lands with the extract and build stages")
+    config = config or load_config()
+    job = _Job(on_event, cancel)
+    notebook = Path(options.notebook)
+    job.stage("analyse", f"Analysing {notebook.name}")
+    plan = analyse_notebook(options)
+    for warning in plan.warnings:
+        job.warn(warning, "analyse")
+    name = options.name or image_name(options.notebook)
+    destination = Path(out_dir) if out_dir else default_context_folder(notebook, name)
+    state_dir = prepare_destination(destination)
+
+    job.stage("capture", "Capturing the model from the live kernel" if kernel else f"Running {notebook.name} headless")
+    with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
+        plan, capture = _capture(session, plan, options, state_dir)
+    for warning in capture["warnings"]:
+        job.warn(warning, "capture")
+
+    job.stage("environment", f"Pinning {len(capture['packages'])} packages for Python {capture['python']}")
+    folder = notebook.resolve().parent
+    local_files = local_module_files(folder, plan.local_modules)
+    wheels = download_wheels(capture["packages"], capture["python"], on_event) if config.download_wheels else None
+
+    engine = _engine(required=not context_only)
+    base_image = options.base_image or (
+        engine.resolve_base_image(config.base_image, capture["python"])
+        if engine
+        else config.base_image_for(capture["python"])
+    )
+    job.stage("render", f"Writing the build context to {destination}")
+    context = render_context(plan, capture, destination, base_image, local_files, wheels)
+    sample = {"request": capture["request"], "expected": capture["expected"]}
+    result = BuildResult(context=str(destination), name=name, sample=sample, warnings=tuple(job.warnings))
+    if context_only:
+        return result
+
+    labels = {**image_labels(plan, name), **config.labels}
+    result.tag, latest = image_tags(name, context.content_hash)
+    job.stage("build", f"Building {result.tag} from {base_image}")
+    for event in engine.build(destination, result.tag, labels, extra_tags=(latest,)):
+        job.check()
+        on_event(event)
+    result.image = engine.image_id(result.tag)
+    result.size = engine.image_size(result.tag)
+    if not options.run:
+        return result
+
+    job.stage("run", f"Starting {name}")
+    port = options.port if options.port is not None else config.default_port
+    instance = engine.run(result.tag, port=port, labels=labels, name=_instance_name(engine, name))
+    try:
+        result.instance = engine.wait_ready(instance)
+        job.stage("check", f"Checking {result.instance.url} against the notebook's answer")
+        result.parity = check_parity(result.instance.url, sample)
+    except BaseException:
+        engine.stop(instance.id)
+        raise
+    verdict = "PASS" if result.parity["passed"] else "FAIL"
+    on_event(ProgressEvent("done", f"{result.instance.url} parity {verdict}", "check"))
+    return result
+
+
+def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path):
+    """Capture the state; widen the slice while pickles refer to notebook classes it lacks."""
+    folder = Path(options.notebook).resolve().parent
+    local_files = local_module_files(folder, plan.local_modules)
+    for _ in range(_MAX_CAPTURE_ROUNDS):
+        request = {
+            "state": plan.state,
+            "entry": {"kind": plan.entry_kind, "name": plan.entry_name, "method": plan.method},
+            "sample": plan.sample_expression,
+            "sample_rows": plan.sample_rows,
+            "out_dir": str(state_dir.parent),
+            "modules": sorted(set(plan.imports) | set(third_party_imports_of_files(local_files))),
+            "local_modules": plan.local_modules,
+            "requirements": requirement_lines(folder),
+        }
+        capture = session.capture(request)
+        referenced = {name for item in capture["state"] for name in item["main_references"]}
+        missing = referenced - set(plan.defined)
+        if not missing:
+            return plan, capture
+        plan = analyse_notebook(options, extra_roots=tuple(sorted(missing | set(plan.defined))))
+    raise CaptureError(
+        f"The captured state refers to {', '.join(sorted(missing))}, defined in the notebook in a "
+        "way that cannot be copied (not a top-level def or class).",
+        "Define them at the top level of a cell, or tag the cell that defines them mlcontainer:include.",
+    )
+
+
+def check_parity(url: str, sample: dict) -> dict:
+    """Send the sample to a running instance and compare its answer with the notebook's."""
+    from .client import ServingClient
+    from .runtime.parity import compare
+
+    response = ServingClient(url, timeout=60).predict(sample["request"])
+    actual = response.body.get("predictions") if isinstance(response.body, dict) else None
+    report = compare(sample["expected"]["predictions"], actual).to_dict()
+    report.update(status=response.status, latency_ms=response.latency_ms, error=response.error)
+    return report
+
+
+def image_labels(plan: ServingPlan, name: str) -> dict:
+    return {
+        NAME_LABEL: name,
+        NOTEBOOK_LABEL: str(Path(plan.notebook).resolve()),
+        NOTEBOOK_SHA256_LABEL: plan.notebook_sha256,
+        ENTRY_LABEL: entry_label(plan),
+    }
+
+
+def default_context_folder(notebook: Path, name: str) -> Path:
+    """A stable folder per notebook, so rebuilds reuse the same files (and Docker's cache)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jupyter-mlcontainer"
+    key = hashlib.sha256(str(notebook.resolve()).encode()).hexdigest()[:8]
+    return root / "contexts" / f"{name}-{key}"
+
+
+def _instance_name(engine, name: str) -> str:
+    """`name`, or `name-2`, `name-3`... when an instance of that name already exists."""
+    taken = {instance.name for instance in engine.list_instances(all=True)}
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
+
+
+def _engine(required: bool):
+    """The Docker engine; for a context-only render it is optional (it picks the base image)."""
+    from .engine import DockerEngine
+
+    try:
+        return DockerEngine()
+    except EngineUnavailable:
+        if required:
+            raise
+        return None

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import MLContainerError
-from . import base_image
+from . import base_image, instances
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     base_image.add_command(commands)
+    instances.add_commands(commands)
     return parser
 
 

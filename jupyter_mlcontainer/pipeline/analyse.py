@@ -67,7 +67,8 @@ def with_notebook_defaults(options: ExportOptions, notebook: nbformat.NotebookNo
     return options
 
 
-def analyse_notebook(options: ExportOptions) -> ServingPlan:
+def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> ServingPlan:
+    """`extra_roots`: names the slice must also define, e.g. notebook classes a pickle refers to."""
     notebook, raw = read_notebook(options.notebook)
     options = with_notebook_defaults(options, notebook)
     statements, problems = parse_cells(notebook.cells)
@@ -75,7 +76,7 @@ def analyse_notebook(options: ExportOptions) -> ServingPlan:
 
     entry_kind, entry_name = _entry(options, statements)
     definitions = _last_definitions(statements)
-    kept, state, files = _slice(entry_name, entry_kind, statements, definitions, folder)
+    kept, state, files = _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
 
     imports = sorted({m for s in kept if s.kind == IMPORT for m in imported_modules(s)})
     local = sorted(m for m in imports if _local_module_path(folder, m))
@@ -92,6 +93,7 @@ def analyse_notebook(options: ExportOptions) -> ServingPlan:
         entry_name=entry_name,
         method=options.method,
         code=[s.source for s in kept],
+        defined=sorted({name for s in kept for name in s.defines}),
         state=state,
         imports=sorted(set(imports) - set(local)),
         local_modules=local,
@@ -142,11 +144,11 @@ def _last_definitions(statements: list[Statement]) -> dict[str, Statement]:
     return definitions
 
 
-def _slice(entry_name, entry_kind, statements, definitions, folder):
+def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots):
     kept: dict[int, Statement] = {}
     state: set[str] = set()
     files: set[str] = set()
-    pending = [entry_name]
+    pending = [entry_name, *extra_roots]
     for statement in statements:
         if INCLUDE_TAG in statement.tags and not statement.calls_ipython:
             kept[statement.position] = statement

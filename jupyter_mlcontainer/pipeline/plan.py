@@ -34,6 +34,7 @@ class ServingPlan:
     entry_name: str
     method: str
     code: list = field(default_factory=list)  # source of kept top-level statements, in order
+    defined: list = field(default_factory=list)  # names the kept statements define
     state: list = field(default_factory=list)  # global names captured by value
     imports: list = field(default_factory=list)  # top-level modules the kept code imports
     local_modules: list = field(default_factory=list)  # .py files beside the notebook

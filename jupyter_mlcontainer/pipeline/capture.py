@@ -1,0 +1,226 @@
+"""Capture: runs inside the kernel that holds the notebook's state.
+
+Serialises each state variable in the format that suits it, evaluates the sample input and the
+notebook's own answer for it, describes the input so the container can rebuild it from JSON, and
+pins the packages the serving code needs to the versions this kernel runs. Imports only the
+standard library at module level, so it loads fast in any kernel.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import sys
+import types
+from pathlib import Path
+
+from ..errors import CaptureError
+from .environment import pin_environment
+
+
+def capture_state(namespace: dict, request: dict) -> dict:
+    """Do the kernel side of the pipeline; `request` and the result are plain JSON data.
+
+    request: state (names), entry ({kind, name, method}), sample (expression), sample_rows,
+    out_dir (absolute), modules (third-party imports of the kept code), requirements (lines
+    from a requirements file beside the notebook), local_modules (names never to pin).
+    """
+    out_dir = Path(request["out_dir"])
+    state_dir = out_dir / "state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    saved = [save_state(name, _lookup(namespace, name), state_dir) for name in request["state"]]
+
+    sample = _evaluate_sample(namespace, request)
+    entry = _entry_callable(namespace, request["entry"])
+    try:
+        expected = entry(sample)
+    except Exception as error:
+        raise CaptureError(
+            f"The entry point failed on the sample input: {type(error).__name__}: {error}",
+            "Check that the sample has the shape and columns the model was fitted on (--sample).",
+        ) from error
+
+    from ..runtime.convert import to_jsonable
+
+    modules = set(request.get("modules", []))
+    for item in saved:
+        modules.update(item["modules"])
+    modules.update(_input_modules(sample))
+    packages, warnings = pin_environment(
+        sorted(modules), request.get("requirements", []), set(request.get("local_modules", []))
+    )
+    return {
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "python_full": sys.version.split()[0],
+        "state": saved,
+        "input": describe_input(sample),
+        "request": {"instances": to_jsonable(_rows(sample))},
+        "expected": {"predictions": to_jsonable(expected)},
+        "packages": packages,
+        "warnings": warnings,
+    }
+
+
+def _lookup(namespace: dict, name: str):
+    if name not in namespace:
+        raise CaptureError(
+            f"The serving code needs {name!r}, but the kernel has no such variable.",
+            "Run the notebook (all cells) before containerizing it.",
+        )
+    return namespace[name]
+
+
+def _evaluate_sample(namespace: dict, request: dict):
+    expression = request.get("sample")
+    if not expression:
+        raise CaptureError(
+            "No sample input: none was given and none could be inferred from a .fit(...) call.",
+            "Pass one, e.g. --sample 'X_test[:3]' (any expression the kernel can evaluate).",
+        )
+    try:
+        sample = eval(expression, namespace)  # noqa: S307 - the user's own expression in their kernel
+    except Exception as error:
+        raise CaptureError(
+            f"The sample expression {expression!r} failed: {type(error).__name__}: {error}",
+            "Pass a sample the kernel can evaluate, e.g. --sample 'X_test[:3]'.",
+        ) from error
+    rows = request.get("sample_rows")
+    if rows:
+        sample = sample.head(rows) if hasattr(sample, "head") else sample[:rows]
+    return sample
+
+
+def _entry_callable(namespace: dict, entry: dict):
+    target = _lookup(namespace, entry["name"])
+    if entry["kind"] == "function":
+        return target
+    method = getattr(target, entry["method"], None)
+    if not callable(method):
+        raise CaptureError(
+            f"{entry['name']} ({type(target).__name__}) has no method {entry['method']!r}.",
+            "Choose another --method, or serve a function with --entry.",
+        )
+    return method
+
+
+# -- serialisation -----------------------------------------------------------------------
+
+
+def save_state(name: str, value, state_dir: Path) -> dict:
+    """Write one variable; return its file, format and the modules loading it will import."""
+    kind = _native_kind(value)
+    if kind == "torch":
+        import torch
+
+        path = state_dir / f"{name}.pt"
+        torch.save(value, path)
+        return _saved(name, path, "torch", pickle.dumps(value, protocol=4), {"torch"})
+    if kind == "lightgbm":
+        path = state_dir / f"{name}.txt"
+        value.save_model(str(path))
+        return _saved(name, path, "lightgbm", extra={"lightgbm"})
+    if kind == "xgboost":
+        path = state_dir / f"{name}.json"
+        value.save_model(str(path))
+        cls = type(value)
+        return _saved(name, path, f"xgboost:{cls.__module__}.{cls.__qualname__}", extra={"xgboost"})
+    if isinstance(value, types.FunctionType):
+        return _save_cloudpickle(name, value, state_dir)
+    try:
+        payload = pickle.dumps(value, protocol=4)
+    except Exception:  # lambdas and closures deep inside an object: cloudpickle handles them
+        return _save_cloudpickle(name, value, state_dir)
+    import joblib
+
+    path = state_dir / f"{name}.joblib"
+    joblib.dump(value, path)
+    return _saved(name, path, "joblib", payload, {"joblib"})
+
+
+def _save_cloudpickle(name: str, value, state_dir: Path) -> dict:
+    import cloudpickle
+
+    payload = cloudpickle.dumps(value, protocol=4)
+    path = state_dir / f"{name}.pkl"
+    path.write_bytes(payload)
+    return _saved(name, path, "pickle", payload, {"cloudpickle"})
+
+
+def _saved(name: str, path: Path, fmt: str, payload: bytes | None = None, extra=()) -> dict:
+    """Describe a saved variable: the modules loading it imports, and the notebook-defined
+    (`__main__`) names it refers to, which the generated module must define."""
+    globals_ = pickle_globals(payload) if payload is not None else set()
+    modules = {module.split(".")[0] for module, _ in globals_} | set(extra)
+    return {
+        "name": name,
+        "file": path.name,
+        "format": fmt,
+        "modules": sorted(modules - {"__main__", "builtins", "copyreg"}),
+        "main_references": sorted(n for module, n in globals_ if module == "__main__"),
+    }
+
+
+def _native_kind(value) -> str | None:
+    for cls in type(value).__mro__:
+        module = cls.__module__.split(".")[0]
+        if module == "torch" and cls.__name__ == "Module":
+            return "torch"
+        if module == "lightgbm" and cls.__name__ == "Booster":
+            return "lightgbm"
+        if module == "xgboost" and cls.__name__ in ("Booster", "XGBModel"):
+            return "xgboost"
+    return None
+
+
+def pickle_globals(payload: bytes) -> set:
+    """`(module, name)` of every global a pickle imports when loaded, read from its opcodes."""
+    found, strings, memo = set(), [], {}
+    for opcode, argument, _ in pickletools.genops(io.BytesIO(payload)):
+        name = opcode.name
+        if name == "GLOBAL":
+            found.add(tuple(argument.split(" ", 1)))
+        elif name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            strings.append(argument)
+        elif name == "MEMOIZE" and strings:
+            memo[len(memo)] = strings[-1]
+        elif name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+            memo[argument] = strings[-1]
+        elif name in ("BINGET", "LONG_BINGET", "GET"):
+            strings.append(memo.get(argument, ""))
+        elif name == "STACK_GLOBAL" and len(strings) >= 2:
+            found.add((strings[-2], strings[-1]))
+    return found
+
+
+# -- the input -------------------------------------------------------------------------
+
+
+def describe_input(sample) -> dict:
+    """How the container rebuilds the model's input from JSON (see docs/architecture.md)."""
+    module = type(sample).__module__.split(".")[0]
+    if module == "pandas" and hasattr(sample, "columns"):
+        return {
+            "kind": "dataframe",
+            "columns": [str(c) for c in sample.columns],
+            "dtypes": {str(c): str(t) for c, t in sample.dtypes.items()},
+        }
+    if module == "numpy" and hasattr(sample, "dtype"):
+        return {"kind": "ndarray", "dtype": str(sample.dtype), "shape": [None, *sample.shape[1:]]}
+    if module == "torch" and hasattr(sample, "dtype"):
+        dtype = str(sample.dtype).replace("torch.", "")
+        return {"kind": "tensor", "dtype": dtype, "shape": [None, *sample.shape[1:]]}
+    return {"kind": "list"}
+
+
+def _rows(sample):
+    if hasattr(sample, "to_dict") and hasattr(sample, "columns"):
+        return sample.to_dict(orient="records")
+    if hasattr(sample, "tolist"):
+        return sample.tolist()
+    return list(sample)
+
+
+def _input_modules(sample) -> set:
+    kind = describe_input(sample)["kind"]
+    return {"dataframe": {"pandas"}, "ndarray": {"numpy"}, "tensor": {"torch"}}.get(kind, set())

@@ -1,0 +1,116 @@
+"""Environment: modules → installed distributions → exact versions, closed over dependencies.
+
+Runs in the kernel (its `importlib.metadata` is the truth about what the notebook ran with).
+Requirement files beside the notebook are read on the host by `requirement_lines`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import re
+import sys
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..errors import DependencyError
+
+#: What the serving runtime itself needs in every image.
+RUNTIME_REQUIREMENTS = ("uvicorn",)
+
+
+def pin_environment(
+    modules: list[str], requirements: list[str], local_modules: set
+) -> tuple[dict, list]:
+    """Exact versions of every distribution the modules and requirements need, transitively."""
+    warnings = []
+    roots = set(RUNTIME_REQUIREMENTS)
+    providers = metadata.packages_distributions()
+    for module in modules:
+        if module in local_modules or module in sys.stdlib_module_names or module == "__main__":
+            continue
+        if module not in providers:
+            warnings.append(
+                f"Module {module!r} does not come from an installed distribution; "
+                "the image will not have it."
+            )
+            continue
+        roots.update(providers[module][:1])
+    for line in requirements:
+        requirement = Requirement(line)
+        version = _installed_version(requirement.name)
+        if version is None:
+            raise DependencyError(
+                f"The notebook's requirements ask for {line!r}, which this kernel does not have.",
+                f"Install it where the kernel runs (`pip install '{line}'`) so its version can be pinned.",
+            )
+        if requirement.specifier and not requirement.specifier.contains(version, prereleases=True):
+            warnings.append(f"{line!r} is pinned to {version}, the version the kernel runs.")
+        roots.add(requirement.name)
+    return _closure(roots), warnings
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _closure(roots: set) -> dict:
+    pinned: dict[str, str] = {}
+    pending = sorted(roots)
+    while pending:
+        name = canonicalize_name(pending.pop())
+        if name in pinned:
+            continue
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # an optional dependency this environment does not have
+        pinned[name] = distribution.version
+        for line in distribution.requires or []:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return dict(sorted(pinned.items()))
+
+
+def requirement_lines(folder: Path) -> list[str]:
+    """Requirements declared beside the notebook, read as repo2docker would.
+
+    `requirements.txt` wins; otherwise the pip section of `environment.yml` and those of its
+    conda packages that are installed as Python distributions here.
+    """
+    requirements_txt = folder / "requirements.txt"
+    if requirements_txt.is_file():
+        return _plain_requirements(requirements_txt.read_text().splitlines())
+    environment_yml = folder / "environment.yml"
+    if environment_yml.is_file():
+        import yaml
+
+        spec = yaml.safe_load(environment_yml.read_text()) or {}
+        lines = []
+        for dependency in spec.get("dependencies", []):
+            if isinstance(dependency, dict):
+                lines += _plain_requirements(dependency.get("pip", []))
+            elif isinstance(dependency, str):
+                name = re.split(r"[=<>!~ ]", dependency.strip(), maxsplit=1)[0]
+                if name not in ("python", "pip") and _installed_version(name):
+                    lines.append(name)  # conda-only packages (compilers, nodejs) have no wheel
+        return lines
+    return []
+
+
+def _plain_requirements(lines: list[str]) -> list[str]:
+    """Requirement specifiers only: comments, options (-r, --index-url) and blanks dropped."""
+    kept = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            kept.append(line)
+    return kept

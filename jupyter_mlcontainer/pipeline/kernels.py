@@ -1,0 +1,138 @@
+"""How the capture stage reaches the kernel that holds the notebook's state.
+
+- `InProcessKernel`: the magic runs inside the kernel, so capture is a plain call.
+- `ClientKernel`: a running kernel reached through a jupyter_client client (JupyterLab's
+  kernel for the notebook, or one that `executed_notebook` started headless).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from ..errors import CaptureError, MLContainerError, NotebookError
+from .capture import capture_state
+
+_RESULT_MARK = "__mlcontainer_capture__"
+_ERROR_MARK = "__mlcontainer_error__"
+
+
+class KernelSession(Protocol):
+    def capture(self, request: dict) -> dict: ...
+
+
+class InProcessKernel:
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+
+    def capture(self, request: dict) -> dict:
+        return capture_state(self.namespace, request)
+
+
+class ClientKernel:
+    """Runs the capture code in a remote kernel and reads its JSON answer from stdout."""
+
+    def __init__(self, client, timeout: float = 600):
+        self.client = client
+        self.timeout = timeout
+
+    @classmethod
+    def from_kernel_manager(cls, kernel_manager, timeout: float = 600) -> "ClientKernel":
+        client = kernel_manager.blocking_client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        return cls(client, timeout)
+
+    def capture(self, request: dict) -> dict:
+        code = (
+            "def __mlcontainer_capture():\n"
+            "    import json\n"
+            "    from jupyter_mlcontainer.errors import MLContainerError\n"
+            "    from jupyter_mlcontainer.pipeline.capture import capture_state\n"
+            "    try:\n"
+            f"        result = capture_state(globals(), json.loads({json.dumps(json.dumps(request))}))\n"
+            f"        print({_RESULT_MARK!r} + json.dumps(result))\n"
+            "    except MLContainerError as error:\n"
+            "        payload = dict(type=type(error).__name__, message=error.message, hint=error.hint)\n"
+            f"        print({_ERROR_MARK!r} + json.dumps(payload))\n"
+            "__mlcontainer_capture()\n"
+            "del __mlcontainer_capture\n"
+        )
+        output = self.run(code)
+        for line in output.splitlines():
+            if line.startswith(_RESULT_MARK):
+                return json.loads(line[len(_RESULT_MARK):])
+            if line.startswith(_ERROR_MARK):
+                error = json.loads(line[len(_ERROR_MARK):])
+                raise CaptureError(error["message"], error["hint"])
+        raise CaptureError("The kernel gave no capture result.", output[-2000:])
+
+    def run(self, code: str) -> str:
+        """Execute `code` without touching the notebook's history; return what it printed."""
+        chunks: list[str] = []
+        failure: list[str] = []
+
+        def collect(message):
+            content = message["content"]
+            if message["msg_type"] == "stream" and content.get("name") == "stdout":
+                chunks.append(content["text"])
+            elif message["msg_type"] == "error":
+                failure.append(f"{content['ename']}: {content['evalue']}")
+
+        try:
+            self.client.execute_interactive(
+                code, silent=False, store_history=False, output_hook=collect, timeout=self.timeout
+            )
+        except TimeoutError as error:
+            raise CaptureError(f"The kernel did not answer within {self.timeout:.0f} s.") from error
+        if failure:
+            raise CaptureError(
+                f"Capturing the notebook's state failed in the kernel: {failure[0]}",
+                "Make sure jupyter_mlcontainer is installed in the kernel's environment.",
+            )
+        return "".join(chunks)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+@contextmanager
+def executed_notebook(path: str | Path, timeout: float = 600) -> Iterator[ClientKernel]:
+    """Run every cell of the notebook headless (nbclient, a kernel of this environment, in the
+    notebook's folder) and keep the kernel alive for capture; shut it down afterwards."""
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path).resolve()
+    notebook = nbformat.read(path, as_version=4)
+    manager = KernelManager(kernel_name="python3")
+    client = NotebookClient(
+        notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+    )
+    kernel = None
+    try:
+        with client.setup_kernel(cwd=str(path.parent)):
+            try:
+                for index, cell in enumerate(notebook.cells):
+                    client.execute_cell(cell, index)
+            except CellExecutionError as error:
+                raise NotebookError(
+                    f"Running {path.name} failed in cell {index}:\n{_last_lines(str(error))}",
+                    "Fix the cell (or run the notebook in Jupyter to see the error) and try again.",
+                ) from error
+            kernel = ClientKernel(manager.blocking_client(), timeout)
+            kernel.client.start_channels()
+            yield kernel
+    except MLContainerError:
+        raise
+    finally:
+        if kernel is not None:
+            kernel.close()
+
+
+def _last_lines(text: str, count: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-count:])
