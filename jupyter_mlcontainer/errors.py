@@ -86,3 +86,16 @@ class NotebookNotFound(NotebookError):
 
 class JobNotFound(MLContainerError):
     """No build job has the given id in this server's memory."""
+
+
+class LoadTestRefused(MLContainerError):
+    """A load test was asked of a URL that is not on this machine, or beyond the bounds."""
+
+
+class PredictionFailed(MLContainerError):
+    """An instance answered a prediction request with an error status."""
+
+    def __init__(self, message: str, hint: str = "", status: int = 0, body=None):
+        super().__init__(message, hint)
+        self.status = status
+        self.body = body
