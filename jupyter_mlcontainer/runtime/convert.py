@@ -241,8 +241,8 @@ def to_jsonable(obj):
     """
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+    if isinstance(obj, float):  # numpy.float64 included: it subclasses float
+        return float(obj) if math.isfinite(obj) else None
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(item) for item in obj]
     if isinstance(obj, dict):

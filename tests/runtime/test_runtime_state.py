@@ -138,3 +138,26 @@ def predict(x):
     assert response.status == 200, response.body
     assert response.json() == {"predictions": notebook_answers[0]}
     assert server.post("/predict", {"instances": [[1.0, 2.0, 3.0]]}).status == 422
+
+
+def test_lightgbm_booster(new_root, runtime_command):
+    lightgbm = pytest.importorskip("lightgbm")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    booster = lightgbm.train({"objective": "regression", "verbose": -1, "num_leaves": 4},
+                             lightgbm.Dataset(x, x @ [1.0, -2.0, 0.5]), num_boost_round=5)
+    rows = x[:2].tolist()
+    sample = {"request": {"instances": rows}, "expected": {"predictions": booster.predict(np.asarray(rows)).tolist()}}
+    code = """
+        from mlcontainer_runtime.state import load_state
+
+        booster = load_state("booster.txt", "lightgbm", __name__)
+    """
+    root = new_root(code, {"kind": "ndarray", "dtype": "float64", "shape": [None, 3]}, sample,
+                    entry={"kind": "model", "name": "booster", "method": "predict"},
+                    state={"booster.txt": lambda path: booster.save_model(str(path))})
+    result = runtime_command(root, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "PASS"
