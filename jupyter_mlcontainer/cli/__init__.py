@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import MLContainerError
-from . import base_image, instances
+from . import base_image, build, instances
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    build.add_command(commands)
     base_image.add_command(commands)
     instances.add_commands(commands)
     return parser
