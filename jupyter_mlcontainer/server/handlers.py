@@ -62,13 +62,14 @@ class JobListHandler(MLContainerHandler):
 
     @tornado.web.authenticated
     def post(self):
-        options, kernel_id = read_job_request(self.json_body(), self.contents_manager.root_dir)
+        body = self.json_body()
+        options, kernel_id = read_job_request(body, self.contents_manager.root_dir)
         if kernel_id is not None and kernel_id not in self.kernel_manager:
             raise InvalidRequest(
                 f"No running kernel {kernel_id!r}.",
                 "Start the notebook's kernel, or leave kernel_id out to run the notebook headless.",
             )
-        job = self.jobs.submit(options, kernel_id)
+        job = self.jobs.submit(options, kernel_id, body["path"])
         self.set_status(202)
         self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
         self.finish({"id": job.id})

@@ -38,6 +38,7 @@ Build = Callable[["Job", EventSink], object]
 class Job:
     options: ExportOptions
     kernel_id: str | None = None
+    path: str = ""  # the notebook as the request named it, relative to the server root
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "queued"  # queued | running | succeeded | failed | cancelled
     stage: str = ""
@@ -76,7 +77,7 @@ class Job:
     def to_dict(self, events: bool = True) -> dict:
         summary = {
             "id": self.id,
-            "notebook": self.options.notebook,
+            "notebook": self.path or self.options.notebook,
             "name": self.options.name,
             "status": self.status,
             "stage": self.stage,
@@ -98,9 +99,9 @@ class JobManager:
         self._executor = ThreadPoolExecutor(max_builds, thread_name_prefix="mlcontainer-build")
         self._jobs: dict[str, Job] = {}
 
-    def submit(self, options: ExportOptions, kernel_id: str | None = None) -> Job:
+    def submit(self, options: ExportOptions, kernel_id: str | None = None, path: str = "") -> Job:
         """Queue a build; call on the event loop thread."""
-        job = Job(options, kernel_id)
+        job = Job(options, kernel_id, path)
         self._forget_old()
         self._jobs[job.id] = job
         self._executor.submit(self._work, job, IOLoop.current())

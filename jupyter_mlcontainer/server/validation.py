@@ -19,6 +19,7 @@ JOB_FIELDS = {
     "run": (bool, "true to start an instance after the build"),
     "port": (int, "a host port, 0-65535 (0 picks a free one)"),
     "kernel_id": (str, "the id of the notebook's running kernel"),
+    "base_image": (str, "a base image, overriding the server's configuration"),
 }
 
 

@@ -1,24 +1,160 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  showErrorMessage,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { APIError, ICandidates, IJob, postJSON, requestAPI } from './api';
+import { askForJob } from './dialog';
+import { containerIcon } from './icon';
+import { BuildPanel } from './panel';
+import { InstancesSidebar } from './sidebar';
+
+const PLUGIN_ID = 'jupyter-mlcontainer:plugin';
+const COMMAND = 'mlcontainer:containerize';
+
+interface ISettings {
+  baseImage: string;
+  runAfterBuild: boolean;
+}
+
 /**
- * The jupyter-mlcontainer frontend: notebook to model-serving container.
+ * The jupyter-mlcontainer frontend: a Containerize button on every notebook,
+ * a progress panel per build and a sidebar of running containers.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-mlcontainer:plugin',
+  id: PLUGIN_ID,
   description: 'Turn a notebook into a running model-serving container.',
   autoStart: true,
-  optional: [ISettingRegistry],
-  activate: (app: JupyterFrontEnd, settingRegistry: ISettingRegistry | null) => {
-    console.log('jupyter-mlcontainer is activated');
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ) => {
+    const settings: ISettings = { baseImage: '', runAfterBuild: true };
     if (settingRegistry) {
-      settingRegistry.load(plugin.id).catch(reason => {
-        console.error('Failed to load settings for jupyter-mlcontainer.', reason);
-      });
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          const read = () => {
+            settings.baseImage = loaded.get('baseImage').composite as string;
+            settings.runAfterBuild = loaded.get('runAfterBuild')
+              .composite as boolean;
+          };
+          read();
+          loaded.changed.connect(read);
+        })
+        .catch(reason =>
+          console.error('jupyter-mlcontainer: cannot load settings', reason)
+        );
     }
+
+    const panels = new WidgetTracker<MainAreaWidget<BuildPanel>>({
+      namespace: 'mlcontainer-builds'
+    });
+    const openJob = (job: Pick<IJob, 'id' | 'notebook'>) => {
+      const open = panels.find(panel => panel.content.jobId === job.id);
+      if (open) {
+        app.shell.activateById(open.id);
+        return;
+      }
+      const content = new BuildPanel(job.id, job.notebook);
+      const widget = new MainAreaWidget({ content });
+      widget.id = content.id;
+      widget.title.label = content.title.label;
+      widget.title.icon = containerIcon;
+      panels.add(widget);
+      app.shell.add(widget, 'main', { mode: 'split-right' });
+      app.shell.activateById(widget.id);
+    };
+
+    const containerize = async (panel: NotebookPanel) => {
+      await panel.context.ready;
+      if (panel.context.model.dirty) {
+        await panel.context.save();
+      }
+      const path = panel.context.path;
+      let candidates: ICandidates | null = null;
+      try {
+        candidates = await requestAPI<ICandidates>(
+          `candidates?path=${encodeURIComponent(path)}`
+        );
+      } catch (error) {
+        console.warn('jupyter-mlcontainer: no candidates', error);
+      }
+      const request = await askForJob({
+        path,
+        name: PathExt.basename(path, '.ipynb'),
+        runAfterBuild: settings.runAfterBuild,
+        candidates
+      });
+      if (!request) {
+        return;
+      }
+      const kernelId = panel.sessionContext.session?.kernel?.id;
+      if (kernelId) {
+        request.kernel_id = kernelId;
+      }
+      if (settings.baseImage) {
+        request.base_image = settings.baseImage;
+      }
+      try {
+        const { id } = await postJSON<{ id: string }>('jobs', request);
+        openJob({ id, notebook: path });
+      } catch (error) {
+        const hint = error instanceof APIError ? `\n${error.hint}` : '';
+        showErrorMessage('Cannot containerize', `${(error as Error).message}${hint}`);
+      }
+    };
+
+    app.commands.addCommand(COMMAND, {
+      label: 'Containerize Notebook',
+      caption: 'Build a model-serving container from this notebook',
+      icon: containerIcon,
+      isEnabled: () => notebooks.currentWidget !== null,
+      execute: () => {
+        const panel = notebooks.currentWidget;
+        return panel ? containerize(panel) : undefined;
+      }
+    });
+    palette?.addItem({ command: COMMAND, category: 'ML containers' });
+    app.contextMenu.addItem({
+      command: COMMAND,
+      selector: '.jp-Notebook',
+      rank: 100
+    });
+
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (panel: NotebookPanel) => {
+        const button = new ToolbarButton({
+          icon: containerIcon,
+          label: 'Containerize',
+          tooltip: 'Build a model-serving container from this notebook',
+          onClick: () => void containerize(panel)
+        });
+        button.node.dataset.testid = 'mlcontainer-toolbar-button';
+        panel.toolbar.insertAfter('cellType', 'mlcontainer-containerize', button);
+        return button;
+      }
+    });
+
+    const sidebar = new InstancesSidebar(containerIcon, openJob);
+    app.shell.add(sidebar, 'left', { rank: 900 });
+    restorer?.add(sidebar, sidebar.id);
   }
 };
 

@@ -1,0 +1,218 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { ICandidates, IJobRequest } from './api';
+
+/** What the dialog knows before it opens. */
+export interface IDialogDefaults {
+  path: string;
+  name: string;
+  runAfterBuild: boolean;
+  candidates: ICandidates | null;
+}
+
+const OTHER = '__other__';
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string> = {},
+  text = ''
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    node.setAttribute(key, value);
+  }
+  node.textContent = text;
+  return node;
+}
+
+function row(label: string, control: HTMLElement, note = ''): HTMLElement {
+  const wrapper = element('label', { class: 'jp-mlcontainer-field' });
+  wrapper.appendChild(element('span', { class: 'jp-mlcontainer-label' }, label));
+  wrapper.appendChild(control);
+  if (note) {
+    wrapper.appendChild(element('span', { class: 'jp-mlcontainer-note' }, note));
+  }
+  return wrapper;
+}
+
+/** The form of the Containerize dialog; `getValue()` is the job request. */
+export class ContainerizeForm extends Widget {
+  constructor(private readonly defaults: IDialogDefaults) {
+    super();
+    this.addClass('jp-mlcontainer-form');
+    this.node.dataset.testid = 'mlcontainer-dialog';
+    const candidates = defaults.candidates;
+    const saved = candidates?.defaults ?? {};
+
+    this.nameInput = element('input', {
+      type: 'text',
+      'data-testid': 'mlcontainer-name',
+      spellcheck: 'false'
+    });
+    this.nameInput.value = saved.name || defaults.name;
+
+    this.targetSelect = element('select', { 'data-testid': 'mlcontainer-target' });
+    const groups: [string, string, string[]][] = [
+      ['Models (fitted in the notebook)', 'model', candidates?.models ?? []],
+      ['Functions', 'entry', candidates?.functions ?? []]
+    ];
+    for (const [title, kind, names] of groups) {
+      if (!names.length) {
+        continue;
+      }
+      const group = element('optgroup', { label: title });
+      for (const name of names) {
+        group.appendChild(element('option', { value: `${kind}:${name}` }, name));
+      }
+      this.targetSelect.appendChild(group);
+    }
+    this.targetSelect.appendChild(element('option', { value: OTHER }, 'Other…'));
+    this.targetSelect.value = this.initialTarget(candidates);
+
+    this.otherInput = element('input', {
+      type: 'text',
+      placeholder: 'model variable, or entry function as def:name',
+      'data-testid': 'mlcontainer-other',
+      spellcheck: 'false'
+    });
+    this.methodInput = element('input', {
+      type: 'text',
+      'data-testid': 'mlcontainer-method',
+      spellcheck: 'false'
+    });
+    this.methodInput.value = saved.method || 'predict';
+
+    this.sampleInput = element('input', {
+      type: 'text',
+      placeholder: 'e.g. X_test[:3]',
+      'data-testid': 'mlcontainer-sample',
+      spellcheck: 'false'
+    });
+    this.sampleInput.value = candidates?.sample ?? '';
+
+    this.runInput = element('input', {
+      type: 'checkbox',
+      'data-testid': 'mlcontainer-run'
+    });
+    this.runInput.checked = defaults.runAfterBuild;
+
+    this.portInput = element('input', {
+      type: 'number',
+      min: '0',
+      max: '65535',
+      placeholder: 'any free port',
+      'data-testid': 'mlcontainer-port'
+    });
+
+    const target = row('Serve', this.targetSelect);
+    this.otherRow = row('Name', this.otherInput);
+    this.methodRow = row('Method', this.methodInput);
+    const run = element('label', { class: 'jp-mlcontainer-check' });
+    run.append(this.runInput, ' Run after build');
+
+    this.node.append(
+      row('Image name', this.nameInput),
+      target,
+      this.otherRow,
+      this.methodRow,
+      row(
+        'Sample input',
+        this.sampleInput,
+        'An expression in the notebook; its rows become the test request.'
+      ),
+      run,
+      row('Port', this.portInput, 'On 127.0.0.1; empty picks a free one.')
+    );
+    this.targetSelect.addEventListener('change', () => this.updateVisibility());
+    this.runInput.addEventListener('change', () => this.updateVisibility());
+    this.updateVisibility();
+  }
+
+  getValue(): IJobRequest {
+    const request: IJobRequest = {
+      path: this.defaults.path,
+      run: this.runInput.checked
+    };
+    const name = this.nameInput.value.trim();
+    if (name) {
+      request.name = name;
+    }
+    const [kind, target] = this.target();
+    if (kind === 'model' && target) {
+      request.model = target;
+      request.method = this.methodInput.value.trim() || 'predict';
+    } else if (kind === 'entry' && target) {
+      request.entry = target;
+    }
+    const sample = this.sampleInput.value.trim();
+    if (sample) {
+      request.sample = sample;
+    }
+    const port = parseInt(this.portInput.value, 10);
+    if (this.runInput.checked && !isNaN(port)) {
+      request.port = port;
+    }
+    return request;
+  }
+
+  private target(): [string, string] {
+    const value = this.targetSelect.value;
+    if (value !== OTHER) {
+      const colon = value.indexOf(':');
+      return [value.slice(0, colon), value.slice(colon + 1)];
+    }
+    const other = this.otherInput.value.trim();
+    return other.startsWith('def:')
+      ? ['entry', other.slice(4).trim()]
+      : ['model', other];
+  }
+
+  private initialTarget(candidates: ICandidates | null): string {
+    const saved = candidates?.defaults ?? {};
+    if (saved.entry) {
+      return `entry:${saved.entry}`;
+    }
+    const model = saved.model || candidates?.models.slice(-1)[0];
+    if (model) {
+      return `model:${model}`;
+    }
+    const entry = candidates?.functions.includes('predict')
+      ? 'predict'
+      : undefined;
+    return entry ? `entry:${entry}` : OTHER;
+  }
+
+  private updateVisibility(): void {
+    const [kind] = this.target();
+    this.otherRow.hidden = this.targetSelect.value !== OTHER;
+    this.methodRow.hidden = kind !== 'model';
+    this.portInput.disabled = !this.runInput.checked;
+  }
+
+  private readonly nameInput: HTMLInputElement;
+  private readonly targetSelect: HTMLSelectElement;
+  private readonly otherInput: HTMLInputElement;
+  private readonly otherRow: HTMLElement;
+  private readonly methodInput: HTMLInputElement;
+  private readonly methodRow: HTMLElement;
+  private readonly sampleInput: HTMLInputElement;
+  private readonly runInput: HTMLInputElement;
+  private readonly portInput: HTMLInputElement;
+}
+
+/** Ask how to containerize a notebook; null when the user cancels. */
+export async function askForJob(
+  defaults: IDialogDefaults
+): Promise<IJobRequest | null> {
+  const result = await showDialog({
+    title: 'Containerize notebook',
+    body: new ContainerizeForm(defaults),
+    buttons: [
+      Dialog.cancelButton(),
+      Dialog.okButton({ label: 'Build', ariaLabel: 'Build the container' })
+    ],
+    focusNodeSelector: 'input'
+  });
+  return result.button.accept ? result.value : null;
+}
