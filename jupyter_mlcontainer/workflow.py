@@ -156,6 +156,7 @@ def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path
             "out_dir": str(state_dir.parent),
             "modules": sorted(set(plan.imports) | set(third_party_imports_of_files(local_files))),
             "local_modules": plan.local_modules,
+            "loaded": plan.loaded,
             "requirements": requirement_lines(folder),
         }
         capture = session.capture(request)

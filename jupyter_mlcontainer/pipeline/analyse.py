@@ -94,6 +94,7 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
         method=options.method,
         code=[s.source for s in kept],
         defined=sorted({name for s in kept for name in s.defines}),
+        loaded=sorted({name for s in kept if s.kind == LOADER for name in s.defines}),
         state=state,
         imports=sorted(set(imports) - set(local)),
         local_modules=local,

@@ -23,8 +23,9 @@ def capture_state(namespace: dict, request: dict) -> dict:
     """Do the kernel side of the pipeline; `request` and the result are plain JSON data.
 
     request: state (names), entry ({kind, name, method}), sample (expression), sample_rows,
-    out_dir (absolute), modules (third-party imports of the kept code), requirements (lines
-    from a requirements file beside the notebook), local_modules (names never to pin).
+    out_dir (absolute), modules (third-party imports of the kept code), loaded (variables the
+    kept code loads from files, whose pickles may import more), requirements (lines from a
+    requirements file beside the notebook), local_modules (names never to pin).
     """
     out_dir = Path(request["out_dir"])
     state_dir = out_dir / "state"
@@ -46,6 +47,9 @@ def capture_state(namespace: dict, request: dict) -> dict:
     modules = set(request.get("modules", []))
     for item in saved:
         modules.update(item["modules"])
+    for name in request.get("loaded", []):  # values the kept code loads from files at start-up
+        if name in namespace:
+            modules.update(referenced_modules(pickle_globals(_pickled(namespace[name]))))
     modules.update(_input_modules(sample))
     packages, warnings = pin_environment(
         sorted(modules), request.get("requirements", []), set(request.get("local_modules", []))
@@ -138,6 +142,15 @@ def save_state(name: str, value, state_dir: Path) -> dict:
     return _saved(name, path, "joblib", payload, {"joblib"})
 
 
+def _pickled(value) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=4)
+    except Exception:  # lambdas and closures deep inside an object
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=4)
+
+
 def _save_cloudpickle(name: str, value, state_dir: Path) -> dict:
     import cloudpickle
 
@@ -151,12 +164,11 @@ def _saved(name: str, path: Path, fmt: str, payload: bytes | None = None, extra=
     """Describe a saved variable: the modules loading it imports, and the notebook-defined
     (`__main__`) names it refers to, which the generated module must define."""
     globals_ = pickle_globals(payload) if payload is not None else set()
-    modules = {module.split(".")[0] for module, _ in globals_} | set(extra)
     return {
         "name": name,
         "file": path.name,
         "format": fmt,
-        "modules": sorted(modules - {"__main__", "builtins", "copyreg"}),
+        "modules": sorted(referenced_modules(globals_) | set(extra)),
         "main_references": sorted(n for module, n in globals_ if module == "__main__"),
     }
 
@@ -191,6 +203,12 @@ def pickle_globals(payload: bytes) -> set:
         elif name == "STACK_GLOBAL" and len(strings) >= 2:
             found.add((strings[-2], strings[-1]))
     return found
+
+
+def referenced_modules(globals_: set) -> set:
+    """Top-level modules of pickle globals, leaving out the interpreter's own."""
+    modules = {module.split(".")[0] for module, _ in globals_}
+    return modules - {"__main__", "builtins", "copyreg"}
 
 
 # -- the input -------------------------------------------------------------------------

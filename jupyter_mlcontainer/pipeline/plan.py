@@ -39,6 +39,7 @@ class ServingPlan:
     imports: list = field(default_factory=list)  # top-level modules the kept code imports
     local_modules: list = field(default_factory=list)  # .py files beside the notebook
     files: list = field(default_factory=list)  # notebook-relative files the kept code reads
+    loaded: list = field(default_factory=list)  # names the kept code loads from those files
     sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
     sample_rows: Optional[int] = None  # take the first rows of an inferred sample
     warnings: list = field(default_factory=list)
