@@ -1,0 +1,165 @@
+"""Statement-level slicing of notebooks, on small notebooks written by the tests."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from jupyter_mlcontainer.errors import NotebookError
+from jupyter_mlcontainer.pipeline.analyse import analyse_notebook, find_candidates
+from jupyter_mlcontainer.pipeline.cells import python_source
+from jupyter_mlcontainer.pipeline.plan import ExportOptions
+
+
+def notebook(tmp_path, *cells, name="nb.ipynb", metadata=None):
+    """Write a notebook whose cells are source strings or (source, tags, execution_count)."""
+    nb = nbformat.v4.new_notebook(metadata=metadata or {})
+    for cell in cells:
+        source, tags, count = cell if isinstance(cell, tuple) else (cell, [], None)
+        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}, execution_count=count))
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return str(path)
+
+
+def plan_for(path, **options):
+    return analyse_notebook(ExportOptions(notebook=path, **options))
+
+
+def test_keeps_what_predict_needs_and_drops_exploration_and_training(tmp_path):
+    path = notebook(
+        tmp_path,
+        "import numpy as np\nimport matplotlib.pyplot as plt\nfrom sklearn.linear_model import LogisticRegression",
+        "X = np.random.rand(20, 2)\ny = (X[:, 0] > 0.5).astype(int)\nplt.hist(X[:, 0])\nprint(X.shape)",
+        "THRESHOLD = 0.5\nUNUSED = 3\nclf = LogisticRegression().fit(X, y)",
+        "def predict(X):\n    # X is the function's own parameter, not the notebook's data\n"
+        "    return (clf.predict_proba(np.asarray(X))[:, 1] > THRESHOLD).astype(int)",
+    )
+    plan = plan_for(path)
+    code = "\n".join(plan.code)
+    assert plan.entry_kind == "function" and plan.entry_name == "predict"
+    assert "import numpy as np" in code and "THRESHOLD = 0.5" in code
+    assert "# X is the function's own parameter" in code
+    for dropped in ("matplotlib", "plt.hist", "print(", "UNUSED", "LogisticRegression", ".fit("):
+        assert dropped not in code
+    assert plan.state == ["clf"], "X must not be captured: predict's X is a parameter"
+    assert plan.imports == ["numpy"]
+    assert plan.sample_expression == "X" and plan.sample_rows == 3
+
+
+def test_one_cell_notebook_is_sliced_by_statement(tmp_path):
+    path = notebook(
+        tmp_path,
+        "import numpy as np\nfrom sklearn.tree import DecisionTreeClassifier\n"
+        "X = np.arange(20.0).reshape(10, 2)\ny = np.arange(10) % 2\n"
+        "model = DecisionTreeClassifier(random_state=0).fit(X, y)\nprint(model.score(X, y))\n"
+        "def predict(rows):\n    return model.predict(np.asarray(rows))\n",
+    )
+    plan = plan_for(path)
+    assert plan.code == ["import numpy as np", "def predict(rows):\n    return model.predict(np.asarray(rows))"]
+    assert plan.state == ["model"]
+
+
+def test_magics_shell_escapes_and_help_parse_and_never_reach_the_code(tmp_path):
+    path = notebook(
+        tmp_path,
+        "%matplotlib inline\n!pip --version\nimport numpy as np\nfiles = !ls",
+        "%%time\nSCALE = 2.0",
+        "%%bash\necho not python",
+        "np.mean?\n%time total = SCALE * 3",
+        "def predict(X):\n    return np.asarray(X) * SCALE",
+    )
+    plan = plan_for(path)
+    code = "\n".join(plan.code)
+    assert "get_ipython" not in code and "%" not in code and "!" not in code
+    assert plan.code == ["import numpy as np", "SCALE = 2.0", "def predict(X):\n    return np.asarray(X) * SCALE"]
+    assert python_source("%%bash\necho hi") is None
+
+
+def test_model_variable_entry_captures_the_model_and_defines_its_notebook_classes(tmp_path):
+    path = notebook(
+        tmp_path,
+        "import numpy as np\nLIMIT = 1.0\nclass Clip:\n    def transform(self, X):\n        return np.clip(X, 0, LIMIT)",
+        "clf = make_model(Clip())\nclf.fit(X_train, y_train)",
+    )
+    plan = plan_for(path, model="clf", method="predict_proba")
+    assert plan.entry_kind == "model" and plan.method == "predict_proba"
+    assert plan.state == ["clf"] and plan.code == []
+    widened = analyse_notebook(ExportOptions(notebook=path, model="clf"), extra_roots=("Clip",))
+    assert "LIMIT = 1.0" in widened.code and any(c.startswith("class Clip") for c in widened.code)
+    assert plan.sample_expression == "X_train"
+
+
+def test_cell_tags_override_the_analysis(tmp_path):
+    path = notebook(
+        tmp_path,
+        ("import warnings\nwarnings.filterwarnings('ignore')", ["mlcontainer:include"], None),
+        ("def debug_dump(X):\n    print(X)", ["mlcontainer:skip"], None),
+        "def predict(X):\n    debug_dump(X)\n    return X",
+    )
+    plan = plan_for(path)
+    assert plan.code[:2] == ["import warnings", "warnings.filterwarnings('ignore')"]
+    assert not any("debug_dump(X):" in c for c in plan.code)
+
+
+def test_later_definitions_win(tmp_path):
+    path = notebook(tmp_path, "def predict(X):\n    return 1", "def predict(X):\n    return 2")
+    assert plan_for(path).code == ["def predict(X):\n    return 2"]
+
+
+def test_loader_statements_ship_their_files(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.joblib").write_bytes(b"model bytes")
+    path = notebook(
+        tmp_path,
+        "import joblib\nmodel = joblib.load('models/m.joblib')\nother = joblib.load('/etc/hostname')",
+        "def predict(X):\n    return model.predict(X) if other else None",
+    )
+    plan = plan_for(path)
+    assert "model = joblib.load('models/m.joblib')" in plan.code
+    assert plan.files == ["models/m.joblib"] and plan.loaded == ["model"]
+    assert plan.state == ["other"], "files outside the notebook's folder are not copied"
+
+
+def test_out_of_order_execution_warns(tmp_path):
+    path = notebook(tmp_path, ("A = 1", [], 3), ("def predict(X):\n    return X", [], 1))
+    [warning] = plan_for(path).warnings
+    assert "out of order" in warning
+
+
+def test_unparsable_cells_warn_instead_of_failing(tmp_path):
+    path = notebook(tmp_path, "def broken(:\n    pass", "def predict(X):\n    return X")
+    plan = plan_for(path)
+    assert any("does not parse" in w for w in plan.warnings)
+    assert plan.code == ["def predict(X):\n    return X"]
+
+
+def test_a_missing_entry_names_the_candidates(tmp_path):
+    path = notebook(tmp_path, "clf = Model()\nclf.fit(X, y)", "def score(X):\n    return 1")
+    with pytest.raises(NotebookError) as caught:
+        plan_for(path)
+    assert "--model clf" in caught.value.hint and "--entry score" in caught.value.hint
+    with pytest.raises(NotebookError, match="never assigns"):
+        plan_for(path, model="nope")
+
+
+def test_broken_and_missing_notebooks_say_so(tmp_path):
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    with pytest.raises(NotebookError, match="not a readable notebook"):
+        plan_for(str(tmp_path / "broken.ipynb"))
+    with pytest.raises(NotebookError, match="No notebook"):
+        plan_for(str(tmp_path / "absent.ipynb"))
+
+
+def test_notebook_metadata_supplies_defaults_and_candidates(tmp_path):
+    path = notebook(
+        tmp_path,
+        "reg = Ridge()\nreg.fit(X_train, y_train)\nclf = Tree().fit(X_train, y_train)",
+        "def predict(X):\n    return reg.predict(X)",
+        metadata={"mlcontainer": {"model": "reg", "sample": "X_test[:2]"}},
+    )
+    plan = plan_for(path)
+    assert (plan.entry_kind, plan.entry_name, plan.sample_expression) == ("model", "reg", "X_test[:2]")
+    candidates = find_candidates(path)
+    assert candidates["models"] == ["reg", "clf"] and candidates["functions"] == ["predict"]
+    assert candidates["sample"] == "X_test[:2]"
