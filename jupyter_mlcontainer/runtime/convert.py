@@ -159,19 +159,15 @@ def _cast_column(values, dtype, column):
     where = f"column {column!r}"
     if dtype is None:
         return values
-    if not isinstance(dtype, np.dtype):  # a pandas extension dtype: category, string, Int64, ...
-        import pandas as pd
+    if isinstance(dtype, np.dtype) and dtype.kind != "O":
+        return _cast(values, dtype, where)
+    import pandas as pd
 
-        try:
-            return pd.array(values, dtype=dtype)
-        except (ValueError, TypeError) as error:
-            raise BadRequest(422, f"{where} expects {dtype} values: {error}")
-    if dtype.kind == "O":
-        column_array = np.empty(len(values), dtype=object)
-        for i, item in enumerate(values):
-            column_array[i] = item
-        return column_array
-    return _cast(values, dtype, where)
+    # A Series, not an array: pandas would infer its "str" dtype from an object array of strings.
+    try:
+        return pd.Series(values, dtype=dtype)
+    except (ValueError, TypeError) as error:  # extension dtypes: category, string, Int64, ...
+        raise BadRequest(422, f"{where} expects {dtype} values: {error}")
 
 
 def _cast(value, dtype, where):

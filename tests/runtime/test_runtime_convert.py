@@ -22,9 +22,10 @@ def convert(spec, body, mlflow=False):
 
 
 def test_dataframe_from_rows_has_the_columns_in_order_and_the_dtypes():
-    frame = convert(FRAME, {"instances": [ROW, {**ROW, "visits": None, "city": 7}]})
-    assert list(frame.columns) == FRAME["columns"]
-    assert {c: str(t) for c, t in frame.dtypes.items()} == FRAME["dtypes"]
+    for rows in ([ROW], [ROW, {**ROW, "visits": None, "city": 7}]):
+        frame = convert(FRAME, {"instances": rows})
+        assert list(frame.columns) == FRAME["columns"]
+        assert {c: str(t) for c, t in frame.dtypes.items()} == FRAME["dtypes"]
     assert frame["city"].tolist() == ["lyon", 7]
     assert frame["visits"].isna().tolist() == [False, True]
 
