@@ -117,7 +117,7 @@ def test_example_executes_and_serves_its_sample(path, fresh_examples):
 
     report_line = "".join(text_outputs(executed.cells[-1])).strip()
     assert report_line.startswith(REPORT_MARK), report_line
-    report = json.loads(report_line[len(REPORT_MARK):])
+    report = json.loads(report_line[len(REPORT_MARK) :])
     assert report["missing"] == []
     assert report["answers"] == report["rows"] > 0
 
@@ -140,4 +140,3 @@ def test_example_executes_and_serves_its_sample(path, fresh_examples):
 
     counts = [c.execution_count for c in saved.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1)), "saved notebook was not run top to bottom"
-
