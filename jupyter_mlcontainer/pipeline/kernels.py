@@ -103,15 +103,13 @@ def executed_notebook(path: str | Path, timeout: float = 600) -> Iterator[Client
     """Run every cell of the notebook headless (nbclient, a kernel of this environment, in the
     notebook's folder) and keep the kernel alive for capture; shut it down afterwards."""
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     path = Path(path).resolve()
     notebook = nbformat.read(path, as_version=4)
-    manager = KernelManager(kernel_name="python3")
     client = NotebookClient(
-        notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+        notebook, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
     )
     kernel = None
     try:
@@ -124,7 +122,7 @@ def executed_notebook(path: str | Path, timeout: float = 600) -> Iterator[Client
                     f"Running {path.name} failed in cell {index}:\n{_last_lines(str(error))}",
                     "Fix the cell (or run the notebook in Jupyter to see the error) and try again.",
                 ) from error
-            kernel = ClientKernel(manager.blocking_client(), timeout)
+            kernel = ClientKernel(client.km.blocking_client(), timeout)
             kernel.client.start_channels()
             yield kernel
     except MLContainerError:

@@ -1,0 +1,138 @@
+"""Every example notebook → build context, checked without Docker: the slice, the generated
+module predicting in a fresh interpreter exactly as the notebook did, the lock, determinism."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.workflow import containerize
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NEVER_IN_LOCK = {"jupyterlab", "jupyter-server", "ipykernel", "matplotlib", "notebook", "nbconvert"}
+
+#: What each example's slice must keep and drop, which state it captures, what it pins.
+EXPECTED = {
+    "iris_classifier": dict(
+        state={"clf", "scaler"}, input="ndarray", packages={"scikit-learn", "numpy"},
+        kept=["def predict(X):"], dropped=["plt.", "print(", "confusion_matrix", ".fit(", "load_iris"],
+    ),
+    "churn_pipeline": dict(
+        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas"},
+        kept=[], dropped=["plt.", "ColumnTransformer(", ".fit("],
+    ),
+    "custom_transformer": dict(
+        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas"},
+        kept=["class QuantileClipper(", "KEY_FEATURES = [", "CLIP_QUANTILES = "],
+        dropped=["plt.", ".fit(X_train", "load_breast_cancer"],
+    ),
+    "ipython_magics": dict(
+        state={"model"}, input="ndarray", packages={"scikit-learn"},
+        kept=["warnings.filterwarnings(", "sklearn.set_config(", "def predict(X):"],
+        dropped=["get_ipython", "def show_inputs", "%"],
+    ),
+    "one_cell": dict(
+        state={"reg"}, input="ndarray", packages={"scikit-learn"},
+        kept=["TARGET_RANGE = ", "def predict(X):"], dropped=["plt.", "print(", "load_diabetes"],
+    ),
+    "torch_regression": dict(
+        state={"model"}, input="tensor", packages={"torch"},
+        kept=["class Regressor(nn.Module):", "def predict(", "N_FEATURES = ", "HIDDEN_UNITS = "],
+        dropped=["optim", "loss.backward", "plt."],
+    ),
+    "wine_joblib": dict(
+        state=set(), input="dataframe", packages={"scikit-learn", "joblib", "pandas"},
+        kept=['model = joblib.load("models/wine_model.joblib")', "from wine_features import"],
+        dropped=["joblib.dump", "plt.", ".fit("],
+        files=["models/wine_model.joblib"], local=["wine_features.py"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def contexts(tmp_path_factory):
+    """Each example rendered twice, each time executing the notebook headless from scratch."""
+    made = {}
+
+    def render(name: str, attempt: int) -> Path:
+        if (name, attempt) not in made:
+            out = tmp_path_factory.mktemp(f"{name}-{attempt}")
+            options = ExportOptions(notebook=str(EXAMPLES / f"{name}.ipynb"))
+            containerize(options, context_only=True, out_dir=str(out))
+            made[name, attempt] = out
+        return made[name, attempt]
+
+    return render
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_slice_keeps_the_prediction_path_only(contexts, name):
+    expected = EXPECTED[name]
+    context = contexts(name, 1)
+    module = (context / "app" / "notebook_code.py").read_text()
+    body = module.split('"""', 2)[2]  # the code, without the module docstring
+    for kept in expected["kept"]:
+        assert kept in body
+    for dropped in expected["dropped"]:
+        assert dropped not in body
+    state_files = {p.stem for p in (context / "artifacts" / "state").iterdir()}
+    assert state_files == expected["state"]
+    files = sorted(p.relative_to(context / "artifacts" / "files").as_posix()
+                   for p in (context / "artifacts" / "files").rglob("*") if p.is_file())
+    assert files == expected.get("files", [])
+    for local in expected.get("local", []):
+        assert (context / "app" / local).read_text() == (EXAMPLES / local).read_text()
+    serving = json.loads((context / "app" / "serving.json").read_text())
+    assert serving["input"]["kind"] == expected["input"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_generated_module_answers_like_the_notebook_in_a_fresh_interpreter(contexts, name):
+    context = contexts(name, 1)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlcontainer_runtime", "check"],
+        cwd=context / "artifacts" / "files",
+        env={"PYTHONPATH": str(context / "app"), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" PASS ") == 3 and "FAIL" not in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_lock_pins_what_serving_imports_and_nothing_of_jupyter(contexts, name):
+    context = contexts(name, 1)
+    lines = [l for l in (context / "requirements.lock").read_text().splitlines() if not l.startswith("#")]
+    pins = dict(line.split("==") for line in lines)
+    assert EXPECTED[name]["packages"] <= set(pins)
+    assert "uvicorn" in pins
+    assert not NEVER_IN_LOCK & set(pins)
+    from importlib.metadata import version
+
+    for package in EXPECTED[name]["packages"]:
+        assert pins[package] == version(package), "pinned to what the kernel ran"
+    wheels = sorted(p.name.split("-")[0].lower().replace("_", "-") for p in (context / "wheels").iterdir())
+    assert wheels == sorted(pins)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_second_render_is_byte_identical(contexts, name):
+    first, second = contexts(name, 1), contexts(name, 2)
+    comparison = filecmp.dircmp(first, second)
+    assert _differences(comparison) == []
+
+
+def _differences(comparison: filecmp.dircmp) -> list:
+    _, mismatch, errors = filecmp.cmpfiles(
+        comparison.left, comparison.right, comparison.common_files, shallow=False
+    )
+    found = mismatch + errors + comparison.left_only + comparison.right_only
+    for sub in comparison.subdirs.values():
+        found += _differences(sub)
+    return found
