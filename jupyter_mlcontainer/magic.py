@@ -52,6 +52,14 @@ class ContainerizeMagics(Magics):
         inst.logs(), inst.stop(). With --no-run it returns the BuildResult.
         """
         args = parse_argstring(self.containerize, line)
+        for key, value in vars(args).items():
+            setattr(args, key, _unquote(value))
+        try:
+            return self._containerize(args)
+        except MLContainerError as error:
+            raise _briefly(error) from None
+
+    def _containerize(self, args):
         namespace = self.shell.user_ns
         model, entry = _resolve_target(namespace, args.target, args.entry)
         notebook = find_notebook(namespace, args.notebook)
@@ -69,10 +77,7 @@ class ContainerizeMagics(Magics):
             run=not args.no_run,
             port=args.port,
         )
-        try:
-            return self._build(options)
-        except MLContainerError as error:
-            raise _briefly(error) from None
+        return self._build(options)
 
     def _build(self, options: ExportOptions):
         from .pipeline.kernels import InProcessKernel
@@ -167,6 +172,13 @@ def _resolve_target(namespace: dict, target: Optional[str], entry: Optional[str]
     if target and (inspect.isfunction(namespace[target]) or inspect.isbuiltin(namespace[target])):
         return None, target
     return target, None
+
+
+def _unquote(value):
+    """IPython's argument splitter keeps quotes ("X_test[:5]"); strip one matching pair."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def _close_matches(namespace: dict, name: str) -> str:
