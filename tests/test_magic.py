@@ -164,12 +164,9 @@ def notebook_copy(tmp_path):
     return path
 
 
-def _html_values(widget_state: dict, model: str = "HTMLModel") -> list[str]:
-    return [
-        entry["state"].get("value", "")
-        for entry in widget_state.values()
-        if entry["model_name"] == model
-    ]
+def _states(client, model: str) -> list[dict]:
+    """The synced state of every widget of one model type the kernel created."""
+    return [state for state in client.widget_state.values() if state.get("_model_name") == model]
 
 
 @pytest.mark.engine
@@ -188,17 +185,16 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_en
     with client.setup_kernel(cwd=str(notebook_copy.parent)):
         for index, cell in enumerate(cells):
             client.execute_cell(cell, index)
-        magic_cell = next(cell for cell in cells if "%containerize" in cell.source)
+        magic_cell = next(cell for cell in cells if cell.source.startswith("inst = %containerize"))
         shown = [output["data"]["text/plain"] for output in magic_cell.outputs if "data" in output]
         assert shown[0].startswith("BuildProgress(") and shown[1].startswith("TestPanel(")
         url = re.search(r"<ServingInstance iris-magic\S* (http://127\.0\.0\.1:\d+) ", shown[2]).group(1)
 
-        state = client.widget_state
-        html = "\n".join(_html_values(state))
+        html = "\n".join(state.get("value", "") for state in _states(client, "HTMLModel"))
         assert "parity PASS" in html  # the build's verdict in the progress widget
         assert "Parity PASS</b>: all 5 rows match" in html  # the panel's own parity check
         assert "100 requests at concurrency 4" in html
-        bars = [entry["state"] for entry in state.values() if entry["model_name"] == "FloatProgressModel"]
+        bars = _states(client, "FloatProgressModel")
         assert bars[0]["bar_style"] == "success" and bars[0]["value"] == bars[0]["max"]
 
         predict_cell = next(cell for cell in cells if "inst.predict(X_test" in cell.source)
@@ -218,6 +214,7 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_en
             "try:\n    inst.predict([['not', 'numbers']])\n"
             "except PredictionFailed as error:\n    print('refused', error.status)"
         )
+        notebook.cells.insert(len(cells), refused)
         client.execute_cell(refused, len(cells))
         assert re.match(r"refused 4\d\d", refused.outputs[0]["text"])
 
