@@ -54,19 +54,30 @@ def run_wrk(url: str, body: bytes | str, duration_s: float = 5, concurrency: int
         script = Path(tmp) / "post.lua"
         script.write_text(LUA.format(path=json.dumps(str(body_path))))
         command = [
-            WRK, f"-t{min(concurrency, 2)}", f"-c{concurrency}", f"-d{duration_s}s",
-            "--latency", "-s", str(script), url,
+            WRK,
+            f"-t{min(concurrency, 2)}",
+            f"-c{concurrency}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
         ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 30)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=duration_s + 30, check=False
+        )
     if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        raise RuntimeError(
+            f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
     return parse_wrk(done.stdout, concurrency, duration_s)
 
 
 def parse_wrk(output: str, concurrency: int, duration_s: float) -> LoadResult:
     """Read the figures out of `wrk --latency` output."""
+
     def number(pattern):
-        match = re.search(pattern, output, re.M)
+        match = re.search(pattern, output, re.MULTILINE)
         if match is None:
             raise ValueError(f"wrk output lacks {pattern!r}:\n{output}")
         return match
@@ -95,7 +106,9 @@ def main(argv=None) -> int:
     source.add_argument("--body", help="the JSON body as a string")
     source.add_argument("--body-file", type=Path, help="a file holding the JSON body")
     parser.add_argument("--duration", type=float, default=5, help="seconds per run (default 5)")
-    parser.add_argument("--concurrency", default="1,16", help="comma-separated connection counts (default 1,16)")
+    parser.add_argument(
+        "--concurrency", default="1,16", help="comma-separated connection counts (default 1,16)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per run")
     args = parser.parse_args(argv)
     body = args.body_file.read_bytes() if args.body_file else args.body.encode()
@@ -106,8 +119,10 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps(result.to_dict()))
         else:
-            print(f"{concurrency:>5} {result.requests_per_second:>10.1f} {result.p50_ms:>8.2f} "
-                  f"{result.p99_ms:>8.2f} {result.errors:>7}")
+            print(
+                f"{concurrency:>5} {result.requests_per_second:>10.1f} {result.p50_ms:>8.2f} "
+                f"{result.p99_ms:>8.2f} {result.errors:>7}"
+            )
     return 0
 
 

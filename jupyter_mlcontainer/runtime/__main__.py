@@ -36,7 +36,9 @@ def serve() -> int:
     from .model import ModelService
     from .paths import root
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr
+    )
     max_body = int(os.environ.get("MLCONTAINER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
     uvicorn.run(
         App(ModelService(root()), max_body_bytes=max_body),
@@ -63,7 +65,7 @@ def check() -> int:
     try:
         service.load(warm_up=False)
         answer = service.predict(service.sample["request"])
-    except Exception as error:  # the check reports any failure of the model as FAIL
+    except Exception as error:  # noqa: BLE001 (any failure of the model is a FAIL)
         print(f"FAIL: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     report = compare(service.sample["expected"]["predictions"], answer["predictions"])

@@ -19,6 +19,7 @@ from .openapi import build_openapi
 log = logging.getLogger("mlcontainer")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024
 JSON = b"application/json"
 
 
@@ -70,26 +71,42 @@ class App:
             if handler is None:
                 allowed = ", ".join(methods)
                 status, body, content_type, headers = _json_response(
-                    405, {"error": f"{method} {path} is not allowed; use {allowed}"}, [(b"allow", allowed.encode())]
+                    405,
+                    {"error": f"{method} {path} is not allowed; use {allowed}"},
+                    [(b"allow", allowed.encode())],
                 )
             else:
                 status, body, content_type, headers = await handler(scope, receive)
         except BadRequest as error:
-            status, body, content_type, headers = _json_response(error.status, {"error": error.message})
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers],
-        })
+            status, body, content_type, headers = _json_response(
+                error.status, {"error": error.message}
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe(route, status, time.perf_counter() - started)
 
     async def _body(self, scope, receive) -> bytes:
-        """The request body, refused with 413 as soon as its declared or streamed size is too large."""
+        """The request body, refused with 413 once its declared or streamed size is too large."""
         limit = self.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise BadRequest(413, f"request body of {int(value)} bytes exceeds the limit of {limit} bytes")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            # A client waiting for "100 Continue" sends nothing more; any other is still sending.
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await _drain(receive)
+            raise BadRequest(
+                413, f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes"
+            )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -98,6 +115,8 @@ class App:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                if message.get("more_body", False):
+                    await _drain(receive)
                 raise BadRequest(413, f"request body exceeds the limit of {limit} bytes")
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -138,13 +157,23 @@ class App:
         return 200, self._cache("metadata", self._metadata), JSON, []
 
     async def openapi(self, scope, receive):
-        return 200, self._cache("openapi", lambda: build_openapi(self.service.serving, self.service.sample)), JSON, []
+        return (
+            200,
+            self._cache(
+                "openapi", lambda: build_openapi(self.service.serving, self.service.sample)
+            ),
+            JSON,
+            [],
+        )
 
     async def prometheus(self, scope, receive):
         service = self.service
         gauges = {
             "mlcontainer_model_ready": ("1 once the model is loaded.", int(service.ready)),
-            "mlcontainer_model_load_seconds": ("Seconds spent loading the model.", service.load_seconds or 0),
+            "mlcontainer_model_load_seconds": (
+                "Seconds spent loading the model.",
+                service.load_seconds or 0,
+            ),
         }
         body = self.metrics.render(gauges).encode()
         return 200, body, b"text/plain; version=0.0.4; charset=utf-8", []
@@ -167,15 +196,35 @@ class App:
 
     def _worker(self):
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlcontainer-predict")
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="mlcontainer-predict"
+            )
         return self._executor
+
+
+async def _drain(receive):
+    """Read and drop the rest of a refused body (up to DRAIN_BYTES).
+
+    Most clients (urllib, requests) send the whole body before reading the answer: closing on them
+    mid-upload gives them a broken pipe instead of the 413 that says what is wrong.
+    """
+    drained = 0
+    while drained <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 def _not_ready(service):
     if service.status == "failed":
-        return _json_response(503, {"status": "failed", "error": f"the model failed to load: {service.error}"})
+        return _json_response(
+            503, {"status": "failed", "error": f"the model failed to load: {service.error}"}
+        )
     return _json_response(
-        503, {"status": "loading", "error": "the model is still loading; retry shortly"}, [(b"retry-after", b"1")]
+        503,
+        {"status": "loading", "error": "the model is still loading; retry shortly"},
+        [(b"retry-after", b"1")],
     )
 
 

@@ -11,7 +11,10 @@ EXPECTED_BODY = (
     '{"instances": [row, ...]} (rows as objects or as lists in column order) or '
     '{"inputs": {column: [values, ...]} or a nested list}'
 )
-MLFLOW_BODY = EXPECTED_BODY + ' or {"dataframe_split": {"columns": [...], "data": [[...]]}} or {"dataframe_records": [{...}]}'
+MLFLOW_BODY = (
+    EXPECTED_BODY
+    + ' or {"dataframe_split": {"columns": [...], "data": [[...]]}} or {"dataframe_records": [{...}]}'
+)
 
 # For each numpy target kind, the kinds numpy may infer from JSON values that cast without loss.
 _COMPATIBLE = {"i": "iu", "u": "iu", "f": "iufO", "c": "iufcO", "b": "b"}
@@ -61,10 +64,16 @@ def extract(payload, mlflow: bool = False):
         if mlflow and "dataframe_split" in payload:
             split = payload["dataframe_split"]
             if not (isinstance(split, dict) and isinstance(split.get("data"), list)):
-                raise BadRequest(400, '"dataframe_split" must be {"columns": [...], "data": [[...], ...]}')
+                raise BadRequest(
+                    400, '"dataframe_split" must be {"columns": [...], "data": [[...], ...]}'
+                )
             return "split", (split.get("columns"), split["data"])
     expected = MLFLOW_BODY if mlflow else EXPECTED_BODY
-    keys = f"an object with keys {sorted(payload)}" if isinstance(payload, dict) else _json_type(payload)
+    keys = (
+        f"an object with keys {sorted(payload)}"
+        if isinstance(payload, dict)
+        else _json_type(payload)
+    )
     raise BadRequest(400, f"expected {expected}; got {keys}")
 
 
@@ -77,7 +86,9 @@ def make_converter(spec: dict):
         return _array_converter(spec, tensor=kind == "tensor")
     if kind == "list":
         return _list_input
-    raise ValueError(f"serving.json input kind {kind!r} is not one of dataframe, ndarray, tensor, list")
+    raise ValueError(
+        f"serving.json input kind {kind!r} is not one of dataframe, ndarray, tensor, list"
+    )
 
 
 def _list_input(form, value):
@@ -110,20 +121,28 @@ def _columns(form, value, columns):
         index = {name: i for i, name in enumerate(names)}
         missing = [c for c in columns if c not in index]
         if missing:
-            raise BadRequest(400, f"dataframe_split lacks column {missing[0]!r}; expected {expected}")
+            raise BadRequest(
+                400, f"dataframe_split lacks column {missing[0]!r}; expected {expected}"
+            )
         return {c: [row[index[c]] for row in rows] for c in columns}
     if form == "inputs" and isinstance(value, dict):
         for c in columns:
             if c not in value:
-                raise BadRequest(400, f'"inputs" lacks column {c!r}; expected an object with {expected}')
+                raise BadRequest(
+                    400, f'"inputs" lacks column {c!r}; expected an object with {expected}'
+                )
             if not isinstance(value[c], list):
-                raise BadRequest(400, f'"inputs"[{c!r}] must be a list of values; got {_json_type(value[c])}')
+                raise BadRequest(
+                    400, f'"inputs"[{c!r}] must be a list of values; got {_json_type(value[c])}'
+                )
         lengths = {len(value[c]) for c in columns}
         if len(lengths) > 1:
             raise BadRequest(400, f'"inputs" columns have different lengths {sorted(lengths)}')
         return value
     if not isinstance(value, list):
-        raise BadRequest(400, f"expected a list of rows or an object of columns; got {_json_type(value)}")
+        raise BadRequest(
+            400, f"expected a list of rows or an object of columns; got {_json_type(value)}"
+        )
     if not value:
         raise BadRequest(400, f"expected at least one row with {expected}")
     if isinstance(value[0], dict):
@@ -139,7 +158,10 @@ def _list_rows(rows, columns):
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(columns):
             got = f"{len(row)} values" if isinstance(row, list) else _json_type(row)
-            raise BadRequest(400, f"row {i} has {got}; expected a list of {len(columns)} values in column order {columns}")
+            raise BadRequest(
+                400,
+                f"row {i} has {got}; expected a list of {len(columns)} values in column order {columns}",
+            )
     return rows
 
 
@@ -198,11 +220,14 @@ def _array_converter(spec, tensor):
         if form == "split":
             value = value[1]
         if isinstance(value, dict):
-            raise BadRequest(400, f"this model takes one array of shape {_shape_text(shape)}; got an object")
+            raise BadRequest(
+                400, f"this model takes one array of shape {_shape_text(shape)}; got an object"
+            )
         array = _cast(value, dtype, "input")
         if shape is not None and not _shape_matches(array.shape, shape):
             raise BadRequest(
-                422, f"expected an array of shape {_shape_text(shape)} and dtype {dtype}; got shape {list(array.shape)}"
+                422,
+                f"expected an array of shape {_shape_text(shape)} and dtype {dtype}; got shape {list(array.shape)}",
             )
         if tensor:
             import torch
@@ -214,7 +239,9 @@ def _array_converter(spec, tensor):
 
 
 def _shape_matches(actual, expected):
-    return len(actual) == len(expected) and all(e is None or e == a for a, e in zip(actual, expected))
+    return len(actual) == len(expected) and all(
+        e is None or e == a for a, e in zip(actual, expected)
+    )
 
 
 def _shape_text(shape):
@@ -226,7 +253,14 @@ def _shape_text(shape):
 def _json_type(value):
     if value is None:
         return "null"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }
     return names.get(type(value), type(value).__name__)
 
 

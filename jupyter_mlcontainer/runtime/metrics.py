@@ -36,7 +36,9 @@ class Metrics:
             cumulative = 0
             for bound, bucket in zip(BUCKETS + ("+Inf",), counts):
                 cumulative += bucket
-                lines.append(f'mlcontainer_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}')
+                lines.append(
+                    f'mlcontainer_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}'
+                )
             lines.append(f'mlcontainer_request_duration_seconds_sum{{route="{route}"}} {total:.6f}')
             lines.append(f'mlcontainer_request_duration_seconds_count{{route="{route}"}} {count}')
         for name, (help_text, value) in gauges.items():

@@ -23,7 +23,9 @@ class ModelService:
         self.root = root
         self.serving = json.loads((root / "app" / "serving.json").read_text(encoding="utf-8"))
         sample_path = root / "sample.json"
-        self.sample = json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None
+        self.sample = (
+            json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None
+        )
         self.status = "loading"  # → "ready" | "failed"
         self.error = None
         self.load_seconds = None
@@ -86,7 +88,11 @@ class ModelService:
         started = time.perf_counter()
         output = self._entry(inputs)
         elapsed = time.perf_counter() - started
-        self.mean_predict_seconds = 0.8 * self.mean_predict_seconds + 0.2 * elapsed if self.mean_predict_seconds else elapsed
+        self.mean_predict_seconds = (
+            0.8 * self.mean_predict_seconds + 0.2 * elapsed
+            if self.mean_predict_seconds
+            else elapsed
+        )
         return {"predictions": to_jsonable(output)}
 
 

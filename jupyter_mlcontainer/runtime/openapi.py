@@ -23,25 +23,46 @@ def build_openapi(serving: dict, sample) -> dict:
     }
     predict = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
-        "responses": {"200": {"description": "Predictions", "content": _json(predictions)}, **errors},
+        "responses": {
+            "200": {"description": "Predictions", "content": _json(predictions)},
+            **errors,
+        },
     }
     title = serving.get("notebook", {}).get("path") or serving.get("module", "model")
     return {
         "openapi": "3.0.3",
-        "info": {"title": f"{title} model", "version": serving.get("notebook", {}).get("sha256", "0")[:12] or "0"},
+        "info": {
+            "title": f"{title} model",
+            "version": serving.get("notebook", {}).get("sha256", "0")[:12] or "0",
+        },
         "paths": {
             "/predict": {"post": {"summary": "Predict", **predict}},
-            "/invocations": {"post": {"summary": "Predict (MLflow and SageMaker compatible)", **predict}},
+            "/invocations": {
+                "post": {"summary": "Predict (MLflow and SageMaker compatible)", **predict}
+            },
             "/health": _probe("Liveness: 200 while the process serves"),
             "/ping": _probe("Liveness (SageMaker)"),
             "/ready": _probe("Readiness: 200 once the model is loaded, 503 before"),
             "/metadata": _probe("Input schema, entry point, versions and provenance"),
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
-                "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
             }
         },
     }
@@ -54,11 +75,18 @@ def _request_schema(spec):
         dtypes = spec.get("dtypes") or {}
         properties = {c: _dtype_schema(dtypes.get(c)) for c in columns}
         row_object = {"type": "object", "required": list(columns), "properties": properties}
-        row_list = {"type": "array", "minItems": len(columns), "maxItems": len(columns),
-                    "description": f"values in column order {columns}"}
+        row_list = {
+            "type": "array",
+            "minItems": len(columns),
+            "maxItems": len(columns),
+            "description": f"values in column order {columns}",
+        }
         instances = {"type": "array", "minItems": 1, "items": {"oneOf": [row_object, row_list]}}
-        inputs = {"type": "object", "required": list(columns),
-                  "properties": {c: {"type": "array", "items": s} for c, s in properties.items()}}
+        inputs = {
+            "type": "object",
+            "required": list(columns),
+            "properties": {c: {"type": "array", "items": s} for c, s in properties.items()},
+        }
     elif kind in ("ndarray", "tensor"):
         shape = spec.get("shape") or [None]
         leaf = _dtype_schema(spec.get("dtype"))
@@ -104,7 +132,12 @@ def _dtype_schema(dtype):
 
 
 def _probe(summary):
-    return {"get": {"summary": summary, "responses": {"200": {"description": "OK", "content": _json({"type": "object"})}}}}
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {"200": {"description": "OK", "content": _json({"type": "object"})}},
+        }
+    }
 
 
 def _error_response(description):

@@ -43,16 +43,26 @@ def compare(expected, actual) -> ParityReport:
     """Compare predictions row by row; a list of another length fails on the rows that lack a partner."""
     if not (isinstance(expected, list) and isinstance(actual, list)):
         detail = _difference(expected, actual, "")
-        return ParityReport([ParityRow(0, expected, actual, detail is None, detail or "")], detail is None)
+        return ParityReport(
+            [ParityRow(0, expected, actual, detail is None, detail or "")], detail is None
+        )
     rows = []
     for index in range(max(len(expected), len(actual))):
         if index >= len(actual):
-            rows.append(ParityRow(index, expected[index], None, False, f"actual has only {len(actual)} rows"))
+            rows.append(
+                ParityRow(
+                    index, expected[index], None, False, f"actual has only {len(actual)} rows"
+                )
+            )
         elif index >= len(expected):
-            rows.append(ParityRow(index, None, actual[index], False, f"expected only {len(expected)} rows"))
+            rows.append(
+                ParityRow(index, None, actual[index], False, f"expected only {len(expected)} rows")
+            )
         else:
             detail = _difference(expected[index], actual[index], "")
-            rows.append(ParityRow(index, expected[index], actual[index], detail is None, detail or ""))
+            rows.append(
+                ParityRow(index, expected[index], actual[index], detail is None, detail or "")
+            )
     return ParityReport(rows, all(row.ok for row in rows))
 
 

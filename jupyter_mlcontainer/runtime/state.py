@@ -22,9 +22,13 @@ def load_state(filename: str, fmt: str, module_name: str):
     kind, _, argument = fmt.partition(":")
     loader = _LOADERS.get(kind)
     if loader is None:
-        raise ValueError(f"unknown state format {fmt!r} for {filename}; expected one of {sorted(_LOADERS)}")
+        raise ValueError(
+            f"unknown state format {fmt!r} for {filename}; expected one of {sorted(_LOADERS)}"
+        )
     if not path.is_file():
-        raise FileNotFoundError(f"state file {path} is missing; the build context's artifacts/state/ is incomplete")
+        raise FileNotFoundError(
+            f"state file {path} is missing; the build context's artifacts/state/ is incomplete"
+        )
     with _main_as(module_name):
         return loader(path, argument)
 
@@ -69,7 +73,9 @@ def _lightgbm(path, _):
 def _xgboost(path, class_path):
     module_name, _, class_name = class_path.rpartition(".")
     if not module_name:
-        raise ValueError(f"xgboost state format needs 'xgboost:<module>.<Class>', got {class_path!r}")
+        raise ValueError(
+            f"xgboost state format needs 'xgboost:<module>.<Class>', got {class_path!r}"
+        )
     model = getattr(importlib.import_module(module_name), class_name)()
     model.load_model(str(path))
     return model

@@ -20,12 +20,20 @@ import pytest
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
 
 
-def make_root(path: Path, code: str, input_spec: dict, sample: dict | None = None,
-              entry: dict | None = None, state: dict | None = None) -> Path:
+def make_root(
+    path: Path,
+    code: str,
+    input_spec: dict,
+    sample: dict | None = None,
+    entry: dict | None = None,
+    state: dict | None = None,
+) -> Path:
     """<path>/app/{serving.json, notebook_code.py, mlcontainer_runtime/}, artifacts/state/, sample.json."""
     app = path / "app"
     (path / "artifacts" / "state").mkdir(parents=True)
-    shutil.copytree(RUNTIME, app / "mlcontainer_runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        RUNTIME, app / "mlcontainer_runtime", ignore=shutil.ignore_patterns("__pycache__")
+    )
     serving = {
         "module": "notebook_code",
         "entry": entry or {"kind": "function", "name": "predict"},
@@ -53,7 +61,12 @@ def runtime_env(root: Path, **extra) -> dict:
 def run_command(root: Path, command: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mlcontainer_runtime", command],
-        cwd=root, env=runtime_env(root, **env), capture_output=True, text=True, timeout=120,
+        cwd=root,
+        env=runtime_env(root, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -75,13 +88,17 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlcontainer_runtime"],
-            cwd=root, env=runtime_env(root, PORT=self.port, **env),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=root,
+            env=runtime_env(root, PORT=self.port, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
 
     def request(self, method: str, path: str, body=None, headers=None, timeout=30) -> Response:
         data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return Response(response.status, response.headers, response.read())
@@ -153,14 +170,18 @@ def churn_model():
 
     rng = np.random.default_rng(0)
     n = 200
-    frame = pd.DataFrame({
-        "age": rng.integers(18, 80, n).astype("int64"),
-        "income": rng.normal(50_000, 15_000, n).astype("float64"),
-        "city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype=object),
-        "member": rng.integers(0, 2, n).astype(bool),
-    })
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n).astype("int64"),
+            "income": rng.normal(50_000, 15_000, n).astype("float64"),
+            "city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype=object),
+            "member": rng.integers(0, 2, n).astype(bool),
+        }
+    )
     target = (frame["age"] > 45) ^ frame["member"]
-    encode = ColumnTransformer([("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough")
+    encode = ColumnTransformer(
+        [("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough"
+    )
     model = make_pipeline(encode, LogisticRegression(max_iter=1000)).fit(frame, target)
     return model, frame
 

@@ -6,13 +6,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_mlcontainer.runtime.convert import BadRequest, decode, extract, make_converter, to_jsonable
+from jupyter_mlcontainer.runtime.convert import (
+    BadRequest,
+    decode,
+    extract,
+    make_converter,
+    to_jsonable,
+)
 
 FRAME = {
     "kind": "dataframe",
     "columns": ["age", "score", "city", "member", "plan", "visits"],
-    "dtypes": {"age": "int64", "score": "float32", "city": "object", "member": "bool", "plan": "category",
-               "visits": "Int64"},
+    "dtypes": {
+        "age": "int64",
+        "score": "float32",
+        "city": "object",
+        "member": "bool",
+        "plan": "category",
+        "visits": "Int64",
+    },
 }
 ROW = {"visits": 3, "plan": "gold", "member": True, "city": "lyon", "score": 0.5, "age": 30}
 

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import socket
 
 import pytest
 
@@ -37,8 +38,13 @@ def assert_close(actual, expected):
 def test_predict_accepts_rows_as_objects_and_lists_and_columns(server, churn_model):
     expected = expected_for(churn_model, [ROW, {**ROW, "age": 61, "member": False}])
     objects = server.post("/predict", {"instances": [ROW, {**ROW, "age": 61, "member": False}]})
-    lists = server.post("/predict", {"instances": [list(ROW.values()), [61, 42000.5, "lyon", False]]})
-    columns = server.post("/predict", {"inputs": {k: [v, {"age": 61, "member": False}.get(k, v)] for k, v in ROW.items()}})
+    lists = server.post(
+        "/predict", {"instances": [list(ROW.values()), [61, 42000.5, "lyon", False]]}
+    )
+    columns = server.post(
+        "/predict",
+        {"inputs": {k: [v, {"age": 61, "member": False}.get(k, v)] for k, v in ROW.items()}},
+    )
     for response in (objects, lists, columns):
         assert response.status == 200, response.body
         assert response.headers["Content-Type"] == "application/json"
@@ -51,7 +57,12 @@ def test_invocations_accepts_the_mlflow_forms(server, churn_model):
         {"instances": [ROW]},
         {"inputs": {k: [v] for k, v in ROW.items()}},
         {"dataframe_records": [ROW]},
-        {"dataframe_split": {"columns": list(reversed(ROW)), "data": [list(reversed(ROW.values()))]}},
+        {
+            "dataframe_split": {
+                "columns": list(reversed(ROW)),
+                "data": [list(reversed(ROW.values()))],
+            }
+        },
     ]
     for body in bodies:
         response = server.post("/invocations", body)
@@ -88,7 +99,9 @@ def test_openapi_document_follows_the_input_schema(server, churn_root):
     assert row["properties"]["member"]["type"] == "boolean"
     assert schema["example"] == json.loads((churn_root / "sample.json").read_text())["request"]
     assert {"200", "400", "413", "422", "500", "503"} <= set(post["responses"])
-    assert {"/invocations", "/health", "/ready", "/metadata", "/metrics", "/ping"} <= set(document["paths"])
+    assert {"/invocations", "/health", "/ready", "/metadata", "/metrics", "/ping"} <= set(
+        document["paths"]
+    )
 
 
 def test_metrics_count_requests_and_latency(own_server):
@@ -105,7 +118,7 @@ def test_metrics_count_requests_and_latency(own_server):
     assert 'mlcontainer_request_duration_seconds_bucket{route="/predict",le="+Inf"} 2' in text
     assert 'mlcontainer_request_duration_seconds_count{route="/predict"} 2' in text
     assert "mlcontainer_model_ready 1" in text
-    load = float(re.search(r"^mlcontainer_model_load_seconds (\S+)$", text, re.M).group(1))
+    load = float(re.search(r"^mlcontainer_model_load_seconds (\S+)$", text, re.MULTILINE).group(1))
     assert load > 0
 
 
@@ -116,10 +129,22 @@ def test_metrics_count_requests_and_latency(own_server):
         ({"rows": [ROW]}, 400, ['{"instances"', '{"inputs"', "'rows'"]),
         ({"instances": {"age": 3}}, 400, ['"instances" must be a list']),
         ({"instances": []}, 400, ["at least one row"]),
-        ({"instances": [{"age": 30, "income": 1.0, "member": True}]}, 400, ["row 0 lacks column 'city'"]),
-        ({"instances": [[30, 1.0, "lyon"]]}, 400, ["row 0 has 3 values", "4 values", "'age', 'income', 'city', 'member'"]),
+        (
+            {"instances": [{"age": 30, "income": 1.0, "member": True}]},
+            400,
+            ["row 0 lacks column 'city'"],
+        ),
+        (
+            {"instances": [[30, 1.0, "lyon"]]},
+            400,
+            ["row 0 has 3 values", "4 values", "'age', 'income', 'city', 'member'"],
+        ),
         ({"inputs": {"age": [30], "income": [1.0], "city": ["x"]}}, 400, ["lacks column 'member'"]),
-        ({"inputs": {**{k: [v] for k, v in ROW.items()}, "age": [1, 2]}}, 400, ["different lengths"]),
+        (
+            {"inputs": {**{k: [v] for k, v in ROW.items()}, "age": [1, 2]}},
+            400,
+            ["different lengths"],
+        ),
         ({"instances": [{**ROW, "age": "thirty"}]}, 422, ["column 'age'", "int64", "strings"]),
         ({"instances": [{**ROW, "age": 30.5}]}, 422, ["column 'age'", "int64", "decimal numbers"]),
         ({"instances": [{**ROW, "income": "lots"}]}, 422, ["column 'income'", "float64"]),
@@ -152,14 +177,32 @@ def test_unknown_route_and_wrong_method(server):
 
 
 def test_body_over_the_limit_is_refused(server):
-    big = {"instances": [ROW] * 100}
-    declared = server.post("/predict", big)
-    assert declared.status == 413 and str(MAX_BODY) in declared.json()["error"]
-    encoded = json.dumps(big).encode()
-    chunks = (encoded[i : i + 1000] for i in range(0, len(encoded), 1000))  # no Content-Length: chunked
-    streamed = server.request("POST", "/predict", chunks, {"Content-Type": "application/json"})
-    assert streamed.status == 413 and str(MAX_BODY) in streamed.json()["error"]
+    big = json.dumps({"instances": [ROW] * 2000}).encode()  # about 140 kB, 35 times the limit
+    for _ in range(3):  # a client still sending when refused must read the 413, not a broken pipe
+        declared = server.post("/predict", big)
+        assert declared.status == 413, declared.body
+        assert f"{len(big)} bytes exceeds the limit of {MAX_BODY}" in declared.json()["error"]
+        chunks = (big[i : i + 1000] for i in range(0, len(big), 1000))  # no Content-Length: chunked
+        streamed = server.request("POST", "/predict", chunks, {"Content-Type": "application/json"})
+        assert streamed.status == 413, streamed.body
+        assert f"exceeds the limit of {MAX_BODY}" in streamed.json()["error"]
     assert server.post("/predict", {"instances": [ROW]}).status == 200
+
+
+def test_a_client_expecting_100_continue_is_refused_before_it_sends(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 999999999\r\nExpect: 100-continue\r\n\r\n"
+        )
+        answer = b""
+        while b"}" not in answer:  # the status line, headers, then the JSON body
+            data = connection.recv(65536)
+            assert data, answer
+            answer += data
+        answer = answer.decode()
+    assert answer.startswith("HTTP/1.1 413 "), answer
+    assert "999999999 bytes exceeds the limit" in answer
 
 
 def test_a_model_exception_is_a_500_and_the_server_keeps_serving(own_server):

@@ -31,7 +31,9 @@ def test_slow_model_loads_in_the_background_and_shuts_down_gracefully(serve, new
 
     # The warm-up took 0.2 s, so predictions run off the event loop and probes still answer.
     answers = []
-    slow = threading.Thread(target=lambda: answers.append(server.post("/predict", {"instances": [[2.0, 1]]})))
+    slow = threading.Thread(
+        target=lambda: answers.append(server.post("/predict", {"instances": [[2.0, 1]]}))
+    )
     slow.start()
     time.sleep(0.5)
     started = time.monotonic()
@@ -48,7 +50,9 @@ def test_slow_model_loads_in_the_background_and_shuts_down_gracefully(serve, new
 
 
 def test_a_model_that_fails_to_load_is_never_ready(serve, new_root):
-    root = new_root("raise ImportError('no module named sklearn_extra')\n", {"kind": "list"}, SLOW_SAMPLE)
+    root = new_root(
+        "raise ImportError('no module named sklearn_extra')\n", {"kind": "list"}, SLOW_SAMPLE
+    )
     server = serve(root, wait="/health")
     deadline = time.monotonic() + 10
     while server.get("/ready").json()["status"] == "loading" and time.monotonic() < deadline:
@@ -66,13 +70,19 @@ def test_check_passes_when_the_model_answers_like_the_notebook(churn_root, runti
     result = runtime_command(churn_root, "check")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split()[:3] for line in lines[:3]] == [["row", "0", "PASS"], ["row", "1", "PASS"], ["row", "2", "PASS"]]
+    assert [line.split()[:3] for line in lines[:3]] == [
+        ["row", "0", "PASS"],
+        ["row", "1", "PASS"],
+        ["row", "2", "PASS"],
+    ]
     assert lines[-1] == "PASS"
 
 
 def test_check_fails_on_a_different_answer(new_root, runtime_command):
     sample = {"request": {"instances": [[1, 2], [3, 4]]}, "expected": {"predictions": [3, 8]}}
-    root = new_root("def predict(rows):\n    return [sum(row) for row in rows]\n", {"kind": "list"}, sample)
+    root = new_root(
+        "def predict(rows):\n    return [sum(row) for row in rows]\n", {"kind": "list"}, sample
+    )
     result = runtime_command(root, "check")
     assert result.returncode == 1
     assert "row 0 PASS" in result.stdout
@@ -91,7 +101,13 @@ def test_check_calls_a_model_method(churn_root, new_root, runtime_command, churn
     input_spec = json.loads((churn_root / "app" / "serving.json").read_text())["input"]
     state = (churn_root / "artifacts" / "state" / "model.joblib").read_bytes()
     entry = {"kind": "model", "name": "model", "method": "predict"}
-    root = new_root(code, input_spec, sample, entry=entry, state={"model.joblib": lambda path: path.write_bytes(state)})
+    root = new_root(
+        code,
+        input_spec,
+        sample,
+        entry=entry,
+        state={"model.joblib": lambda path: path.write_bytes(state)},
+    )
     result = runtime_command(root, "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "PASS"

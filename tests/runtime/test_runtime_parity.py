@@ -29,7 +29,9 @@ def test_exact_kinds_compare_exactly():
 
 
 def test_nested_values_compare_element_wise():
-    report = compare([[0.1, 0.9], {"label": "a", "p": [1, 2]}], [[0.1, 0.8], {"label": "a", "p": [1, 3]}])
+    report = compare(
+        [[0.1, 0.9], {"label": "a", "p": [1, 2]}], [[0.1, 0.8], {"label": "a", "p": [1, 3]}]
+    )
     assert [row.detail for row in report.rows] == [
         "at [1]: 0.9 != 0.8 (tolerance rel 1e-06, abs 1e-09)",
         "at ['p'][1]: 2 != 3",

@@ -27,20 +27,32 @@ def save_from_main(path, script):
     "filename, fmt, script",
     [
         ("scaler.pkl", "pickle", "import pickle\npickle.dump(Scaler(3), open(path, 'wb'))"),
-        ("scaler.pkl", "pickle", "import cloudpickle\ncloudpickle.dump(Scaler(3), open(path, 'wb'))"),
+        (
+            "scaler.pkl",
+            "pickle",
+            "import cloudpickle\ncloudpickle.dump(Scaler(3), open(path, 'wb'))",
+        ),
         ("scaler.joblib", "joblib", "import joblib\njoblib.dump(Scaler(3), path)"),
     ],
     ids=["pickle", "cloudpickle", "joblib"],
 )
-def test_a_class_defined_in_the_notebook_unpickles(new_root, runtime_command, filename, fmt, script):
-    code = SCALER_CLASS + f"""
+def test_a_class_defined_in_the_notebook_unpickles(
+    new_root, runtime_command, filename, fmt, script
+):
+    code = (
+        SCALER_CLASS
+        + f"""
 from mlcontainer_runtime.state import load_state
 
 scaler = load_state({filename!r}, {fmt!r}, __name__)
 """
+    )
     sample = {"request": {"instances": [[1, 2]]}, "expected": {"predictions": [[3, 6]]}}
     root = new_root(
-        code, {"kind": "list"}, sample, entry={"kind": "model", "name": "scaler", "method": "predict"},
+        code,
+        {"kind": "list"},
+        sample,
+        entry={"kind": "model", "name": "scaler", "method": "predict"},
         state={filename: lambda path: save_from_main(path, script)},
     )
     if fmt == "pickle" and "cloudpickle" not in script:
@@ -81,16 +93,29 @@ def test_ndarray_input(serve, new_root):
     weights = [1.0, 10.0, 100.0]
     sample = {"request": {"instances": [[1, 2, 3]]}, "expected": {"predictions": [321.0]}}
     state = {"weights.json": lambda path: path.write_text(json.dumps(weights))}
-    root = new_root(NDARRAY_CODE, {"kind": "ndarray", "dtype": "float32", "shape": [None, 3]}, sample, state=state)
+    root = new_root(
+        NDARRAY_CODE,
+        {"kind": "ndarray", "dtype": "float32", "shape": [None, 3]},
+        sample,
+        state=state,
+    )
     server = serve(root)
-    assert server.post("/predict", {"instances": [[1, 2, 3], [0, 0, 1.5]]}).json() == {"predictions": [321.0, 150.0]}
+    assert server.post("/predict", {"instances": [[1, 2, 3], [0, 0, 1.5]]}).json() == {
+        "predictions": [321.0, 150.0]
+    }
     assert server.post("/predict", {"inputs": [[1, 1, 1]]}).json() == {"predictions": [111.0]}
-    assert server.post("/invocations", {"dataframe_split": {"data": [[1, 1, 1]]}}).json() == {"predictions": [111.0]}
+    assert server.post("/invocations", {"dataframe_split": {"data": [[1, 1, 1]]}}).json() == {
+        "predictions": [111.0]
+    }
     shape = server.post("/predict", {"instances": [[1, 2]]})
     assert shape.status == 422
     assert "shape [*, 3]" in shape.json()["error"] and "got shape [1, 2]" in shape.json()["error"]
     dtype = server.post("/predict", {"instances": [["a", "b", "c"]]})
-    assert dtype.status == 422 and "float32" in dtype.json()["error"] and "strings" in dtype.json()["error"]
+    assert (
+        dtype.status == 422
+        and "float32" in dtype.json()["error"]
+        and "strings" in dtype.json()["error"]
+    )
     ragged = server.post("/predict", {"instances": [[1, 2, 3], [1]]})
     assert ragged.status == 422 and "rectangular" in ragged.json()["error"]
     named = server.post("/predict", {"inputs": {"x": [[1, 2, 3]]}})
@@ -117,10 +142,14 @@ class Affine(torch.nn.Module):
 
     def write(path):
         script = module_class + f"\npath = {str(path)!r}\n" + save
-        done = subprocess.run([sys.executable, "-c", script], check=True, timeout=120, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script], check=True, timeout=120, capture_output=True, text=True
+        )
         notebook_answers.append(json.loads(done.stdout))
 
-    code = module_class + """
+    code = (
+        module_class
+        + """
 from mlcontainer_runtime.state import load_state
 
 model = load_state("model.pt", "torch", __name__).eval()
@@ -131,8 +160,14 @@ def predict(x):
     with torch.no_grad():
         return model(x)
 """
+    )
     sample = {"request": {"instances": [[1.0, 1.0]]}, "expected": {"predictions": [0.0]}}
-    root = new_root(code, {"kind": "tensor", "dtype": "float32", "shape": [None, 2]}, sample, state={"model.pt": write})
+    root = new_root(
+        code,
+        {"kind": "tensor", "dtype": "float32", "shape": [None, 2]},
+        sample,
+        state={"model.pt": write},
+    )
     server = serve(root)
     response = server.post("/predict", {"instances": rows})
     assert response.status == 200, response.body
@@ -146,18 +181,28 @@ def test_lightgbm_booster(new_root, runtime_command):
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
-    booster = lightgbm.train({"objective": "regression", "verbose": -1, "num_leaves": 4},
-                             lightgbm.Dataset(x, x @ [1.0, -2.0, 0.5]), num_boost_round=5)
+    booster = lightgbm.train(
+        {"objective": "regression", "verbose": -1, "num_leaves": 4},
+        lightgbm.Dataset(x, x @ [1.0, -2.0, 0.5]),
+        num_boost_round=5,
+    )
     rows = x[:2].tolist()
-    sample = {"request": {"instances": rows}, "expected": {"predictions": booster.predict(np.asarray(rows)).tolist()}}
+    sample = {
+        "request": {"instances": rows},
+        "expected": {"predictions": booster.predict(np.asarray(rows)).tolist()},
+    }
     code = """
         from mlcontainer_runtime.state import load_state
 
         booster = load_state("booster.txt", "lightgbm", __name__)
     """
-    root = new_root(code, {"kind": "ndarray", "dtype": "float64", "shape": [None, 3]}, sample,
-                    entry={"kind": "model", "name": "booster", "method": "predict"},
-                    state={"booster.txt": lambda path: booster.save_model(str(path))})
+    root = new_root(
+        code,
+        {"kind": "ndarray", "dtype": "float64", "shape": [None, 3]},
+        sample,
+        entry={"kind": "model", "name": "booster", "method": "predict"},
+        state={"booster.txt": lambda path: booster.save_model(str(path))},
+    )
     result = runtime_command(root, "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "PASS"
