@@ -8,7 +8,6 @@ the engine, which stays the record of what runs.
 from __future__ import annotations
 
 import html
-from typing import Optional
 
 from .client import ServingClient
 from .engine.base import Instance
@@ -22,12 +21,21 @@ def request_body(inputs) -> dict:
         return inputs  # already a request body
     rows = to_jsonable(inputs)
     if not isinstance(rows, list):
-        raise TypeError(f"predict() takes a batch of rows (DataFrame, array, list); got {type(inputs).__name__}")
+        raise TypeError(
+            f"predict() takes a batch of rows (DataFrame, array, list); got {type(inputs).__name__}"
+        )
     return {"instances": rows}
 
 
 class ServingInstance:
-    def __init__(self, instance: Instance, sample: Optional[dict] = None, reference=None, engine=None, timeout: float = 30):
+    def __init__(
+        self,
+        instance: Instance,
+        sample: dict | None = None,
+        reference=None,
+        engine=None,
+        timeout: float = 30,
+    ):
         self.instance = instance
         self.sample = sample  # sample.json's {"request", "expected"}
         self.reference = reference  # request body → the kernel's own predictions
@@ -87,7 +95,9 @@ class ServingInstance:
         return TestPanel(self.url, sample=self.sample, reference=self.reference, instance=self)
 
     def __repr__(self) -> str:
-        return f"<ServingInstance {self.name} {self.url or self.instance.status} image={self.image}>"
+        return (
+            f"<ServingInstance {self.name} {self.url or self.instance.status} image={self.image}>"
+        )
 
     def _repr_html_(self) -> str:
         rows = "".join(

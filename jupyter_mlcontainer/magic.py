@@ -14,7 +14,6 @@ import os
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -35,15 +34,33 @@ CANCEL_WAIT_SECONDS = 300
 @magics_class
 class ContainerizeMagics(Magics):
     @magic_arguments()
-    @argument("target", nargs="?", metavar="VAR", help="a model variable (served as VAR.<method>(inputs)) or a function to serve")
+    @argument(
+        "target",
+        nargs="?",
+        metavar="VAR",
+        help="a model variable (served as VAR.<method>(inputs)) or a function to serve",
+    )
     @argument("--entry", metavar="NAME", help="serve this function instead: entry(inputs)")
-    @argument("--method", default="predict", metavar="NAME", help="the model method to serve (default: predict)")
-    @argument("--sample", metavar="EXPR", help="an expression giving a sample input, e.g. 'X_test[:3]'")
-    @argument("--name", metavar="NAME", help="image and instance name (default: the notebook's file name)")
+    @argument(
+        "--method",
+        default="predict",
+        metavar="NAME",
+        help="the model method to serve (default: predict)",
+    )
+    @argument(
+        "--sample", metavar="EXPR", help="an expression giving a sample input, e.g. 'X_test[:3]'"
+    )
+    @argument(
+        "--name", metavar="NAME", help="image and instance name (default: the notebook's file name)"
+    )
     @argument("--no-run", action="store_true", help="build the image but do not start an instance")
     @argument("--port", type=int, metavar="N", help="host port on 127.0.0.1 (default: a free one)")
     @argument("--base-image", metavar="IMG", help="base image for the container")
-    @argument("--notebook", metavar="PATH", help="the notebook file to slice (default: this kernel's notebook)")
+    @argument(
+        "--notebook",
+        metavar="PATH",
+        help="the notebook file to slice (default: this kernel's notebook)",
+    )
     @line_magic
     def containerize(self, line: str = ""):
         """Build a serving container from the live kernel and start it.
@@ -114,8 +131,10 @@ def run_cancellable(options: ExportOptions, kernel, on_event):
 
     def work():
         try:
-            outcome["result"] = containerize(options, kernel=kernel, on_event=on_event, cancel=cancel)
-        except BaseException as error:  # handed to the waiting thread, which re-raises it
+            outcome["result"] = containerize(
+                options, kernel=kernel, on_event=on_event, cancel=cancel
+            )
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread, which re-raises it
             outcome["error"] = error
 
     worker = threading.Thread(target=work, name="mlcontainer-build", daemon=True)
@@ -158,16 +177,20 @@ def _wait_through_interrupts(worker: threading.Thread) -> None:
         timer.cancel()
 
 
-def _resolve_target(namespace: dict, target: Optional[str], entry: Optional[str]):
+def _resolve_target(namespace: dict, target: str | None, entry: str | None):
     """(model, entry) for ExportOptions; names must exist in the kernel."""
     if target and entry:
         raise UsageError("Give a model variable or --entry FUNCTION, not both.")
     for name in (target, entry):
         if name and name not in namespace:
-            raise UsageError(f"{name!r} is not defined in this kernel.{_close_matches(namespace, name)}")
+            raise UsageError(
+                f"{name!r} is not defined in this kernel.{_close_matches(namespace, name)}"
+            )
     if entry:
         if not callable(namespace[entry]):
-            raise UsageError(f"--entry {entry} is a {type(namespace[entry]).__name__}, not a function.")
+            raise UsageError(
+                f"--entry {entry} is a {type(namespace[entry]).__name__}, not a function."
+            )
         return None, entry
     if target and (inspect.isfunction(namespace[target]) or inspect.isbuiltin(namespace[target])):
         return None, target
@@ -182,12 +205,16 @@ def _unquote(value):
 
 
 def _close_matches(namespace: dict, name: str) -> str:
-    names = [key for key in namespace if not key.startswith("_") and key not in ("In", "Out", "exit", "quit")]
+    names = [
+        key
+        for key in namespace
+        if not key.startswith("_") and key not in ("In", "Out", "exit", "quit")
+    ]
     matches = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
     return f" Did you mean: {', '.join(matches)}?" if matches else ""
 
 
-def find_notebook(namespace: dict, explicit: Optional[str] = None) -> Path:
+def find_notebook(namespace: dict, explicit: str | None = None) -> Path:
     """The notebook file this kernel runs: --notebook, else what Jupyter told the kernel."""
     given = explicit or namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME")
     if not given or not str(given).endswith(".ipynb"):
@@ -197,20 +224,26 @@ def find_notebook(namespace: dict, explicit: Optional[str] = None) -> Path:
         )
     path = Path(given).expanduser()
     if not path.is_file():
-        raise NotebookNotFound(f"There is no notebook at {path}.", "Save the notebook, or pass --notebook PATH.")
+        raise NotebookNotFound(
+            f"There is no notebook at {path}.", "Save the notebook, or pass --notebook PATH."
+        )
     return path
 
 
-def saved_version_note(shell, path: Path) -> Optional[str]:
+def saved_version_note(shell, path: Path) -> str | None:
     """A warning when the kernel ran code that the saved file lacks: the slice comes from the
     file, so the user should know which version it used."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     saved = {
-        shell.transform_cell(cell.source).strip() for cell in notebook.cells if cell.cell_type == "code"
+        shell.transform_cell(cell.source).strip()
+        for cell in notebook.cells
+        if cell.cell_type == "code"
     }
-    executed = [source.strip() for source in list(shell.user_ns.get("In", []))[1:-1] if source.strip()]
+    executed = [
+        source.strip() for source in list(shell.user_ns.get("In", []))[1:-1] if source.strip()
+    ]
     if all(source in saved for source in executed[-RECENT_INPUTS:]):
         return None
     saved_at = datetime.fromtimestamp(path.stat().st_mtime).strftime("%H:%M")
@@ -228,7 +261,11 @@ def live_reference(namespace: dict, context: Path):
 
     def reference(request: dict):
         target = namespace[entry["name"]]
-        call = target if entry["kind"] == "function" else getattr(target, entry.get("method", "predict"))
+        call = (
+            target
+            if entry["kind"] == "function"
+            else getattr(target, entry.get("method", "predict"))
+        )
         return to_jsonable(call(convert(*extract(request))))
 
     return reference

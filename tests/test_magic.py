@@ -18,7 +18,12 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_mlcontainer.errors import JobCancelled, MLContainerError, NotebookError, NotebookNotFound
+from jupyter_mlcontainer.errors import (
+    JobCancelled,
+    MLContainerError,
+    NotebookError,
+    NotebookNotFound,
+)
 from jupyter_mlcontainer.instance import request_body
 from jupyter_mlcontainer.magic import (
     ContainerizeMagics,
@@ -58,7 +63,9 @@ def test_usage_is_real_argparse_usage():
 
 def test_an_unknown_variable_lists_close_matches(shell, user_ns):
     user_ns.update(clf=object(), clf_old=object(), scaler=object())
-    with pytest.raises(UsageError, match=r"'clf_odl' is not defined in this kernel. Did you mean: clf_old, clf\?"):
+    with pytest.raises(
+        UsageError, match=r"'clf_odl' is not defined in this kernel. Did you mean: clf_old, clf\?"
+    ):
         shell.run_line_magic("containerize", "clf_odl")
 
 
@@ -74,7 +81,9 @@ def test_bad_arguments_read_like_argparse(shell, user_ns):
 
 def test_without_a_known_notebook_the_error_says_how_to_name_it(shell, user_ns):
     user_ns["clf"] = object()
-    with pytest.raises(NotebookError, match="Cannot tell which notebook this kernel runs") as caught:
+    with pytest.raises(
+        NotebookError, match="Cannot tell which notebook this kernel runs"
+    ) as caught:
         shell.run_line_magic("containerize", "clf")
     assert "--notebook path/to/notebook.ipynb" in caught.value.hint
 
@@ -105,13 +114,20 @@ def test_the_notebook_comes_from_the_session_then_the_environment(tmp_path, monk
 
 def test_unsaved_changes_are_named_with_the_saved_time(shell, user_ns, tmp_path):
     path = tmp_path / "model.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("%load_ext jupyter_mlcontainer")]), path)
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell("x = 1"), new_code_cell("%load_ext jupyter_mlcontainer")]
+        ),
+        path,
+    )
     magic_line = shell.transform_cell("%load_ext jupyter_mlcontainer")
     user_ns["In"] = ["", "x = 1\n", magic_line, "%containerize x  # the running cell"]
     assert saved_version_note(shell, path) is None
     user_ns["In"] = ["", "x = 1\n", "x = 2\n", "%containerize x"]
     note = saved_version_note(shell, path)
-    assert re.fullmatch(r"The notebook has unsaved changes; used the version saved at \d\d:\d\d\.", note)
+    assert re.fullmatch(
+        r"The notebook has unsaved changes; used the version saved at \d\d:\d\d\.", note
+    )
 
 
 def test_loading_without_ipython_is_a_clear_error():
@@ -137,7 +153,11 @@ def test_the_live_reference_sees_the_input_the_container_builds(tmp_path):
     model = DecisionTreeClassifier(random_state=0).fit(X, y)
     app = tmp_path / "app"
     app.mkdir()
-    spec = {"kind": "dataframe", "columns": list(X.columns), "dtypes": {c: "float64" for c in X.columns}}
+    spec = {
+        "kind": "dataframe",
+        "columns": list(X.columns),
+        "dtypes": {c: "float64" for c in X.columns},
+    }
     entry = {"kind": "model", "name": "model", "method": "predict"}
     (app / "serving.json").write_text(json.dumps({"entry": entry, "input": spec}))
     reference = live_reference({"model": model}, tmp_path)
@@ -171,7 +191,9 @@ def _states(client, model: str) -> list[dict]:
 
 @pytest.mark.engine
 @pytest.mark.timeout(600)
-def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_env, notebook_copy, monkeypatch, test_labels):
+def test_the_example_notebook_serves_its_model_from_the_kernel(
+    engine, kernel_env, notebook_copy, monkeypatch, test_labels
+):
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
@@ -181,14 +203,18 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_en
     notebook = nbformat.read(notebook_copy, as_version=4)
     *cells, stop_cell = notebook.cells
     assert stop_cell.source == "inst.stop()"
-    client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=500, store_widget_state=True)
+    client = NotebookClient(
+        notebook, km=KernelManager(kernel_name="python3"), timeout=500, store_widget_state=True
+    )
     with client.setup_kernel(cwd=str(notebook_copy.parent)):
         for index, cell in enumerate(cells):
             client.execute_cell(cell, index)
         magic_cell = next(cell for cell in cells if cell.source.startswith("inst = %containerize"))
         shown = [output["data"]["text/plain"] for output in magic_cell.outputs if "data" in output]
         assert shown[0].startswith("BuildProgress(") and shown[1].startswith("TestPanel(")
-        url = re.search(r"<ServingInstance iris-magic\S* (http://127\.0\.0\.1:\d+) ", shown[2]).group(1)
+        url = re.search(
+            r"<ServingInstance iris-magic\S* (http://127\.0\.0\.1:\d+) ", shown[2]
+        ).group(1)
 
         html = "\n".join(state.get("value", "") for state in _states(client, "HTMLModel"))
         assert "parity PASS" in html  # the build's verdict in the progress widget
@@ -203,7 +229,16 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_en
         assert container == kernel
 
         answer = ServingClient(url).predict(
-            {"instances": [{"sepal length (cm)": 6.1, "sepal width (cm)": 2.8, "petal length (cm)": 4.7, "petal width (cm)": 1.2}]}
+            {
+                "instances": [
+                    {
+                        "sepal length (cm)": 6.1,
+                        "sepal width (cm)": 2.8,
+                        "petal length (cm)": 4.7,
+                        "petal width (cm)": 1.2,
+                    }
+                ]
+            }
         )
         assert answer.status == 200 and answer.body == {"predictions": [1]}
         running = engine.list_instances(labels=test_labels)
@@ -219,12 +254,16 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(engine, kernel_en
         assert re.match(r"refused 4\d\d", refused.outputs[0]["text"])
 
         client.execute_cell(stop_cell, len(cells) + 1)
-    assert url not in [instance.url for instance in engine.list_instances(all=True, labels=test_labels)]
+    assert url not in [
+        instance.url for instance in engine.list_instances(all=True, labels=test_labels)
+    ]
 
 
 @pytest.mark.engine
 @pytest.mark.timeout(600)
-def test_the_stop_button_cancels_and_leaves_nothing_running(engine, kernel_env, notebook_copy, test_labels):
+def test_the_stop_button_cancels_and_leaves_nothing_running(
+    engine, kernel_env, notebook_copy, test_labels
+):
     """A KeyboardInterrupt in the waiting thread (what the kernel's stop button raises)."""
     from jupyter_mlcontainer.pipeline.kernels import InProcessKernel
 
@@ -242,7 +281,9 @@ def test_the_stop_button_cancels_and_leaves_nothing_running(engine, kernel_env, 
             interrupted.set()
             _thread.interrupt_main()
 
-    options = ExportOptions(notebook=str(notebook_copy), model="clf", sample="X_test[:5]", name="iris-cancel", run=True)
+    options = ExportOptions(
+        notebook=str(notebook_copy), model="clf", sample="X_test[:5]", name="iris-cancel", run=True
+    )
     with pytest.raises(JobCancelled, match="cancelled; nothing was left running"):
         run_cancellable(options, InProcessKernel(namespace), on_event)
     assert interrupted.is_set() and "check" not in stages

@@ -35,7 +35,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/ready":
             ready = self.server.ready
-            body = {"status": "ready"} if ready else {"status": "loading", "error": "the model is still loading"}
+            body = (
+                {"status": "ready"}
+                if ready
+                else {"status": "loading", "error": "the model is still loading"}
+            )
             self._answer(200 if ready else 503, body)
         elif self.path == "/metadata":
             self._answer(200, {"sample": SAMPLE})
@@ -127,7 +131,10 @@ def test_parity_mismatch_lists_the_differing_rows(server):
     assert not report.passed
     assert "Parity FAIL" in panel.parity.value
     assert "1 of 2 rows differ" in panel.parity.value
-    assert "<td>1</td><td><code>8</code></td><td><code>7</code></td><td>8 != 7</td>" in panel.parity.value
+    assert (
+        "<td>1</td><td><code>8</code></td><td><code>7</code></td><td>8 != 7</td>"
+        in panel.parity.value
+    )
     assert "<td>0</td>" not in panel.parity.value  # only differing rows are listed
 
 

@@ -29,7 +29,10 @@ def test_a_failed_step_shows_its_output_and_opens_the_log():
     progress(ProgressEvent("log", "ERROR: No matching distribution for nosuchpkg", "build"))
     progress.fail(BuildFailed("Step 2/5 failed: RUN pip install", "Read the output above."))
     assert progress.bar.bar_style == "danger" and progress.accordion.selected_index == 0
-    assert "Step 2/5 failed" in progress.error.value and "Read the output above." in progress.error.value
+    assert (
+        "Step 2/5 failed" in progress.error.value
+        and "Read the output above." in progress.error.value
+    )
     assert "Output of the failing step" in progress.error.value
     assert "No matching distribution for nosuchpkg" in progress.error.value
 

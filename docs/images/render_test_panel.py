@@ -49,8 +49,12 @@ def to_html(widget) -> str:
     style = ";".join(
         f"{css}:{value}"
         for css, value in (
-            ("width", layout.width), ("height", layout.height), ("border", layout.border),
-            ("padding", layout.padding), ("margin", layout.margin), ("display", layout.display),
+            ("width", layout.width),
+            ("height", layout.height),
+            ("border", layout.border),
+            ("padding", layout.padding),
+            ("margin", layout.margin),
+            ("display", layout.display),
             ("flex-wrap", "wrap" if layout.flex_flow and "wrap" in layout.flex_flow else None),
             ("align-items", layout.align_items),
         )
@@ -79,7 +83,9 @@ def main() -> None:
     for cell in nbformat.read(NOTEBOOK, as_version=4).cells[:4]:
         if cell.cell_type == "code":
             exec(cell.source, namespace)  # noqa: S102 - the example's own training cells
-    options = ExportOptions(notebook=str(NOTEBOOK), model="clf", sample="X_test[:5]", name="iris-docs", run=True)
+    options = ExportOptions(
+        notebook=str(NOTEBOOK), model="clf", sample="X_test[:5]", name="iris-docs", run=True
+    )
     result = run_cancellable(options, InProcessKernel(namespace), TerminalProgress(verbose=False))
     instance = ServingInstance(result.instance, sample=result.sample)
     try:
@@ -91,11 +97,23 @@ def main() -> None:
         panel.load_test()
         with tempfile.TemporaryDirectory() as folder:
             page = Path(folder) / "panel.html"
-            page.write_text(f"<!doctype html><meta charset=utf-8><style>{STYLE}</style>{to_html(panel)}")
+            page.write_text(
+                f"<!doctype html><meta charset=utf-8><style>{STYLE}</style>{to_html(panel)}"
+            )
             subprocess.run(
-                [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                 f"--screenshot={OUTPUT}", "--window-size=1000,755", page.as_uri()],
-                check=True, capture_output=True, timeout=120,
+                [
+                    CHROMIUM,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    f"--screenshot={OUTPUT}",
+                    "--window-size=1000,755",
+                    page.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
             )
     finally:
         instance.stop()

@@ -33,7 +33,9 @@ def latency_histogram_png(result: LoadTestResult, width: float = 6.0, height: fl
                 color="#e45756",
             )
     else:
-        axes.text(0.5, 0.5, "no successful requests", ha="center", va="center", transform=axes.transAxes)
+        axes.text(
+            0.5, 0.5, "no successful requests", ha="center", va="center", transform=axes.transAxes
+        )
     axes.set_xlabel("latency (ms)")
     axes.set_ylabel("requests")
     axes.set_title(f"{result.ok} requests, {result.requests_per_second:.1f} req/s", fontsize=10)

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Optional
 from urllib.parse import urlsplit
 
 from ..client import ServingClient
@@ -50,11 +49,11 @@ class LoadTestResult:
         return self.completed / self.seconds if self.seconds else 0.0
 
     @property
-    def p50(self) -> Optional[float]:
+    def p50(self) -> float | None:
         return percentile(self.latencies_ms, 50)
 
     @property
-    def p99(self) -> Optional[float]:
+    def p99(self) -> float | None:
         return percentile(self.latencies_ms, 99)
 
     def summary(self) -> str:
@@ -71,7 +70,7 @@ class LoadTestResult:
         return text
 
 
-def percentile(values: list, q: float) -> Optional[float]:
+def percentile(values: list, q: float) -> float | None:
     """Nearest-rank percentile: a latency that some request really had."""
     if not values:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import threading
-from typing import Callable, Optional
+from typing import Callable
 
 import ipywidgets as widgets
 
@@ -40,8 +40,8 @@ class TestPanel(widgets.VBox):
     def __init__(
         self,
         url: str,
-        sample: Optional[dict] = None,
-        reference: Optional[Reference] = None,
+        sample: dict | None = None,
+        reference: Reference | None = None,
         instance=None,
         timeout: float = 30.0,
         poll_seconds: float = 2.0,
@@ -55,8 +55,8 @@ class TestPanel(widgets.VBox):
         self.poll_limit = poll_limit
         request, expected = _split_sample(sample)
         self.sample_request, self.sample_expected = request, expected
-        self._task: Optional[threading.Thread] = None
-        self._polling: Optional[threading.Thread] = None
+        self._task: threading.Thread | None = None
+        self._polling: threading.Thread | None = None
         self._stop_polling = threading.Event()
         self.stopped = False
         self._build_widgets(request)
@@ -77,16 +77,31 @@ class TestPanel(widgets.VBox):
         self.message = widgets.HTML()
         self.send_button = _button("Send", "paper-plane", "POST the request to /predict", self.send)
         self.parity_button = _button(
-            "Check parity", "check", "Compare the container's answer with the kernel's model", self.check_parity
+            "Check parity",
+            "check",
+            "Compare the container's answer with the kernel's model",
+            self.check_parity,
         )
         self.requests_input = widgets.BoundedIntText(
-            200, min=1, max=MAX_REQUESTS, description="requests", layout=widgets.Layout(width="170px")
+            200,
+            min=1,
+            max=MAX_REQUESTS,
+            description="requests",
+            layout=widgets.Layout(width="170px"),
         )
         self.concurrency_input = widgets.BoundedIntText(
-            4, min=1, max=MAX_CONCURRENCY, description="concurrency", layout=widgets.Layout(width="170px")
+            4,
+            min=1,
+            max=MAX_CONCURRENCY,
+            description="concurrency",
+            layout=widgets.Layout(width="170px"),
         )
-        self.load_button = _button("Load test", "tachometer", "Send the request N times at concurrency C", self.load_test)
-        self.logs_button = _button("Logs", "file-text", "Show the container's last log lines", self.show_logs)
+        self.load_button = _button(
+            "Load test", "tachometer", "Send the request N times at concurrency C", self.load_test
+        )
+        self.logs_button = _button(
+            "Logs", "file-text", "Show the container's last log lines", self.show_logs
+        )
         self.stop_button = _button("Stop", "stop", "Stop and remove the container", self.stop)
         self.stop_button.button_style = "danger"
         for button in (self.logs_button, self.stop_button):
@@ -94,8 +109,16 @@ class TestPanel(widgets.VBox):
         self.parity = widgets.HTML()
         self.load_summary = widgets.HTML()
         self.histogram = widgets.Image(format="png", layout=widgets.Layout(display="none"))
-        self.logs = widgets.Textarea(disabled=True, layout=widgets.Layout(width="100%", height="200px", display="none"))
-        self._actions = [self.send_button, self.parity_button, self.load_button, self.logs_button, self.stop_button]
+        self.logs = widgets.Textarea(
+            disabled=True, layout=widgets.Layout(width="100%", height="200px", display="none")
+        )
+        self._actions = [
+            self.send_button,
+            self.parity_button,
+            self.load_button,
+            self.logs_button,
+            self.stop_button,
+        ]
         for button in self._actions + [self.refresh_button]:
             button.on_click(lambda _, method=button._method: self._run(method))
         header = widgets.HBox(
@@ -104,17 +127,39 @@ class TestPanel(widgets.VBox):
         )
         exchange = widgets.HBox(
             [
-                widgets.VBox([widgets.HTML("<b>Request</b> (JSON)"), self.editor], layout=widgets.Layout(width="50%", margin="0 12px 0 0")),
-                widgets.VBox([widgets.HTML("<b>Response</b>"), self.response], layout=widgets.Layout(width="50%")),
+                widgets.VBox(
+                    [widgets.HTML("<b>Request</b> (JSON)"), self.editor],
+                    layout=widgets.Layout(width="50%", margin="0 12px 0 0"),
+                ),
+                widgets.VBox(
+                    [widgets.HTML("<b>Response</b>"), self.response],
+                    layout=widgets.Layout(width="50%"),
+                ),
             ],
         )
         actions = widgets.HBox(
-            [self.send_button, self.parity_button, self.requests_input, self.concurrency_input,
-             self.load_button, self.logs_button, self.stop_button],
+            [
+                self.send_button,
+                self.parity_button,
+                self.requests_input,
+                self.concurrency_input,
+                self.load_button,
+                self.logs_button,
+                self.stop_button,
+            ],
             layout=widgets.Layout(flex_flow="row wrap"),
         )
         super().__init__(
-            [header, exchange, actions, self.message, self.parity, self.load_summary, self.histogram, self.logs],
+            [
+                header,
+                exchange,
+                actions,
+                self.message,
+                self.parity,
+                self.load_summary,
+                self.histogram,
+                self.logs,
+            ],
             layout=widgets.Layout(border="1px solid #ddd", padding="8px"),
         )
 
@@ -125,7 +170,9 @@ class TestPanel(widgets.VBox):
         if self._task is not None and self._task.is_alive():
             self._say("busy: wait for the current action to finish", AMBER)
             return
-        self._task = threading.Thread(target=self._guarded, args=(method,), name="mlcontainer-panel", daemon=True)
+        self._task = threading.Thread(
+            target=self._guarded, args=(method,), name="mlcontainer-panel", daemon=True
+        )
         self._task.start()
 
     def _guarded(self, method) -> None:
@@ -136,7 +183,7 @@ class TestPanel(widgets.VBox):
             method()
         except MLContainerError as error:
             self._say(error.message + (f" {error.hint}" if error.hint else ""), RED)
-        except Exception as error:  # shown in the panel: a thread has no one else to tell
+        except Exception as error:  # noqa: BLE001 - shown in the panel: a thread has no one else to tell
             self._say(f"{type(error).__name__}: {error}", RED)
         finally:
             for button in enabled:
@@ -206,14 +253,17 @@ class TestPanel(widgets.VBox):
             return json.loads(self.editor.value)
         except ValueError as error:
             raise MLContainerError(
-                f"The request is not valid JSON: {error}.", 'Write e.g. {"instances": [[5.1, 3.5, 1.4, 0.2]]}.'
+                f"The request is not valid JSON: {error}.",
+                'Write e.g. {"instances": [[5.1, 3.5, 1.4, 0.2]]}.',
             ) from error
 
     def send(self):
         """POST the editor's request to /predict and show status, body and latency."""
         answer = self.client.predict(self.request_body())
         color = GREEN if answer.ok else RED
-        text = f"{answer.status} in {answer.latency_ms:.1f} ms" + (f": {answer.error}" if answer.error else "")
+        text = f"{answer.status} in {answer.latency_ms:.1f} ms" + (
+            f": {answer.error}" if answer.error else ""
+        )
         self._say(text, color)
         body = answer.body if isinstance(answer.body, str) else _pretty(answer.body)
         self.response.value = (
@@ -227,9 +277,13 @@ class TestPanel(widgets.VBox):
         request = self.request_body()
         expected = self._expected(request)
         answer = self.send()
-        actual = answer.body.get("predictions") if answer.ok and isinstance(answer.body, dict) else None
+        actual = (
+            answer.body.get("predictions") if answer.ok and isinstance(answer.body, dict) else None
+        )
         if actual is None:
-            self.parity.value = _verdict(False, f"the instance answered {answer.status}: {answer.error or 'no predictions'}")
+            self.parity.value = _verdict(
+                False, f"the instance answered {answer.status}: {answer.error or 'no predictions'}"
+            )
             return ParityReport([], False)
         report = compare(expected, actual)
         self.parity.value = _parity_html(report)
@@ -253,10 +307,16 @@ class TestPanel(widgets.VBox):
     def load_test(self) -> LoadTestResult:
         """Send the request N times at concurrency C; show req/s, p50/p99 and a histogram."""
         request = self.request_body()
-        self._say(f"load test: {self.requests_input.value} requests at concurrency {self.concurrency_input.value}…")
-        result = run_load_test(self.url, request, self.requests_input.value, self.concurrency_input.value)
+        self._say(
+            f"load test: {self.requests_input.value} requests at concurrency {self.concurrency_input.value}…"
+        )
+        result = run_load_test(
+            self.url, request, self.requests_input.value, self.concurrency_input.value
+        )
         color = GREEN if result.ok and not result.errors else (AMBER if result.ok else RED)
-        self.load_summary.value = f'<span style="color:{color}">{html.escape(result.summary())}</span>'
+        self.load_summary.value = (
+            f'<span style="color:{color}">{html.escape(result.summary())}</span>'
+        )
         self.histogram.value = latency_histogram_png(result)
         self.histogram.layout.display = None
         self._say("load test done")
@@ -284,7 +344,9 @@ def _split_sample(sample):
 
 
 def _button(description: str, icon: str, tooltip: str, method) -> widgets.Button:
-    button = widgets.Button(description=description, icon=icon, tooltip=tooltip, layout=widgets.Layout(width="auto"))
+    button = widgets.Button(
+        description=description, icon=icon, tooltip=tooltip, layout=widgets.Layout(width="auto")
+    )
     button._method = method
     return button
 
@@ -312,7 +374,11 @@ def _parity_html(report: ParityReport) -> str:
         f"<td><code>{html.escape(_short(row.actual))}</code></td><td>{html.escape(row.detail)}</td></tr>"
         for row in failed[:MAX_ROWS_SHOWN]
     )
-    more = f"<div>… and {len(failed) - MAX_ROWS_SHOWN} more</div>" if len(failed) > MAX_ROWS_SHOWN else ""
+    more = (
+        f"<div>… and {len(failed) - MAX_ROWS_SHOWN} more</div>"
+        if len(failed) > MAX_ROWS_SHOWN
+        else ""
+    )
     return (
         _verdict(False, f"{len(failed)} of {total} rows differ from the kernel's model")
         + "<table><tr><th>row</th><th>kernel</th><th>container</th><th>difference</th></tr>"

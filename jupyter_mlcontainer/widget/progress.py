@@ -58,7 +58,9 @@ class BuildProgress(widgets.VBox):
                 position += min(event.step, event.total) / event.total
             self.bar.value = max(self.bar.value, position)
         counter = f" [{event.step}/{event.total}]" if event.total else ""
-        self.status.value = f"<b>{html.escape(self.title)}</b>{counter}: {html.escape(event.message)}"
+        self.status.value = (
+            f"<b>{html.escape(self.title)}</b>{counter}: {html.escape(event.message)}"
+        )
 
     def _flush(self) -> None:
         self.log_view.value = "\n".join(self._lines)
