@@ -3,6 +3,8 @@ browser never needs to reach a container's port itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import tornado
 
 from ..client import ServingClient
@@ -14,25 +16,40 @@ from .validation import check_fields
 PREDICT_FIELDS = {"payload": (dict, 'the request for the instance, e.g. {"instances": [...]}')}
 
 
-def describe(instance) -> dict:
-    return {**instance.to_dict(), "notebook": instance.labels.get(NOTEBOOK_LABEL, "")}
+def describe(instance, root_dir: str) -> dict:
+    """The instance, with its notebook relative to the server root when it lies inside it."""
+    notebook = instance.labels.get(NOTEBOOK_LABEL, "")
+    root = Path(root_dir).resolve()
+    if notebook and Path(notebook).is_relative_to(root):
+        notebook = Path(notebook).relative_to(root).as_posix()
+    return {**instance.to_dict(), "notebook": notebook}
 
 
 class InstanceListHandler(MLContainerHandler):
     @tornado.web.authenticated
     async def get(self):
         instances = await self.engine("list_instances")
-        self.finish({"instances": [describe(instance) for instance in instances]})
+        self.finish(
+            {
+                "instances": [
+                    describe(instance, self.contents_manager.root_dir) for instance in instances
+                ]
+            }
+        )
 
 
 class InstanceHandler(MLContainerHandler):
     @tornado.web.authenticated
     async def get(self, name):
-        self.finish(describe(await self.engine("find_instance", name)))
+        self.finish(
+            describe(await self.engine("find_instance", name), self.contents_manager.root_dir)
+        )
 
     @tornado.web.authenticated
     async def delete(self, name):
-        self.finish({"stopped": describe(await self.engine("stop", name))})
+        self.finish(
+            {"stopped": describe(await self.engine("stop", name), self.contents_manager.root_dir)}
+        )
 
 
 class InstanceLogsHandler(MLContainerHandler):
