@@ -241,4 +241,5 @@ def _rows(sample):
 
 def _input_modules(sample) -> set:
     kind = describe_input(sample)["kind"]
-    return {"dataframe": {"pandas"}, "ndarray": {"numpy"}, "tensor": {"torch"}}.get(kind, set())
+    # The runtime rebuilds tensors through numpy arrays.
+    return {"dataframe": {"pandas"}, "ndarray": {"numpy"}, "tensor": {"torch", "numpy"}}.get(kind, set())

@@ -1,0 +1,102 @@
+"""Notebook → image → running instance → parity, against the real Docker engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlcontainer.config import MLContainerConfig
+from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.workflow import containerize
+
+pytestmark = pytest.mark.engine
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SERVED_EXAMPLES = sorted(
+    p.stem for p in EXAMPLES.glob("*.ipynb") if p.stem != "containerize_magic"
+)
+
+
+@pytest.fixture(scope="module")
+def config(test_labels, base_image):
+    return MLContainerConfig(labels=test_labels, base_image=base_image)
+
+
+@pytest.mark.parametrize("name", SERVED_EXAMPLES)
+def test_every_example_builds_runs_and_answers_like_the_notebook(engine, config, name, tmp_path):
+    events = []
+    result = containerize(
+        ExportOptions(notebook=str(EXAMPLES / f"{name}.ipynb"), run=True, name=f"test-{name}"),
+        config=config,
+        on_event=events.append,
+        out_dir=str(tmp_path / "context"),
+    )
+    try:
+        assert result.parity["passed"], result.parity
+        assert len(result.parity["rows"]) == 3
+        assert result.instance.url.startswith("http://127.0.0.1:")
+        assert result.tag.startswith(f"mlcontainer/test-{name}:")
+        listed = {i.name: i for i in engine.list_instances(labels=config.labels)}
+        assert listed[result.instance.name].url == result.instance.url
+        assert [e.stage for e in events if e.kind == "stage"] == [
+            "analyse", "capture", "environment", "render", "build", "run", "check",
+        ]
+        steps = [e for e in events if e.kind == "step"]
+        assert steps and steps[-1].step == steps[-1].total
+    finally:
+        engine.stop(result.instance.id)
+    assert result.instance.name not in {i.name for i in engine.list_instances(all=True)}
+
+
+def test_a_code_only_change_rebuilds_from_the_dependency_cache(engine, config, tmp_path):
+    notebook = tmp_path / "iris.ipynb"
+    shutil.copy(EXAMPLES / "iris_classifier.ipynb", notebook)
+    options = ExportOptions(notebook=str(notebook), name="test-cache")
+    containerize(options, config=config, out_dir=str(tmp_path / "context"))
+
+    text = notebook.read_text().replace("def predict(X):", "def predict(X):\\n    \\\"\\\"\\\"Species for rows of measurements.\\\"\\\"\\\"", 1)
+    assert text != notebook.read_text()
+    notebook.write_text(text)
+    events = []
+    result = containerize(options, config=config, on_event=events.append, out_dir=str(tmp_path / "context"))
+
+    cached = {e.message for e in events if e.kind == "cache"}
+    rebuilt = {e.message for e in events if e.kind == "step"} - cached
+    assert any(step.startswith("RUN python3 -m venv") for step in cached), "dependencies reinstalled"
+    assert "COPY --from=builder /opt/venv /opt/venv" in cached
+    assert "COPY app/ /srv/app/" in rebuilt
+    module = engine.run_command(result.tag, ["cat", "/srv/app/notebook_code.py"], labels=config.labels)
+    assert "Species for rows of measurements." in module
+
+
+def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
+    context = tmp_path / "context"
+    subprocess.run(
+        ["jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"), "--context-only",
+         "--out", str(context), "--base-image", config.base_image, "-q"],
+        check=True, capture_output=True, timeout=300,
+    )
+    tag = "mlcontainer-test/by-hand:latest"
+    label = ",".join(f"{k}={v}" for k, v in config.labels.items())
+    built = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, "--label", label, str(context)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    check = engine.run_command(tag, ["python", "-m", "mlcontainer_runtime", "check"], labels=config.labels)
+    assert check.strip().endswith("PASS")
+    inspect = json.loads(subprocess.run(["docker", "inspect", tag], capture_output=True, text=True).stdout)
+    image = inspect[0]["Config"]
+    assert image["User"] == "10001:10001"
+    assert image["Healthcheck"]["Test"][-1] == "healthcheck"
+    assert image["Labels"]["io.mlcontainer.entry"] == "predict()"
+    assert image["Labels"]["org.opencontainers.image.title"] == "one-cell"
+    leftovers = engine.run_command(
+        tag, ["python", "-c", "import os; print(os.path.exists('/build'), os.path.exists('/opt/venv/bin/pip'))"],
+        labels=config.labels,
+    )
+    assert leftovers.strip() == "False False", "wheels and pip stay in the builder stage"
