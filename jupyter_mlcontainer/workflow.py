@@ -75,6 +75,7 @@ def containerize(
     cancel: Optional[threading.Event] = None,
     context_only: bool = False,
     out_dir: Optional[str] = None,
+    no_cache: bool = False,
 ) -> BuildResult:
     """Run the whole pipeline.
 
@@ -120,9 +121,13 @@ def containerize(
     labels = {**image_labels(plan, name), **config.labels}
     result.tag, latest = image_tags(name, context.content_hash)
     job.stage("build", f"Building {result.tag} from {base_image}")
-    for event in engine.build(destination, result.tag, labels, extra_tags=(latest,)):
-        job.check()
-        on_event(event)
+    build_events = engine.build(destination, result.tag, labels, extra_tags=(latest,), no_cache=no_cache)
+    try:
+        for event in build_events:
+            job.check()
+            on_event(event)
+    finally:
+        build_events.close()
     result.image = engine.image_id(result.tag)
     result.size = engine.image_size(result.tag)
     if not options.run:

@@ -27,6 +27,7 @@ def add_command(commands) -> None:
     command.add_argument("--base-image", metavar="IMG", help="base image (default: configured or python:X.Y-slim)")
     command.add_argument("--context-only", action="store_true", help="write the build context, do not build")
     command.add_argument("--out", metavar="DIR", help="where to write the build context")
+    command.add_argument("--no-cache", action="store_true", help="rebuild every image layer")
     command.add_argument("--run", action="store_true", help="start the image and check parity")
     command.add_argument("--port", type=int, help="host port on 127.0.0.1 (default: a free one)")
     command.add_argument("--json", action="store_true", help="print one JSON object with the result")
@@ -54,6 +55,7 @@ def run(args) -> int:
         on_event=TerminalProgress(verbose=not (args.quiet or args.json)),
         context_only=args.context_only,
         out_dir=args.out,
+        no_cache=args.no_cache,
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))

@@ -143,17 +143,29 @@ class DockerEngine:
 
     @_reaches_engine
     def build(
-        self, context: Path, tag: str, labels: dict | None = None, extra_tags: tuple = ()
+        self,
+        context: Path,
+        tag: str,
+        labels: dict | None = None,
+        extra_tags: tuple = (),
+        no_cache: bool = False,
     ) -> Iterator[ProgressEvent]:
         """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), yielding progress
-        events; raises BuildFailed on error."""
+        events; raises BuildFailed on error. Closing the generator early (a cancelled job)
+        drops the connection, which makes the engine abandon the build."""
         dockerfile = (Path(context) / "Dockerfile").read_text()
         self.ensure_base_images(dockerfile)
         all_labels = {MANAGED_LABEL: "true", **(labels or {})}
         step, total, step_title, step_output = 0, 0, "", []
         try:
             stream = self.api.build(
-                path=str(context), tag=tag, labels=all_labels, rm=True, forcerm=True, decode=True
+                path=str(context),
+                tag=tag,
+                labels=all_labels,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                nocache=no_cache,
             )
             for chunk in stream:
                 if "error" in chunk:

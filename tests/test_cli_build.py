@@ -1,0 +1,65 @@
+"""The headless front doors: `jupyter mlcontainer build` and `jupyter nbconvert --to mlcontainer`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(*command, cwd=None):
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def test_build_context_only_prints_json(tmp_path):
+    result = _run(
+        "jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"),
+        "--context-only", "--out", str(tmp_path / "ctx"), "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["context"] == str(tmp_path / "ctx")
+    assert summary["tag"] == "" and summary["instance"] is None
+    assert summary["sample"]["expected"]["predictions"]
+    assert (tmp_path / "ctx" / "Dockerfile").is_file()
+    assert "==> Analysing one_cell.ipynb" not in result.stdout, "progress goes to stderr"
+
+
+def test_build_reports_a_missing_entry_with_its_candidates(tmp_path):
+    result = _run("jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"), "--entry", "nope",
+                  "--context-only", "--out", str(tmp_path / "ctx"))
+    assert result.returncode == 1
+    assert "defines no function named 'nope'" in result.stderr
+    assert "--entry predict" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_build_of_a_missing_notebook_fails_cleanly(tmp_path):
+    result = _run("jupyter", "mlcontainer", "build", str(tmp_path / "absent.ipynb"), "--context-only")
+    assert result.returncode == 1 and "No notebook at" in result.stderr
+
+
+def test_nbconvert_exporter_writes_a_reproducible_context_archive(tmp_path):
+    shutil.copy(EXAMPLES / "iris_classifier.ipynb", tmp_path / "iris.ipynb")
+    archives = []
+    for attempt in range(2):
+        out = tmp_path / f"out{attempt}"
+        result = _run("jupyter", "nbconvert", "--to", "mlcontainer", "--output-dir", str(out), "iris.ipynb",
+                      cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        archives.append((out / "iris.tar.gz").read_bytes())
+    assert archives[0] == archives[1], "the same notebook gives the same archive"
+    with tarfile.open(tmp_path / "out0" / "iris.tar.gz") as tar:
+        names = tar.getnames()
+    assert {"Dockerfile", "requirements.lock", "sample.json", "app/notebook_code.py"} <= set(names)
+    assert any(name.startswith("wheels/scikit_learn-") for name in names)
+
+
+def test_nbconvert_lists_the_exporter():
+    from nbconvert.exporters import get_export_names
+
+    assert "mlcontainer" in get_export_names()
