@@ -3,23 +3,11 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { IInstance, IJob, requestAPI } from './api';
-import { formatDuration } from './panel';
+import { element, formatDuration } from './dom';
 
 /** Seconds between refreshes while the sidebar is visible. */
 const REFRESH_SECONDS = 5;
 
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  node.textContent = text;
-  return node;
-}
 
 /**
  * Running instances (read from the engine's labels, so nothing is lost when
