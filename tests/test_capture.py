@@ -1,0 +1,79 @@
+"""The kernel side of capture, called in-process on a namespace built by the test."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from jupyter_mlcontainer.errors import CaptureError
+from jupyter_mlcontainer.pipeline.capture import capture_state, describe_input, pickle_globals
+
+
+def _namespace():
+    frame = pd.DataFrame({"age": [31, 45, 27, 52], "income": [1.5, 2.5, 0.5, 3.0], "city": list("abab")})
+    model = LogisticRegression().fit(frame[["age", "income"]], [0, 1, 0, 1])
+    return {"X": frame[["age", "income"]], "model": model, "scale": lambda v: v * 2}
+
+
+def _request(tmp_path, **changes):
+    request = {
+        "state": ["model", "scale"],
+        "entry": {"kind": "model", "name": "model", "method": "predict"},
+        "sample": "X",
+        "sample_rows": 3,
+        "out_dir": str(tmp_path),
+        "modules": [],
+    }
+    request.update(changes)
+    return request
+
+
+def test_capture_serialises_state_and_records_the_sample_and_the_answer(tmp_path):
+    captured = capture_state(_namespace(), _request(tmp_path))
+    formats = {item["name"]: item["format"] for item in captured["state"]}
+    assert formats == {"model": "joblib", "scale": "pickle"}, "functions go through cloudpickle"
+    assert (tmp_path / "state" / "model.joblib").is_file() and (tmp_path / "state" / "scale.pkl").is_file()
+    assert captured["request"] == {"instances": [
+        {"age": 31, "income": 1.5}, {"age": 45, "income": 2.5}, {"age": 27, "income": 0.5},
+    ]}
+    assert captured["expected"] == {"predictions": [0, 1, 0]}
+    assert captured["input"] == {"kind": "dataframe", "columns": ["age", "income"],
+                                 "dtypes": {"age": "int64", "income": "float64"}}
+    assert {"scikit-learn", "numpy", "joblib", "cloudpickle"} <= set(captured["packages"])
+    assert captured["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_missing_variables_and_failing_samples_are_explained(tmp_path):
+    with pytest.raises(CaptureError, match="no such variable"):
+        capture_state({}, _request(tmp_path))
+    with pytest.raises(CaptureError, match="sample expression 'X_missing'"):
+        capture_state(_namespace(), _request(tmp_path, sample="X_missing"))
+    with pytest.raises(CaptureError, match="No sample input"):
+        capture_state(_namespace(), _request(tmp_path, sample=None))
+    with pytest.raises(CaptureError, match="has no method 'transform'"):
+        capture_state(_namespace(), _request(tmp_path, entry={"kind": "model", "name": "model", "method": "transform"}))
+
+
+def test_pickle_opcodes_name_modules_and_notebook_classes():
+    main = types.ModuleType("__main__")
+    exec("class Clip:\n    pass\n", main.__dict__)
+    main.Clip.__module__ = "__main__"
+    saved, sys.modules["__main__"] = sys.modules["__main__"], main
+    try:
+        payload = pickle.dumps({"clip": main.Clip(), "arr": np.arange(3), "frame": pd.DataFrame({"a": [1]})}, protocol=4)
+    finally:
+        sys.modules["__main__"] = saved
+    found = pickle_globals(payload)
+    assert ("__main__", "Clip") in found
+    assert {module.split(".")[0] for module, _ in found} >= {"numpy", "pandas"}
+
+
+def test_input_kinds():
+    assert describe_input(np.zeros((3, 4), dtype=np.float32)) == {"kind": "ndarray", "dtype": "float32", "shape": [None, 4]}
+    assert describe_input([[1, 2]]) == {"kind": "list"}
