@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     print("image: {image_mb:.1f} MB = base {base_mb:.1f} + dependencies {dependencies_mb:.1f} "
           "+ overhead {overhead_mb:.2f} MB (serving stack {serving_stack_mb:.2f}, app and state "
           "{app_and_state_mb:.2f})".format(**sizes))
-    print(f"cold start (start → first correct prediction): "
+    print("cold start (start → first correct prediction): "
           + ", ".join(f"{s:.2f}" for s in starts) + f" s (median {statistics.median(starts):.2f} s)")
     print(f"{'server':>12} {'clients':>7} {'req/s (each round)':>24} {'p50 ms':>8} {'p99 ms':>8}")
     for name, by_concurrency in load.items():

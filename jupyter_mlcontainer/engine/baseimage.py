@@ -45,7 +45,7 @@ def python_of(suite: str) -> str:
         return PYTHON_OF_SUITE[suite]
     except KeyError:
         known = ", ".join(sorted(PYTHON_OF_SUITE))
-        raise BaseImageError(f"Unknown Debian suite {suite!r}.", f"Choose one of: {known}.")
+        raise BaseImageError(f"Unknown Debian suite {suite!r}.", f"Choose one of: {known}.") from None
 
 
 def check_can_bootstrap() -> None:
