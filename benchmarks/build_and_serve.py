@@ -33,6 +33,7 @@ from loadgen import run_wrk  # noqa: E402
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.engine import DockerEngine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
+from jupyter_mlcontainer.pipeline.kernels import executed_notebook  # noqa: E402
 from jupyter_mlcontainer.pipeline.plan import ExportOptions  # noqa: E402
 from jupyter_mlcontainer.workflow import containerize  # noqa: E402
 
@@ -40,7 +41,7 @@ BENCH_LABELS = {"io.mlcontainer.benchmark": "build-and-serve"}
 SERVING_STACK = ("uvicorn", "h11", "click")
 
 
-def timed_build(options, config, out_dir, no_cache=False):
+def timed_build(options, config, out_dir, no_cache=False, kernel=None):
     """Run the pipeline; return the result and seconds per stage (from the event stream)."""
     marks = []
 
@@ -49,7 +50,9 @@ def timed_build(options, config, out_dir, no_cache=False):
             marks.append((event.stage, time.perf_counter()))
 
     start = time.perf_counter()
-    result = containerize(options, config=config, on_event=on_event, out_dir=out_dir, no_cache=no_cache)
+    result = containerize(
+        options, kernel=kernel, config=config, on_event=on_event, out_dir=out_dir, no_cache=no_cache
+    )
     end = time.perf_counter()
     stages = {
         stage: (marks[i + 1][1] if i + 1 < len(marks) else end) - at
@@ -58,9 +61,10 @@ def timed_build(options, config, out_dir, no_cache=False):
     return result, end - start, stages
 
 
-def code_only_change(notebook: Path) -> None:
+def code_only_change(notebook: Path, note: str) -> None:
+    """Add a docstring line to predict(X) in the saved notebook: a change to the code only."""
     text = notebook.read_text()
-    changed = text.replace("def predict(X):", 'def predict(X):\\n    \\"\\"\\"Rebuilt.\\"\\"\\"', 1)
+    changed = text.replace("def predict(X):", f'def predict(X):\\n    \\"\\"\\"{note}\\"\\"\\"', 1)
     assert changed != text, "the benchmark notebook must define predict(X)"
     notebook.write_text(changed)
 
@@ -200,8 +204,11 @@ def main(argv=None) -> int:
     options = ExportOptions(notebook=str(notebook), name="bench-sklearn")
     try:
         cold, cold_s, cold_stages = timed_build(options, config, str(context), no_cache=True)
-        code_only_change(notebook)
+        code_only_change(notebook, "Headless rebuild.")
         warm, warm_s, warm_stages = timed_build(options, config, str(context))
+        with executed_notebook(notebook) as kernel:  # JupyterLab's and the magic's path
+            code_only_change(notebook, "Live-kernel rebuild.")
+            _, live_s, live_stages = timed_build(options, config, str(context), kernel=kernel)
         sizes = image_overhead(engine, warm.tag, base)
         sample = json.loads((context / "sample.json").read_text())
         starts = cold_start(engine, warm.tag, sample["request"], sample["expected"])
@@ -213,10 +220,12 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"notebook: {Path(args.notebook).name}   base image: {base}")
-    print(f"cold build (no cache):   {cold_s:6.1f} s   " + _stages(cold_stages))
-    print(f"code-only rebuild:       {warm_s:6.1f} s   " + _stages(warm_stages))
-    print(f"  docker build step only: cold {cold_stages['build']:.1f} s, code-only {warm_stages['build']:.1f} s "
-          f"(ratio {warm_stages['build'] / cold_stages['build']:.3f}); whole pipeline ratio {warm_s / cold_s:.3f}")
+    print(f"cold build (no cache, headless):                    {cold_s:6.1f} s   " + _stages(cold_stages))
+    print(f"code-only rebuild, headless (re-runs the notebook): {warm_s:6.1f} s   " + _stages(warm_stages))
+    print(f"code-only rebuild, live kernel (JupyterLab, magic): {live_s:6.1f} s   " + _stages(live_stages))
+    print(f"  docker build step: cold {cold_stages['build']:.1f} s, code-only {warm_stages['build']:.1f} s "
+          f"(ratio {warm_stages['build'] / cold_stages['build']:.3f}); whole pipeline ratio headless "
+          f"{warm_s / cold_s:.3f}, live kernel {live_s / cold_s:.3f}")
     print("image: {image_mb:.1f} MB = base {base_mb:.1f} + dependencies {dependencies_mb:.1f} "
           "+ overhead {overhead_mb:.2f} MB (serving stack {serving_stack_mb:.2f}, app and state "
           "{app_and_state_mb:.2f})".format(**sizes))

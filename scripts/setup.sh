@@ -27,6 +27,11 @@ if ! $SUDO docker info >/dev/null 2>&1; then
   $SUDO docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $DOCKERD_LOG" >&2; tail -20 "$DOCKERD_LOG" >&2; exit 1; }
 fi
 
+if [ -n "$SUDO" ] && ! id -nG | grep -qw docker; then
+  echo "==> adding $(id -un) to the docker group (log in again for it to apply)"
+  $SUDO usermod -aG docker "$(id -un)"
+fi
+
 echo "==> installing jupyter_mlcontainer with its test extras"
 python3 -m pip install -q ".[test]"
 
