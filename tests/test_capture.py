@@ -77,3 +77,29 @@ def test_pickle_opcodes_name_modules_and_notebook_classes():
 def test_input_kinds():
     assert describe_input(np.zeros((3, 4), dtype=np.float32)) == {"kind": "ndarray", "dtype": "float32", "shape": [None, 4]}
     assert describe_input([[1, 2]]) == {"kind": "list"}
+
+
+def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypatch):
+    """LightGBM boosters and torch modules are saved in their library's own format."""
+    lightgbm = pytest.importorskip("lightgbm")
+    torch = pytest.importorskip("torch")
+    from jupyter_mlcontainer.pipeline.capture import save_state
+    from jupyter_mlcontainer.runtime import state as runtime_state
+
+    rng = np.random.default_rng(0)
+    data = lightgbm.Dataset(rng.random((60, 3)), label=rng.integers(0, 2, 60), params={"verbose": -1})
+    booster = lightgbm.train({"objective": "binary", "verbose": -1}, data, num_boost_round=3)
+    module = torch.nn.Linear(3, 1)
+    state_dir = tmp_path / "artifacts" / "state"
+    state_dir.mkdir(parents=True)
+    saved = {item["name"]: item for item in (
+        save_state("booster", booster, state_dir), save_state("net", module, state_dir),
+    )}
+    assert saved["booster"]["format"] == "lightgbm" and saved["net"]["format"] == "torch"
+    monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
+    rows = rng.random((4, 3))
+    loaded = runtime_state.load_state(saved["booster"]["file"], "lightgbm", __name__)
+    assert np.array_equal(loaded.predict(rows), booster.predict(rows))
+    net = runtime_state.load_state(saved["net"]["file"], "torch", __name__)
+    tensor = torch.as_tensor(rows, dtype=torch.float32)
+    assert torch.equal(net(tensor), module(tensor))
