@@ -33,6 +33,9 @@ if [ -n "$SUDO" ] && ! id -nG | grep -qw docker; then
 fi
 
 echo "==> installing jupyter_mlcontainer with its test extras"
+# A link left by `jupyter labextension develop` would make pip install through it into the checkout.
+develop_link="$(python3 -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/jupyter-mlcontainer"
+[ ! -L "$develop_link" ] || rm "$develop_link"
 python3 -m pip install -q ".[test]"
 
 echo "==> offline Python base image"
