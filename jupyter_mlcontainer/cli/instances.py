@@ -1,4 +1,5 @@
-"""`jupyter mlcontainer run | ls | logs | stop`: local serving instances, found by label."""
+"""`jupyter mlcontainer run | ls | logs | stop | prune`: local serving instances and what
+they leave behind, found by label."""
 
 from __future__ import annotations
 
@@ -62,6 +63,27 @@ def add_commands(commands) -> None:
     )
     stop_command.set_defaults(handler=stop)
 
+    prune_command = commands.add_parser(
+        "prune",
+        help="remove stopped instances, superseded images and builder caches",
+        description="Remove stopped instances, built images that no :latest tag and no "
+        "container refers to, and the builder stages' cache (untagged images of several "
+        "hundred MB each; the next build of a notebook then re-installs its packages).",
+    )
+    prune_command.add_argument(
+        "--keep-cache", action="store_true", help="keep the builder caches for faster rebuilds"
+    )
+    prune_command.add_argument(
+        "--label",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only what carries this label (repeatable)",
+    )
+    prune_command.add_argument("--json", action="store_true", help="print the report as JSON")
+    prune_command.set_defaults(handler=prune)
+
 
 def key_value(text: str) -> tuple[str, str]:
     key, equals, value = text.partition("=")
@@ -113,6 +135,20 @@ def stop(args) -> int:
     names = engine.stop_all(labels=dict(args.label)) if args.all else [engine.stop(args.name).name]
     for name in names:
         print(f"stopped {name}")
+    return 0
+
+
+def prune(args) -> int:
+    report = _engine().prune(labels=dict(args.label), keep_cache=args.keep_cache)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    for name in report.instances:
+        print(f"removed instance {name}")
+    for tag in report.images:
+        print(f"removed image {tag}")
+    if not args.keep_cache:
+        print(f"removed {report.caches} builder caches ({report.cache_bytes / 1e6:.1f} MB)")
     return 0
 
 

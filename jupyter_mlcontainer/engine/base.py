@@ -23,6 +23,10 @@ NOTEBOOK_LABEL = label("notebook")
 NOTEBOOK_SHA256_LABEL = label("notebook-sha256")
 ENTRY_LABEL = label("entry")
 NAME_LABEL = label("name")
+#: The builder stage of a generated Dockerfile carries `io.mlcontainer.stage=builder`, so the
+#: untagged images it leaves as cache can be told apart from anybody else's and pruned.
+STAGE_LABEL = label("stage")
+BUILDER_STAGE = "builder"
 
 #: The port the serving runtime listens on inside every image.
 CONTAINER_PORT = 8080
@@ -41,6 +45,19 @@ class Instance:
     labels: dict = field(default_factory=dict)
     created: str = ""
     started: str = ""  # ISO time the container last started
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PruneReport:
+    """What `prune` removed: instance names, image tags, and the builder caches' bytes."""
+
+    instances: list = field(default_factory=list)
+    images: list = field(default_factory=list)
+    caches: int = 0
+    cache_bytes: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,7 +25,17 @@ from ..errors import (
     RunFailed,
 )
 from ..events import ProgressEvent
-from .base import CONTAINER_PORT, INSTANCE_LABEL, MANAGED_LABEL, Instance, split_image_ref
+from .base import (
+    BUILDER_STAGE,
+    CONTAINER_PORT,
+    INSTANCE_LABEL,
+    MANAGED_LABEL,
+    NOTEBOOK_SHA256_LABEL,
+    STAGE_LABEL,
+    Instance,
+    PruneReport,
+    split_image_ref,
+)
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _FROM = re.compile(
@@ -351,6 +361,32 @@ class DockerEngine:
         for instance in instances:
             self._stop(instance)
         return [instance.name for instance in instances]
+
+    @_reaches_engine
+    def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport:
+        """Remove what builds and instances leave behind (those carrying `labels`): stopped
+        instances, built images that no `:latest` tag and no container refers to any more,
+        and, unless `keep_cache`, the builder stages' cache (the next build re-installs)."""
+        selector = [f"{k}={v}" for k, v in (labels or {}).items()]
+        report = PruneReport()
+        for instance in self.list_instances(all=True, labels=labels):
+            if instance.status != "running":
+                self._stop(instance)
+                report.instances.append(instance.name)
+        in_use = {
+            c.attrs["Image"] for c in self.client.containers.list(all=True, ignore_removed=True)
+        }
+        for image in self.client.images.list(filters={"label": [NOTEBOOK_SHA256_LABEL, *selector]}):
+            superseded = not any(tag.endswith(":latest") for tag in image.tags)
+            if superseded and image.id not in in_use:
+                for tag in image.tags:
+                    self.client.images.remove(tag)
+                report.images.extend(image.tags)
+        if not keep_cache:
+            caches = {"dangling": True, "label": [f"{STAGE_LABEL}={BUILDER_STAGE}", *selector]}
+            report.caches = len(self.client.images.list(filters=caches))
+            report.cache_bytes = self.api.prune_images(filters=caches).get("SpaceReclaimed") or 0
+        return report
 
     def _stop(self, instance: Instance) -> None:
         try:

@@ -13,6 +13,7 @@ _DOCKERFILE = """\
 
 # Builder: install the pinned wheels into a virtual environment, without network access.
 FROM {base} AS builder
+LABEL io.mlcontainer.stage="builder"
 COPY requirements.lock /build/requirements.lock
 {copy_wheels}RUN python3 -m venv /build/tools \\
  && python3 -m venv --without-pip /opt/venv \\
