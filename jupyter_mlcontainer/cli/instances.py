@@ -33,14 +33,7 @@ def add_commands(commands) -> None:
 
     ls_command = commands.add_parser("ls", help="list serving instances")
     ls_command.add_argument("-a", "--all", action="store_true", help="include stopped instances")
-    ls_command.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="only instances carrying this label (repeatable)",
-    )
+    add_label_option(ls_command, "only instances carrying this label (repeatable)")
     ls_command.add_argument("--json", action="store_true", help="print instances as JSON")
     ls_command.set_defaults(handler=ls)
 
@@ -53,14 +46,7 @@ def add_commands(commands) -> None:
     which = stop_command.add_mutually_exclusive_group(required=True)
     which.add_argument("name", nargs="?", help="instance name or id")
     which.add_argument("--all", action="store_true", help="every instance")
-    stop_command.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="with --all: only instances carrying this label (repeatable)",
-    )
+    add_label_option(stop_command, "with --all: only instances carrying this label (repeatable)")
     stop_command.set_defaults(handler=stop)
 
     prune_command = commands.add_parser(
@@ -73,16 +59,15 @@ def add_commands(commands) -> None:
     prune_command.add_argument(
         "--keep-cache", action="store_true", help="keep the builder caches for faster rebuilds"
     )
-    prune_command.add_argument(
-        "--label",
-        type=key_value,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="only what carries this label (repeatable)",
-    )
+    add_label_option(prune_command, "only what carries this label (repeatable)")
     prune_command.add_argument("--json", action="store_true", help="print the report as JSON")
     prune_command.set_defaults(handler=prune)
+
+
+def add_label_option(command, help: str) -> None:
+    command.add_argument(
+        "--label", type=key_value, action="append", default=[], metavar="KEY=VALUE", help=help
+    )
 
 
 def key_value(text: str) -> tuple[str, str]:
