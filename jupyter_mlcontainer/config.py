@@ -7,6 +7,7 @@ Set it in `jupyter_server_config.py` (or `jupyter_mlcontainer_config.py`) as
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from traitlets import Bool, Dict, Int, Unicode, default
 from traitlets.config import Configurable
@@ -34,10 +35,6 @@ class MLContainerConfig(Configurable):
             "Download wheels on the host for the image's platform, so the image builds "
             "without network access; False lets pip inside the image reach an index."
         ),
-    ).tag(config=True)
-
-    registry = Unicode(
-        "", help="Registry prefix used when pushing images, e.g. registry.example.com/team."
     ).tag(config=True)
 
     labels = Dict(
@@ -75,3 +72,9 @@ def load_config() -> MLContainerConfig:
             except ConfigFileNotFound:
                 continue
     return MLContainerConfig(config=merged)
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under $XDG_CACHE_HOME/jupyter-mlcontainer (~/.cache by default)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return root.joinpath("jupyter-mlcontainer", *parts)

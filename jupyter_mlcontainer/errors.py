@@ -16,12 +16,17 @@ class MLContainerError(Exception):
         return f"{self.message}\n{self.hint}" if self.hint else self.message
 
 
+def last_lines(text: str, count: int = 15) -> str:
+    """The end of a long tool output, where the reason it failed usually is."""
+    return "\n".join(text.strip().splitlines()[-count:])
+
+
 class NotebookError(MLContainerError):
     """The notebook is missing, unreadable, or lacks what the options name."""
 
 
-class SampleRequired(MLContainerError):
-    """No sample input was given and none could be inferred."""
+class ContextFolderRefused(MLContainerError):
+    """The folder asked for the build context holds other files, which writing would delete."""
 
 
 class CaptureError(MLContainerError):
@@ -54,6 +59,10 @@ class BuildFailed(MLContainerError):
 
 class RunFailed(MLContainerError):
     """A container did not start or did not become ready."""
+
+
+class NameTaken(RunFailed):
+    """Another container already has the instance name asked for."""
 
 
 class InstanceNotFound(MLContainerError):

@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-#: Kinds of event: a pipeline stage starts, a build step starts, a log line,
-#: a cached build step, a warning for the user, an error, the end of a job.
-KINDS = ("stage", "step", "log", "cache", "warning", "error", "done")
-
-
 @dataclass(frozen=True)
 class ProgressEvent:
+    #: stage (a pipeline stage starts) | step (a build step starts) | log | cache (a cached
+    #: build step) | warning | error | done (the end of a job)
     kind: str
     message: str
     stage: str = ""

@@ -7,17 +7,24 @@ all call `containerize` with an `ExportOptions` and render its `ProgressEvent`s 
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from .config import MLContainerConfig, load_config
-from .engine.base import ENTRY_LABEL, NAME_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL, Instance, image_tags
-from .errors import CaptureError, EngineUnavailable, JobCancelled
+from .config import MLContainerConfig, cache_dir, load_config
+from .engine.base import (
+    ENTRY_LABEL,
+    NAME_LABEL,
+    NOTEBOOK_LABEL,
+    NOTEBOOK_SHA256_LABEL,
+    Instance,
+    image_tags,
+)
+from .errors import CaptureError, EngineUnavailable, JobCancelled, NameTaken
 from .events import EventSink, ProgressEvent, ignore_events
+from .locks import exclusive_folder
 from .pipeline.analyse import analyse_notebook, local_module_files, third_party_imports_of_files
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
@@ -53,6 +60,7 @@ class _Job:
         self.on_event = on_event
         self.cancel = cancel or threading.Event()
         self.warnings: list[str] = []
+        self.told_waiting = False
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -61,6 +69,15 @@ class _Job:
     def stage(self, stage: str, message: str) -> None:
         self.check()
         self.on_event(ProgressEvent("stage", message, stage))
+
+    def waiting(self) -> None:
+        """Called while another build of the same notebook holds its context folder."""
+        self.check()
+        if not self.told_waiting:
+            self.told_waiting = True
+            self.on_event(
+                ProgressEvent("log", "Waiting for another build of this notebook to finish")
+            )
 
     def warn(self, message: str, stage: str = "") -> None:
         self.warnings.append(message)
@@ -92,50 +109,67 @@ def containerize(
         job.warn(warning, "analyse")
     name = options.name or image_name(options.notebook)
     destination = Path(out_dir) if out_dir else default_context_folder(notebook, name)
-    state_dir = prepare_destination(destination)
+    with exclusive_folder(destination, job.waiting):
+        state_dir = prepare_destination(destination, owned=not out_dir)
 
-    job.stage("capture", "Capturing the model from the live kernel" if kernel else f"Running {notebook.name} headless")
-    with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
-        plan, capture = _capture(session, plan, options, state_dir)
-    for warning in capture["warnings"]:
-        job.warn(warning, "capture")
+        job.stage(
+            "capture",
+            "Capturing the model from the live kernel"
+            if kernel
+            else f"Running {notebook.name} headless",
+        )
+        with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
+            plan, capture = _capture(session, plan, options, state_dir)
+        for warning in capture["warnings"]:
+            job.warn(warning, "capture")
 
-    job.stage("environment", f"Pinning {len(capture['packages'])} packages for Python {capture['python']}")
-    folder = notebook.resolve().parent
-    local_files = local_module_files(folder, plan.local_modules)
-    wheels = download_wheels(capture["packages"], capture["python"], on_event) if config.download_wheels else None
+        job.stage(
+            "environment",
+            f"Pinning {len(capture['packages'])} packages for Python {capture['python']}",
+        )
+        folder = notebook.resolve().parent
+        local_files = local_module_files(folder, plan.local_modules)
+        wheels = (
+            download_wheels(capture["packages"], capture["python"], on_event)
+            if config.download_wheels
+            else None
+        )
 
-    engine = _engine(required=not context_only)
-    base_image = options.base_image or (
-        engine.resolve_base_image(config.base_image, capture["python"])
-        if engine
-        else config.base_image_for(capture["python"])
-    )
-    job.stage("render", f"Writing the build context to {destination}")
-    context = render_context(plan, capture, destination, base_image, local_files, wheels)
-    sample = {"request": capture["request"], "expected": capture["expected"]}
-    result = BuildResult(context=str(destination), name=name, sample=sample, warnings=tuple(job.warnings))
-    if context_only:
-        return result
+        engine = _engine(required=not context_only)
+        base_image = options.base_image or (
+            engine.resolve_base_image(config.base_image, capture["python"])
+            if engine
+            else config.base_image_for(capture["python"])
+        )
+        job.stage("render", f"Writing the build context to {destination}")
+        context = render_context(plan, capture, destination, base_image, local_files, wheels)
+        sample = {"request": capture["request"], "expected": capture["expected"]}
+        result = BuildResult(
+            context=str(destination), name=name, sample=sample, warnings=tuple(job.warnings)
+        )
+        if context_only:
+            return result
 
-    labels = {**image_labels(plan, name), **config.labels}
-    result.tag, latest = image_tags(name, context.content_hash)
-    job.stage("build", f"Building {result.tag} from {base_image}")
-    build_events = engine.build(destination, result.tag, labels, extra_tags=(latest,), no_cache=no_cache)
-    try:
-        for event in build_events:
-            job.check()
-            on_event(event)
-    finally:
-        build_events.close()
-    result.image = engine.image_id(result.tag)
-    result.size = engine.image_size(result.tag)
-    if not options.run:
-        return result
+        labels = {**image_labels(plan, name), **config.labels}
+        result.tag, latest = image_tags(name, context.content_hash)
+        job.stage("build", f"Building {result.tag} from {base_image}")
+        build_events = engine.build(
+            destination, result.tag, labels, extra_tags=(latest,), no_cache=no_cache
+        )
+        try:
+            for event in build_events:
+                job.check()
+                on_event(event)
+        finally:
+            build_events.close()
+        result.image = engine.image_id(result.tag)
+        result.size = engine.image_size(result.tag)
+        if not options.run:
+            return result
 
     job.stage("run", f"Starting {name}")
     port = options.port if options.port is not None else config.default_port
-    instance = engine.run(result.tag, port=port, labels=labels, name=_instance_name(engine, name))
+    instance = _start(engine, result.tag, port, labels, name)
     try:
         result.instance = engine.wait_ready(instance)
         job.stage("check", f"Checking {result.instance.url} against the notebook's answer")
@@ -200,9 +234,19 @@ def image_labels(plan: ServingPlan, name: str) -> dict:
 
 def default_context_folder(notebook: Path, name: str) -> Path:
     """A stable folder per notebook, so rebuilds reuse the same files (and Docker's cache)."""
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jupyter-mlcontainer"
     key = hashlib.sha256(str(notebook.resolve()).encode()).hexdigest()[:8]
-    return root / "contexts" / f"{name}-{key}"
+    return cache_dir("contexts", f"{name}-{key}")
+
+
+def _start(engine, tag: str, port: int, labels: dict, name: str, attempts: int = 5) -> Instance:
+    """Run `tag` under a free form of `name`; a concurrent build may take the name between
+    looking and starting, so a taken name means trying the next one."""
+    for _ in range(attempts - 1):
+        try:
+            return engine.run(tag, port=port, labels=labels, name=_instance_name(engine, name))
+        except NameTaken:
+            pass  # the next look at the instances finds the name taken and moves on
+    return engine.run(tag, port=port, labels=labels, name=_instance_name(engine, name))
 
 
 def _instance_name(engine, name: str) -> str:

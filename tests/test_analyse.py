@@ -6,7 +6,12 @@ import nbformat
 import pytest
 
 from jupyter_mlcontainer.errors import NotebookError
-from jupyter_mlcontainer.pipeline.analyse import analyse_notebook, find_candidates
+from jupyter_mlcontainer.pipeline.analyse import (
+    analyse_notebook,
+    find_candidates,
+    local_module_files,
+    third_party_imports_of_files,
+)
 from jupyter_mlcontainer.pipeline.cells import python_source
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 
@@ -163,3 +168,30 @@ def test_notebook_metadata_supplies_defaults_and_candidates(tmp_path):
     candidates = find_candidates(path)
     assert candidates["models"] == ["reg", "clf"] and candidates["functions"] == ["predict"]
     assert candidates["sample"] == "X_test[:2]"
+
+
+def test_local_packages_ship_whole_with_what_they_import(tmp_path):
+    package = tmp_path / "featurelib"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "scale.py").write_text("import numpy\nfrom .sub.clip import clip\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "clip.py").write_text("import helpers\n")
+    (tmp_path / "helpers.py").write_text("import scipy.special\n")
+    (tmp_path / "unused.py").write_text("import pandas\n")
+    path = notebook(
+        tmp_path,
+        "from featurelib.scale import scale\nimport unused",
+        "def predict(rows):\n    return scale(rows)",
+    )
+    plan = plan_for(path)
+    files = local_module_files(tmp_path, plan.local_modules)
+    assert plan.local_modules == ["featurelib"]
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "featurelib/__init__.py",
+        "featurelib/scale.py",
+        "featurelib/sub/__init__.py",
+        "featurelib/sub/clip.py",
+        "helpers.py",
+    ]
+    assert third_party_imports_of_files(files) == ["helpers", "numpy", "scipy"]

@@ -94,7 +94,7 @@ def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
     assert image["User"] == "10001:10001"
     assert image["Healthcheck"]["Test"][-1] == "healthcheck"
     assert image["Labels"]["io.mlcontainer.entry"] == "predict()"
-    assert image["Labels"]["org.opencontainers.image.title"] == "one-cell"
+    assert image["Labels"]["org.opencontainers.image.title"] == "one_cell"
     leftovers = engine.run_command(
         tag, ["python", "-c", "import os; print(os.path.exists('/build'), os.path.exists('/opt/venv/bin/pip'))"],
         labels=config.labels,

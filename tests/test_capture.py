@@ -103,3 +103,28 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
     net = runtime_state.load_state(saved["net"]["file"], "torch", __name__)
     tensor = torch.as_tensor(rows, dtype=torch.float32)
     assert torch.equal(net(tensor), module(tensor))
+
+
+class _SilentKernelClient:
+    """A kernel client whose kernel never answers."""
+
+    stopped = False
+
+    def start_channels(self):
+        pass
+
+    def wait_for_ready(self, timeout):
+        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    def stop_channels(self):
+        self.stopped = True
+
+
+def test_a_kernel_that_does_not_answer_is_reported_and_its_channels_closed():
+    from jupyter_mlcontainer.pipeline.kernels import ClientKernel
+
+    client = _SilentKernelClient()
+    manager = types.SimpleNamespace(blocking_client=lambda: client)
+    with pytest.raises(CaptureError, match="kernel did not answer"):
+        ClientKernel.from_kernel_manager(manager)
+    assert client.stopped

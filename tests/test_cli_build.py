@@ -38,6 +38,15 @@ def test_build_reports_a_missing_entry_with_its_candidates(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_build_never_empties_a_folder_of_other_files(tmp_path):
+    shutil.copy(EXAMPLES / "one_cell.ipynb", tmp_path / "one_cell.ipynb")
+    result = _run("jupyter", "mlcontainer", "build", "one_cell.ipynb", "--context-only", "--out", ".",
+                  cwd=tmp_path)
+    assert result.returncode == 1
+    assert "already holds files that are not a build context" in result.stderr
+    assert (tmp_path / "one_cell.ipynb").is_file()
+
+
 def test_build_of_a_missing_notebook_fails_cleanly(tmp_path):
     result = _run("jupyter", "mlcontainer", "build", str(tmp_path / "absent.ipynb"), "--context-only")
     assert result.returncode == 1 and "No notebook at" in result.stderr

@@ -14,6 +14,7 @@ from jupyter_mlcontainer.engine.base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
     NOTEBOOK_LABEL,
+    Instance,
     image_tags,
     split_image_ref,
 )
@@ -218,3 +219,27 @@ def test_an_engine_lost_mid_way_is_reported_from_every_call(tmp_path):
         with pytest.raises(EngineUnavailable) as caught:
             call()
         assert caught.value.hint == ENGINE_HINT
+
+
+def test_a_name_taken_meanwhile_moves_on_to_the_next():
+    from jupyter_mlcontainer.errors import NameTaken
+    from jupyter_mlcontainer.workflow import _start
+
+    class Racing:
+        """An engine where another build takes `iris` between looking and starting."""
+
+        def __init__(self):
+            self.names = []
+
+        def list_instances(self, all):
+            return [Instance("1", "iris", "", "", "running")] if self.names else []
+
+        def run(self, tag, port, labels, name):
+            self.names.append(name)
+            if name == "iris":
+                raise NameTaken("An instance named iris already exists.")
+            return Instance("2", name, tag, "http://127.0.0.1:1", "running")
+
+    engine = Racing()
+    assert _start(engine, "mlcontainer/iris:1", 0, {}, "iris").name == "iris-2"
+    assert engine.names == ["iris", "iris-2"]

@@ -13,11 +13,13 @@ from jupyter_mlcontainer.pipeline.templates import dockerfile
 
 engine_test = pytest.mark.engine
 
-#: Two stages shaped like a generated Dockerfile's; the builder stage also carries the test
-#: session's label, which a build's `labels` put on the final stage only.
+#: Other tests of the session build images too; prune only this test's.
+GROUP = {"io.mlcontainer.test-group": "prune"}
+#: Two stages shaped like a generated Dockerfile's; the builder stage also carries the test's
+#: labels, which a build's `labels` put on the final stage only.
 TWO_STAGES = """\
 FROM {base} AS builder
-LABEL io.mlcontainer.stage="builder" {test_label}="{session}"
+LABEL io.mlcontainer.stage="builder" {test_label}="{session}" io.mlcontainer.test-group="prune"
 RUN echo {marker} > /marker
 FROM {base}
 COPY --from=builder /marker /marker
@@ -25,8 +27,9 @@ CMD ["python3", "-c", "import os, time; time.sleep(float(os.environ.get('SLEEP',
 """
 
 
-def build_version(engine, base_image, test_labels, directory, marker: str) -> str:
-    """Build one version of the same image name; `:latest` follows the newest."""
+def build_version(engine, base_image, test_labels, directory, marker: str, tag_as="") -> str:
+    """Build one version of the same image name, tagged `tag_as` or `marker`; `:latest`
+    follows the newest."""
     [(test_label, session)] = test_labels.items()
     directory.mkdir()
     (directory / "Dockerfile").write_text(
@@ -34,15 +37,19 @@ def build_version(engine, base_image, test_labels, directory, marker: str) -> st
             base=base_image, test_label=test_label, session=session, marker=f"{session}-{marker}"
         )
     )
-    tag, latest = image_tags(f"prune-{session}", marker)
-    labels = {**test_labels, NOTEBOOK_SHA256_LABEL: marker}
+    tag, latest = image_tags(f"prune-{session}", tag_as or marker)
+    labels = {**test_labels, **GROUP, NOTEBOOK_SHA256_LABEL: marker}
     list(engine.build(directory, tag, labels=labels, extra_tags=(latest,)))
     return tag
 
 
 def builder_caches(engine, test_labels) -> list:
     [(test_label, session)] = test_labels.items()
-    selector = ["io.mlcontainer.stage=builder", f"{test_label}={session}"]
+    selector = [
+        "io.mlcontainer.stage=builder",
+        f"{test_label}={session}",
+        "io.mlcontainer.test-group=prune",
+    ]
     return engine.client.images.list(filters={"dangling": True, "label": selector})
 
 
@@ -50,28 +57,32 @@ def builder_caches(engine, test_labels) -> list:
 def test_prune_removes_leftovers_and_keeps_what_is_used(
     engine, base_image, test_labels, tmp_path, capsys
 ):
+    labels = {**test_labels, **GROUP}
+    retagged = build_version(engine, base_image, test_labels, tmp_path / "v0", "v0")
+    untagged = engine.client.images.get(retagged).short_id
+    build_version(engine, base_image, test_labels, tmp_path / "v0b", "v0b", tag_as="v0")
     in_use, superseded, newest = (
         build_version(engine, base_image, test_labels, tmp_path / marker, marker)
         for marker in ("v1", "v2", "v3")
     )
-    assert len(builder_caches(engine, test_labels)) == 3
-    engine.client.containers.create(in_use, labels=test_labels)  # created, never started
-    running = engine.run(newest, labels=test_labels, environment={"SLEEP": "60"})
-    exited = engine.run(newest, labels=test_labels)
+    assert len(builder_caches(engine, test_labels)) == 5
+    engine.client.containers.create(in_use, labels=labels)  # created, never started
+    running = engine.run(newest, labels=labels, environment={"SLEEP": "60"})
+    exited = engine.run(newest, labels=labels)
     engine.client.containers.get(exited.id).wait(timeout=30)
 
-    report = engine.prune(labels=test_labels)
+    report = engine.prune(labels=labels)
 
     assert report.instances == [exited.name]
-    assert report.images == [superseded]
-    assert report.caches == 3 and report.cache_bytes > 0
+    assert sorted(report.images) == sorted([retagged, untagged, superseded])
+    assert report.caches == 5 and report.cache_bytes > 0
     assert builder_caches(engine, test_labels) == []
-    assert not engine.image_exists(superseded)
+    assert not any(map(engine.image_exists, (retagged, untagged, superseded)))
     latest = image_tags(f"prune-{next(iter(test_labels.values()))}", "")[1]
     assert all(engine.image_exists(image) for image in (in_use, newest, latest))
-    assert [i.name for i in engine.list_instances(all=True, labels=test_labels)] == [running.name]
+    assert [i.name for i in engine.list_instances(all=True, labels=labels)] == [running.name]
 
-    label_options = [f"--label={key}={value}" for key, value in test_labels.items()]
+    label_options = [f"--label={key}={value}" for key, value in labels.items()]
     assert main(["prune", "--json", *label_options]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "instances": [],

@@ -67,6 +67,19 @@ async def test_every_route_needs_a_token(jp_fetch, method, route):
     assert status == 403, body
 
 
+@pytest.mark.parametrize("method,route", ROUTES)
+async def test_a_token_opens_every_route(jp_fetch, method, route):
+    """The other side of the test above: the 403 comes from the missing token, not the route."""
+    status, body = await call(jp_fetch, method, route)
+    assert status != 403, body
+
+
+async def test_a_nul_in_the_path_is_400(jp_fetch, notebook):
+    status, reply = await call(jp_fetch, "POST", "jobs", {"path": "model\u0000.ipynb"})
+    assert status == 400, reply
+    assert "NUL" in reply["message"]
+
+
 async def test_candidates_come_from_the_notebook(jp_fetch, notebook):
     status, body = await call(jp_fetch, "GET", "candidates?path=model.ipynb")
     assert status == 200, body

@@ -21,6 +21,7 @@ from ..errors import (
     EngineUnavailable,
     InstanceNotFound,
     InstanceUnreachable,
+    NameTaken,
     PortInUse,
     RunFailed,
 )
@@ -259,7 +260,7 @@ class DockerEngine:
             ) from error
         except APIError as error:
             if error.status_code == 409:
-                raise RunFailed(
+                raise NameTaken(
                     f"An instance named {name} already exists.",
                     f"Stop it (`jupyter mlcontainer stop {name}`) or pass another --name.",
                 ) from error
@@ -379,9 +380,11 @@ class DockerEngine:
         for image in self.client.images.list(filters={"label": [NOTEBOOK_SHA256_LABEL, *selector]}):
             superseded = not any(tag.endswith(":latest") for tag in image.tags)
             if superseded and image.id not in in_use:
-                for tag in image.tags:
-                    self.client.images.remove(tag)
-                report.images.extend(image.tags)
+                try:
+                    self.client.images.remove(image.id, force=len(image.tags) > 1)
+                except APIError:
+                    continue  # taken into use or removed meanwhile: leave it to the next prune
+                report.images.extend(image.tags or [image.short_id])
         if not keep_cache:
             caches = {"dangling": True, "label": [f"{STAGE_LABEL}={BUILDER_STAGE}", *selector]}
             report.caches = len(self.client.images.list(filters=caches))

@@ -79,7 +79,7 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
     kept, state, files = _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
 
     imports = sorted({m for s in kept if s.kind == IMPORT for m in imported_modules(s)})
-    local = sorted(m for m in imports if _local_module_path(folder, m))
+    local = sorted(m for m in imports if _local_module_files(folder, m))
     warnings = [p.message for p in problems] + _execution_order_warnings(notebook)
     sample = options.sample
     sample_rows = None
@@ -196,39 +196,46 @@ def imported_modules(statement: Statement) -> list[str]:
     return [alias.name.split(".")[0] for alias in node.names]
 
 
-def _local_module_path(folder: Path, module: str) -> Path | None:
-    for candidate in (folder / f"{module}.py", folder / module / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+def _local_module_files(folder: Path, module: str) -> list[Path]:
+    """`module.py` beside the notebook, or every file of the package `module/`."""
+    single = folder / f"{module}.py"
+    if single.is_file():
+        return [single]
+    package = folder / module
+    if not (package / "__init__.py").is_file():
+        return []
+    return sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Top-level names of the modules a file imports (relative imports excluded)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module.split(".")[0])
+    return modules
 
 
 def local_module_files(folder: Path, modules: list[str]) -> list[Path]:
-    """Local modules and the local modules they import in turn, as files beside the notebook."""
-    found: dict[str, Path] = {}
+    """Local modules and packages, and the local ones they import in turn, as files beside
+    the notebook."""
+    found: dict[str, list[Path]] = {}
     pending = list(modules)
     while pending:
         module = pending.pop()
-        path = _local_module_path(folder, module)
-        if path is None or module in found:
+        if module in found:
             continue
-        found[module] = path
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                pending += [a.name.split(".")[0] for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                pending.append(node.module.split(".")[0])
-    return [found[m] for m in sorted(found)]
+        files = _local_module_files(folder, module)
+        if files:
+            found[module] = files
+            pending += sorted(set().union(*map(_top_level_imports, files)))
+    return [path for module in sorted(found) for path in found[module]]
 
 
 def third_party_imports_of_files(paths: list[Path]) -> list[str]:
-    modules = set()
-    for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                modules |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.add(node.module.split(".")[0])
+    modules = set().union(*map(_top_level_imports, paths))
     return sorted(m for m in modules if m not in sys.stdlib_module_names)
 
 

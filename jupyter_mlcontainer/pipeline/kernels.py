@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from ..errors import CaptureError, MLContainerError, NotebookError
+from ..errors import CaptureError, NotebookError, last_lines
 from .capture import capture_state
 
 _RESULT_MARK = "__mlcontainer_capture__"
@@ -42,7 +42,14 @@ class ClientKernel:
     def from_kernel_manager(cls, kernel_manager, timeout: float = 600) -> "ClientKernel":
         client = kernel_manager.blocking_client()
         client.start_channels()
-        client.wait_for_ready(timeout=60)
+        try:
+            client.wait_for_ready(timeout=60)
+        except RuntimeError as error:
+            client.stop_channels()
+            raise CaptureError(
+                f"The notebook's kernel did not answer: {error}",
+                "Restart the kernel, run the notebook's cells, and try again.",
+            ) from error
         return cls(client, timeout)
 
     def capture(self, request: dict) -> dict:
@@ -63,9 +70,9 @@ class ClientKernel:
         output = self.run(code)
         for line in output.splitlines():
             if line.startswith(_RESULT_MARK):
-                return json.loads(line[len(_RESULT_MARK):])
+                return json.loads(line[len(_RESULT_MARK) :])
             if line.startswith(_ERROR_MARK):
-                error = json.loads(line[len(_ERROR_MARK):])
+                error = json.loads(line[len(_ERROR_MARK) :])
                 raise CaptureError(error["message"], error["hint"])
         raise CaptureError("The kernel gave no capture result.", output[-2000:])
 
@@ -109,7 +116,10 @@ def executed_notebook(path: str | Path, timeout: float = 600) -> Iterator[Client
     path = Path(path).resolve()
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        kernel_name="python3",
+        timeout=timeout,
+        resources={"metadata": {"path": str(path.parent)}},
     )
     kernel = None
     try:
@@ -119,18 +129,12 @@ def executed_notebook(path: str | Path, timeout: float = 600) -> Iterator[Client
                     client.execute_cell(cell, index)
             except CellExecutionError as error:
                 raise NotebookError(
-                    f"Running {path.name} failed in cell {index}:\n{_last_lines(str(error))}",
+                    f"Running {path.name} failed in cell {index}:\n{last_lines(str(error))}",
                     "Fix the cell (or run the notebook in Jupyter to see the error) and try again.",
                 ) from error
             kernel = ClientKernel(client.km.blocking_client(), timeout)
             kernel.client.start_channels()
             yield kernel
-    except MLContainerError:
-        raise
     finally:
         if kernel is not None:
             kernel.close()
-
-
-def _last_lines(text: str, count: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-count:])

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..errors import ContextFolderRefused
 from .plan import ServingPlan
 from .templates import context_readme, dockerfile, generated_module
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
 GENERATED_MODULE = "notebook_code"
+#: Marks a folder as a build context, so that only such a folder is ever emptied.
+CONTEXT_MARKER = ".mlcontainer-context"
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,13 @@ def render_context(
     _write(destination / "requirements.lock", lock_header(plan) + lock)
     _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture["state"]))
     _write(app / "serving.json", _json(serving_contract(plan, capture)))
-    _write(destination / "sample.json", _json({"request": capture["request"], "expected": capture["expected"]}))
-    _write(destination / ".dockerignore", "**/__pycache__\n**/*.pyc\nREADME.md\n")
+    _write(
+        destination / "sample.json",
+        _json({"request": capture["request"], "expected": capture["expected"]}),
+    )
+    _write(
+        destination / ".dockerignore", f"**/__pycache__\n**/*.pyc\nREADME.md\n{CONTEXT_MARKER}\n"
+    )
     _write(
         destination / "Dockerfile",
         dockerfile(plan, base_image, offline=wheels is not None, runtime=RUNTIME_PACKAGE),
@@ -110,14 +118,32 @@ def content_hash(context: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def prepare_destination(destination: Path) -> Path:
-    """Empty (or create) the context folder; return the folder capture writes state into."""
+def prepare_destination(destination: Path, owned: bool) -> Path:
+    """Empty (or create) the context folder; return the folder capture writes state into.
+
+    A folder the caller chose (`owned` False) is only emptied when it is empty or holds an
+    earlier build context, so a mistaken `--out .` cannot delete anybody's files."""
     destination = Path(destination)
+    if destination.exists() and not (owned or is_build_context(destination)):
+        if not destination.is_dir() or any(destination.iterdir()):
+            raise ContextFolderRefused(
+                f"{destination} already holds files that are not a build context.",
+                "Write the context to a new or empty folder; it is replaced on every build.",
+            )
     if destination.exists():
         shutil.rmtree(destination)
     state = destination / "artifacts" / "state"
     state.mkdir(parents=True)
+    _write(
+        destination / CONTEXT_MARKER,
+        "A build context written by jupyter-mlcontainer; every build replaces it.\n",
+    )
     return state
+
+
+def is_build_context(folder: Path) -> bool:
+    """Whether `folder` holds a context this project began to write, finished or not."""
+    return (Path(folder) / CONTEXT_MARKER).is_file()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

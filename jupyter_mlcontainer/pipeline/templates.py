@@ -55,10 +55,11 @@ def entry_label(plan: ServingPlan) -> str:
 
 
 def image_name(notebook: str) -> str:
-    """A Docker-safe image name from the notebook's file name."""
+    """A Docker-safe image name from the notebook's file name: the file name as JupyterLab
+    shows it, lowercased, with every run of other characters than [a-z0-9_] made one `-`."""
     stem = Path(notebook).stem.lower()
-    cleaned = "".join(c if c.isalnum() else "-" for c in stem).strip("-")
-    return "-".join(part for part in cleaned.split("-") if part) or "notebook"
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "-" for c in stem)
+    return "-".join(part.strip("_") for part in cleaned.split("-") if part.strip("_")) or "notebook"
 
 
 def dockerfile(plan: ServingPlan, base_image: str, offline: bool, runtime: str) -> str:

@@ -6,7 +6,6 @@ downloading; a per-platform cache folder keeps each wheel, so a rebuild download
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys
@@ -15,7 +14,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..errors import DependencyError
+from ..config import cache_dir
+from ..errors import DependencyError, last_lines
 from ..events import EventSink, ProgressEvent, ignore_events
 
 #: glibc of the Debian releases the base images use is 2.36; older manylinux tags all run there.
@@ -23,21 +23,24 @@ _MANYLINUX_GLIBC_MINORS = range(17, 37)
 
 
 def cache_folder(python: str, machine: str) -> Path:
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return root / "jupyter-mlcontainer" / "wheels" / f"cp{python.replace('.', '')}-{machine}"
+    return cache_dir("wheels", f"cp{python.replace('.', '')}-{machine}")
 
 
-def download_wheels(
-    packages: dict, python: str, on_event: EventSink = ignore_events
-) -> list[Path]:
+def download_wheels(packages: dict, python: str, on_event: EventSink = ignore_events) -> list[Path]:
     """One wheel per pinned package, for CPython `python` on this machine's architecture."""
     machine = platform.machine()
     cache = cache_folder(python, machine)
     cache.mkdir(parents=True, exist_ok=True)
     wanted = {canonicalize_name(name): version for name, version in packages.items()}
-    missing = {name: version for name, version in wanted.items() if not _cached(cache, name, version)}
+    missing = {
+        name: version for name, version in wanted.items() if not _cached(cache, name, version)
+    }
     if missing:
-        on_event(ProgressEvent("log", f"downloading {len(missing)} wheels for Python {python}", "environment"))
+        on_event(
+            ProgressEvent(
+                "log", f"downloading {len(missing)} wheels for Python {python}", "environment"
+            )
+        )
         _pip_download(missing, python, machine, cache)
     found = [_cached(cache, name, version) for name, version in sorted(wanted.items())]
     absent = [name for name, path in zip(sorted(wanted), found) if path is None]
@@ -67,9 +70,26 @@ def _pip_download(packages: dict, python: str, machine: str, cache: Path) -> Non
     platforms += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}"]
     abi = f"cp{python.replace('.', '')}"
     command = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--only-binary=:all:", "--no-deps", "--dest", str(cache),
-        "--python-version", python, "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--no-deps",
+        "--dest",
+        str(cache),
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
     ]
     for tag in platforms:
         command += ["--platform", tag]
@@ -77,11 +97,7 @@ def _pip_download(packages: dict, python: str, machine: str, cache: Path) -> Non
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise DependencyError(
-            "Downloading wheels for the image failed:\n" + _last_lines(result.stderr),
+            "Downloading wheels for the image failed:\n" + last_lines(result.stderr),
             "Check that the host's pip reaches its package index (pip config list), or that "
             "every pinned package publishes a wheel for Linux.",
         )
-
-
-def _last_lines(text: str, count: int = 12) -> str:
-    return "\n".join(line for line in text.strip().splitlines()[-count:])

@@ -40,6 +40,9 @@ def status_for(error: MLContainerError) -> int:
 
 
 class MLContainerHandler(APIHandler):
+    #: What an Authorizer is asked about: read (GET), write (DELETE, POST), execute (a build).
+    auth_resource = "mlcontainer"
+
     @property
     def mlcontainer_config(self):
         return self.settings["mlcontainer_config"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import tornado
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
 from .. import __version__
@@ -26,6 +27,7 @@ class ConfigHandler(MLContainerHandler):
     """The effective configuration, so the frontend can show the defaults it will get."""
 
     @tornado.web.authenticated
+    @authorized
     def get(self):
         config = self.mlcontainer_config
         self.finish(
@@ -42,6 +44,7 @@ class CandidatesHandler(MLContainerHandler):
     """Models, functions and a sample the notebook offers, to prefill the dialog."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self):
         from ..pipeline.analyse import find_candidates
 
@@ -57,10 +60,12 @@ class CandidatesHandler(MLContainerHandler):
 
 class JobListHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     def get(self):
         self.finish({"jobs": [job.to_dict(events=False) for job in self.jobs.list()]})
 
     @tornado.web.authenticated
+    @authorized(action="execute")  # a build runs the notebook's code
     def post(self):
         body = self.json_body()
         options, kernel_id = read_job_request(body, self.contents_manager.root_dir)
@@ -77,10 +82,12 @@ class JobListHandler(MLContainerHandler):
 
 class JobHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     def get(self, job_id):
         self.finish(self.jobs.get(job_id).to_dict())
 
     @tornado.web.authenticated
+    @authorized
     def delete(self, job_id):
         job = self.jobs.cancel(job_id)
         self.set_status(202)
@@ -91,6 +98,7 @@ class JobEventsHandler(MLContainerHandler):
     """Server-sent events: the job's events so far, then new ones until it ends."""
 
     @tornado.web.authenticated
+    @authorized
     async def get(self, job_id):
         job = self.jobs.get(job_id)
         self.set_header("Content-Type", "text/event-stream")
@@ -107,6 +115,8 @@ class JobEventsHandler(MLContainerHandler):
                 await self.flush()
             except tornado.iostream.StreamClosedError:
                 return  # the page went away; the job goes on
+            if len(job.events) > sent or job.done:
+                continue  # it changed while flushing, and a Condition does not remember that
             if not await job.wait_for_change(KEEPALIVE):
                 self.write(": keep-alive\n\n")
         self.finish(set_content_type="text/event-stream")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import tornado
+from jupyter_server.auth.decorator import authorized
 
 from ..client import ServingClient
 from ..engine.base import NOTEBOOK_LABEL
@@ -27,6 +28,7 @@ def describe(instance, root_dir: str) -> dict:
 
 class InstanceListHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self):
         instances = await self.engine("list_instances")
         self.finish(
@@ -40,12 +42,14 @@ class InstanceListHandler(MLContainerHandler):
 
 class InstanceHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self, name):
         self.finish(
             describe(await self.engine("find_instance", name), self.contents_manager.root_dir)
         )
 
     @tornado.web.authenticated
+    @authorized
     async def delete(self, name):
         self.finish(
             {"stopped": describe(await self.engine("stop", name), self.contents_manager.root_dir)}
@@ -54,6 +58,7 @@ class InstanceHandler(MLContainerHandler):
 
 class InstanceLogsHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self, name):
         try:
             tail = int(self.get_query_argument("tail", "200"))
@@ -66,6 +71,7 @@ class InstanceLogsHandler(MLContainerHandler):
 
 class InstancePredictHandler(MLContainerHandler):
     @tornado.web.authenticated
+    @authorized
     async def post(self, name):
         body = check_fields(self.json_body(), PREDICT_FIELDS, required=("payload",))
         instance = await self.engine("find_instance", name)

@@ -18,7 +18,7 @@ from typing import Callable
 from tornado.ioloop import IOLoop
 from tornado.locks import Condition
 
-from ..errors import JobCancelled, JobNotFound, MLContainerError
+from ..errors import CaptureError, JobCancelled, JobNotFound, MLContainerError
 from ..events import EventSink, ProgressEvent
 from ..pipeline.plan import ExportOptions
 
@@ -66,6 +66,8 @@ class Job:
             self.changed.notify_all()
 
     def finish(self, status: str, result: dict | None, error: dict | None) -> None:
+        if self.done:
+            return  # cancelled while queued; the worker that picks it up ends it again
         self.status, self.result, self.error = status, result, error
         self.finished = time.time()
         self.changed.notify_all()
@@ -120,9 +122,12 @@ class JobManager:
         return sorted(self._jobs.values(), key=lambda job: job.created)
 
     def cancel(self, job_id: str) -> Job:
-        """Ask a job to stop; the pipeline removes what it made and the job ends as cancelled."""
+        """Stop a job: a queued one ends at once; a running one at its next step, leaving no
+        container behind (an image it finished building stays)."""
         job = self.get(job_id)
         job.cancel.set()
+        if job.status == "queued":
+            job.finish("cancelled", None, _error_dict(JobCancelled("The build was cancelled.")))
         return job
 
     def shutdown(self) -> None:
@@ -179,7 +184,9 @@ def pipeline_build(config, kernel_manager) -> Build:
         if job.kernel_id:
             from ..pipeline.kernels import ClientKernel
 
-            kernel = ClientKernel.from_kernel_manager(kernel_manager.get_kernel(job.kernel_id))
+            kernel = ClientKernel.from_kernel_manager(
+                _running_kernel(kernel_manager, job.kernel_id)
+            )
         try:
             return containerize(
                 job.options, kernel=kernel, config=config, on_event=on_event, cancel=job.cancel
@@ -189,3 +196,13 @@ def pipeline_build(config, kernel_manager) -> Build:
                 kernel.close()
 
     return build
+
+
+def _running_kernel(kernel_manager, kernel_id: str):
+    try:
+        return kernel_manager.get_kernel(kernel_id)
+    except KeyError:
+        raise CaptureError(
+            f"The notebook's kernel {kernel_id} is no longer running.",
+            "Start the kernel and run the notebook's cells again, or build without a kernel.",
+        ) from None

@@ -60,6 +60,8 @@ def _expected(fields: dict) -> str:
 
 def resolve_notebook(root_dir: str, relative: str) -> Path:
     """The notebook at `relative` under `root_dir`, refusing anything that leaves the root."""
+    if "\x00" in relative:
+        raise InvalidRequest("The path contains a NUL character.", "Give the notebook's path.")
     if (
         PurePosixPath(relative).is_absolute()
         or PureWindowsPath(relative).is_absolute()

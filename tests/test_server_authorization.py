@@ -1,0 +1,31 @@
+"""Every route asks the server's Authorizer: a read-only user may look but not build or stop."""
+
+from __future__ import annotations
+
+import pytest
+from jupyter_server.auth import Authorizer
+from test_server_api import ROUTES, call
+
+
+class ReadOnly(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return action == "read" and resource == "mlcontainer"
+
+
+@pytest.fixture
+def jp_server_config():
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlcontainer": True},
+            "authorizer_class": ReadOnly,
+        }
+    }
+
+
+@pytest.mark.parametrize("method,route", ROUTES)
+async def test_only_reads_pass_a_read_only_authorizer(jp_fetch, method, route):
+    status, body = await call(jp_fetch, method, route)
+    if method == "GET":
+        assert status != 403, body
+    else:
+        assert status == 403, body
