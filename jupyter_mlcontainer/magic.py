@@ -54,7 +54,7 @@ class ContainerizeMagics(Magics):
         "--name", metavar="NAME", help="image and instance name (default: the notebook's file name)"
     )
     @argument("--no-run", action="store_true", help="build the image but do not start an instance")
-    @argument("--port", type=int, metavar="N", help="host port on 127.0.0.1 (default: a free one)")
+    @argument("--port", type=int, metavar="N", help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)")
     @argument("--base-image", metavar="IMG", help="base image for the container")
     @argument(
         "--notebook",

@@ -16,11 +16,16 @@ TEST_LABEL = "io.mlcontainer.test-session"
 SESSION_ID = uuid.uuid4().hex[:12]
 
 
-def _missing(reason: str):
-    """Engine-backed tests must run in CI: fail there, skip only on a developer's machine."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true requires it; run scripts/setup.sh)", pytrace=False)
-    pytest.skip(reason)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Everything must run in CI: under CI=true a skip (no engine, no Chromium, a test extra
+    missing) is a failure; only a developer's machine may skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{reason} (CI=true requires it; run scripts/setup.sh)"
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +36,7 @@ def engine():
     try:
         engine = DockerEngine()
     except EngineUnavailable as error:
-        _missing(f"no Docker engine: {error.message}")
+        pytest.skip(f"no Docker engine: {error.message}")
     yield engine
     _remove_labelled(engine)
 
@@ -60,7 +65,7 @@ def base_image(engine) -> str:
     for image in candidates:
         if engine.image_exists(image):
             return image
-    _missing(f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`")
+    pytest.skip(f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`")
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def add_command(commands) -> None:
     command.add_argument("--out", metavar="DIR", help="where to write the build context")
     command.add_argument("--no-cache", action="store_true", help="rebuild every image layer")
     command.add_argument("--run", action="store_true", help="start the image and check parity")
-    command.add_argument("--port", type=int, help="host port on 127.0.0.1 (default: a free one)")
+    command.add_argument("--port", type=int, help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)")
     command.add_argument("--json", action="store_true", help="print one JSON object with the result")
     command.add_argument("-q", "--quiet", action="store_true", help="hide build logs")
     command.set_defaults(handler=run)
