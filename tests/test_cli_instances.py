@@ -77,8 +77,11 @@ def test_run_ls_logs_stop(serving_image, names, label_args, capsys):  # noqa: F8
 
 @pytest.mark.engine
 def test_run_that_does_not_get_ready_removes_its_container(
-    engine, serving_image, names, test_labels
-):  # noqa: F811
+    engine,
+    serving_image,  # noqa: F811 (the fixture imported above)
+    names,
+    test_labels,
+):
     with pytest.raises(RunFailed, match="not ready after 0.3 s"):
         cli(["run", serving_image, "--name", names[0], "--timeout", "0.3"])
     assert names[0] not in {i.name for i in engine.list_instances(all=True, labels=test_labels)}

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from ports import free_port
 
 from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.errors import InstanceUnreachable
@@ -69,12 +70,6 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import time
 
 import docker
 import pytest
-from test_client import STUB_SERVER, free_port
+from ports import free_port
+from test_client import STUB_SERVER
 
 from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.engine.base import (

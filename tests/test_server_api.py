@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import nbformat
 import pytest
+from ports import free_port
 from tornado.httpclient import HTTPClientError
 
 ROUTES = [
@@ -220,12 +220,6 @@ async def wait_for_job(jp_fetch, job_id: str, timeout: float) -> dict:
         await asyncio.sleep(0.5)
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     "method,route,body",
     [
@@ -238,7 +232,7 @@ def closed_port() -> int:
 async def test_a_stopped_daemon_is_503_and_the_server_keeps_serving(
     jp_fetch, monkeypatch, method, route, body
 ):
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
     status, reply = await call(jp_fetch, method, route, body)
     assert status == 503, reply
     assert "Docker engine" in reply["message"] and "DOCKER_HOST" in reply["hint"]

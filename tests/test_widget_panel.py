@@ -7,12 +7,12 @@ one that does not shows a parity failure.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from ports import free_port
 
 from jupyter_mlcontainer.widget import TestPanel
 from jupyter_mlcontainer.widget.loadtest import run_load_test
@@ -72,10 +72,7 @@ def server():
 
 @pytest.fixture
 def closed_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def summing(request):

@@ -81,6 +81,11 @@ class App:
             status, body, content_type, headers = _json_response(
                 error.status, {"error": error.message}
             )
+        except Exception as error:  # the model's or ours: the client still gets JSON
+            log.exception("%s %s raised", method, path)
+            status, body, content_type, headers = _json_response(
+                500, {"error": f"{type(error).__name__}: {error}"}
+            )
         await send(
             {
                 "type": "http.response.start",
@@ -127,18 +132,12 @@ class App:
         if not service.ready:
             return _not_ready(service)
         payload = decode(await self._body(scope, receive))
-        try:
-            if service.slow:
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self._worker(), service.predict, payload, mlflow
-                )
-            else:
-                result = service.predict(payload, mlflow)
-        except BadRequest:
-            raise
-        except Exception as error:
-            log.exception("the model raised on %s", scope["path"])
-            return _json_response(500, {"error": f"{type(error).__name__}: {error}"})
+        if service.slow:
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._worker(), service.predict, payload, mlflow
+            )
+        else:
+            result = service.predict(payload, mlflow)
         return _json_response(200, result)
 
     async def invocations(self, scope, receive):

@@ -44,6 +44,10 @@ def decode(body: bytes):
         return json.loads(body)
     except ValueError as error:
         raise BadRequest(400, f"request body is not valid JSON ({error}); expected {EXPECTED_BODY}")
+    except RecursionError:  # e.g. thousands of "[": the parser recurses once per level
+        raise BadRequest(
+            400, f"request body is nested too deeply to parse; expected {EXPECTED_BODY}"
+        )
 
 
 def extract(payload, mlflow: bool = False):
@@ -62,12 +66,7 @@ def extract(payload, mlflow: bool = False):
                 raise BadRequest(400, '"dataframe_records" must be a list of row objects')
             return "rows", rows
         if mlflow and "dataframe_split" in payload:
-            split = payload["dataframe_split"]
-            if not (isinstance(split, dict) and isinstance(split.get("data"), list)):
-                raise BadRequest(
-                    400, '"dataframe_split" must be {"columns": [...], "data": [[...], ...]}'
-                )
-            return "split", (split.get("columns"), split["data"])
+            return "split", _split(payload["dataframe_split"])
     expected = MLFLOW_BODY if mlflow else EXPECTED_BODY
     keys = (
         f"an object with keys {sorted(payload)}"
@@ -75,6 +74,31 @@ def extract(payload, mlflow: bool = False):
         else _json_type(payload)
     )
     raise BadRequest(400, f"expected {expected}; got {keys}")
+
+
+def _split(split):
+    """(columns, data) of an MLflow split, checked here since columns index rows and name columns."""
+    expected = '"dataframe_split" must be {"columns": ["name", ...], "data": [[...], ...]}'
+    if not isinstance(split, dict):
+        raise BadRequest(400, f"{expected}; got {_json_type(split)}")
+    columns, data = split.get("columns"), split.get("data")
+    wrong = columns is not None and _not_list_of(columns, str)
+    if wrong:
+        raise BadRequest(400, f'{expected}: "columns" must be a list of strings; got {wrong}')
+    wrong = _not_list_of(data, list)
+    if wrong:
+        raise BadRequest(400, f'{expected}: "data" must be a list of rows (lists); got {wrong}')
+    return columns, data
+
+
+def _not_list_of(value, kind):
+    """What `value` is instead of a list of `kind` items, for a message; None when it is one."""
+    if not isinstance(value, list):
+        return _json_type(value)
+    for i, item in enumerate(value):
+        if not isinstance(item, kind):
+            return f"{_json_type(item)} at index {i}"
+    return None
 
 
 def make_converter(spec: dict):
@@ -117,7 +141,7 @@ def _columns(form, value, columns):
         names, data = value
         if names is None:
             names = columns
-        rows = _list_rows(data, list(names))
+        rows = _list_rows(data, names)
         index = {name: i for i, name in enumerate(names)}
         missing = [c for c in columns if c not in index]
         if missing:
@@ -193,7 +217,10 @@ def _cast_column(values, dtype, column):
 
 
 def _cast(value, dtype, where):
-    """numpy array of `dtype`, refusing values that would change meaning (a string for an int)."""
+    """numpy array of `dtype`, refusing values that would change meaning (a string for an int).
+
+    Integers outside the dtype's range are refused too: astype would wrap them (300 → 44 in uint8).
+    """
     import numpy as np
 
     try:
@@ -204,6 +231,13 @@ def _cast(value, dtype, where):
     if allowed is not None and array.dtype.kind not in allowed:
         got = _KIND_WORDS.get(array.dtype.kind, str(array.dtype))
         raise BadRequest(422, f"{where} expects {dtype} values; got {got}")
+    if dtype.kind in "iu" and array.size:
+        low, high, limits = int(array.min()), int(array.max()), np.iinfo(dtype)
+        if low < limits.min or high > limits.max:
+            raise BadRequest(
+                422,
+                f"{where} expects {dtype} values from {limits.min} to {limits.max}; got {low} to {high}",
+            )
     try:
         return array.astype(dtype, copy=False)
     except (ValueError, TypeError, OverflowError) as error:

@@ -18,7 +18,7 @@ def build_openapi(serving: dict, sample) -> dict:
         "400": _error_response("Malformed JSON, or a body that is neither instances nor inputs"),
         "413": _error_response("Body larger than MLCONTAINER_MAX_BODY_BYTES"),
         "422": _error_response("Wrong shape or dtype for the model's input"),
-        "500": _error_response("The model raised an exception"),
+        "500": _error_response("The model (or, rarely, the runtime) raised an exception"),
         "503": _error_response("The model is still loading (see Retry-After)"),
     }
     predict = {

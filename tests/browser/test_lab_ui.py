@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -30,12 +30,6 @@ CHROMIUM_ARGS = [
 ]
 #: Milliseconds: a capture, a wheel download, a docker build and a start on a shared machine.
 BUILD_TIMEOUT = 600_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

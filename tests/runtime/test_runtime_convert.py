@@ -82,6 +82,44 @@ def test_wrong_values_name_the_column_and_dtype(row, status, message):
     assert message in error.value.message
 
 
+@pytest.mark.parametrize(
+    "split, words",
+    [
+        ([[1, 2]], ['"dataframe_split" must be', "got a list"]),
+        ({"columns": 5, "data": [[1, 2]]}, ['"columns" must be a list of strings', "got a number"]),
+        ({"columns": [["age"]], "data": [[1]]}, ['"columns"', "got a list at index 0"]),
+        ({"columns": ["age", None], "data": [[1, 2]]}, ['"columns"', "got null at index 1"]),
+        ({"columns": ["age"], "data": 5}, ['"data" must be a list of rows', "got a number"]),
+        ({"columns": ["age"], "data": [[1], 2]}, ['"data"', "got a number at index 1"]),
+    ],
+)
+def test_malformed_dataframe_split_is_a_bad_request(split, words):
+    with pytest.raises(BadRequest) as error:
+        convert(FRAME, {"dataframe_split": split}, mlflow=True)
+    assert error.value.status == 400
+    for word in words:
+        assert word in error.value.message
+
+
+@pytest.mark.parametrize(
+    "spec, values, words",
+    [
+        ({"kind": "ndarray", "dtype": "uint8"}, [-1, 300], ["uint8", "from 0 to 255", "-1 to 300"]),
+        ({"kind": "ndarray", "dtype": "int32"}, [1, 2**40], ["int32", "to 2147483647", str(2**40)]),
+        ({"kind": "ndarray", "dtype": "int64"}, [2**63], ["int64", "to 9223372036854775807"]),
+        ({"kind": "dataframe", "columns": ["n"], "dtypes": {"n": "int8"}}, [128], ["column 'n'"]),
+    ],
+)
+def test_integers_out_of_the_dtype_range_are_refused_not_wrapped(spec, values, words):
+    with pytest.raises(BadRequest) as error:
+        convert(spec, {"inputs": {"n": values} if spec["kind"] == "dataframe" else values})
+    assert error.value.status == 422
+    for word in words:
+        assert word in error.value.message
+    edges = convert({"kind": "ndarray", "dtype": "uint8"}, {"inputs": [0, 255]})
+    assert edges.tolist() == [0, 255] and edges.dtype == np.uint8
+
+
 def test_mixed_row_forms_are_refused():
     with pytest.raises(BadRequest, match="row 1 is a list; expected every row to be an object"):
         convert(FRAME, {"instances": [ROW, list(ROW.values())]})
@@ -103,6 +141,9 @@ def test_decode_refuses_what_is_not_json():
         with pytest.raises(BadRequest) as error:
             decode(body)
         assert error.value.status == 400 and "not valid JSON" in error.value.message
+    with pytest.raises(BadRequest) as error:
+        decode(b"[" * 100_000)
+    assert error.value.status == 400 and "nested too deeply" in error.value.message
 
 
 def test_outputs_become_plain_json():

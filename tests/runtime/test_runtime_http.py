@@ -149,6 +149,11 @@ def test_metrics_count_requests_and_latency(own_server):
         ({"instances": [{**ROW, "age": 30.5}]}, 422, ["column 'age'", "int64", "decimal numbers"]),
         ({"instances": [{**ROW, "income": "lots"}]}, 422, ["column 'income'", "float64"]),
         ({"instances": [{**ROW, "member": "yes"}]}, 422, ["column 'member'", "bool"]),
+        (
+            {"instances": [{**ROW, "age": 2**63}]},
+            422,
+            ["column 'age'", "int64", "from -9223372036854775808 to 9223372036854775807"],
+        ),
     ],
 )
 def test_bad_requests_say_what_was_expected(server, body, status, words):
@@ -157,6 +162,20 @@ def test_bad_requests_say_what_was_expected(server, body, status, words):
     message = response.json()["error"]
     for word in words:
         assert word in message, message
+
+
+def test_a_malformed_dataframe_split_is_a_400(server):
+    response = server.post("/invocations", {"dataframe_split": {"columns": 5, "data": [[1, 2]]}})
+    assert response.status == 400, response.body
+    assert '"columns" must be a list of strings' in response.json()["error"]
+
+
+def test_deeply_nested_json_is_a_400_and_counted(own_server):
+    response = own_server.post("/predict", b"[" * 4000)
+    assert response.status == 400, response.body
+    assert "nested too deeply" in response.json()["error"]
+    metrics = own_server.get("/metrics").body.decode()
+    assert 'mlcontainer_requests_total{route="/predict",status="400"} 1' in metrics
 
 
 def test_null_in_a_float_column_is_a_missing_value(server):
