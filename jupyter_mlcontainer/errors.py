@@ -89,6 +89,10 @@ class PathOutsideRoot(MLContainerError):
     """A notebook path points outside the directory the Jupyter server serves."""
 
 
+class HiddenPath(PathOutsideRoot):
+    """A notebook path names a hidden file or folder, which the server does not serve."""
+
+
 class NotebookNotFound(NotebookError):
     """No notebook exists at the given path."""
 

@@ -74,6 +74,18 @@ async def test_a_token_opens_every_route(jp_fetch, method, route):
     assert status != 403, body
 
 
+async def test_hidden_notebooks_are_refused_as_the_server_hides_them(jp_fetch, jp_root_dir):
+    (jp_root_dir / ".private").mkdir()
+    (jp_root_dir / ".private" / "model.ipynb").write_text("{}")
+    for method, route, body in (
+        ("POST", "jobs", {"path": ".private/model.ipynb"}),
+        ("GET", "candidates?path=.private/model.ipynb", None),
+    ):
+        status, reply = await call(jp_fetch, method, route, body)
+        assert status == 403, reply
+        assert "hidden" in reply["message"] and "allow_hidden" in reply["hint"]
+
+
 async def test_a_nul_in_the_path_is_400(jp_fetch, notebook):
     status, reply = await call(jp_fetch, "POST", "jobs", {"path": "model\u0000.ipynb"})
     assert status == 400, reply

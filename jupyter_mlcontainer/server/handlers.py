@@ -54,7 +54,8 @@ class CandidatesHandler(MLContainerHandler):
                 "The query argument 'path' is required.",
                 "Call /mlcontainer/candidates?path=<notebook>.",
             )
-        notebook = resolve_notebook(self.contents_manager.root_dir, path)
+        manager = self.contents_manager
+        notebook = resolve_notebook(manager.root_dir, path, manager.allow_hidden)
         self.finish(await self.blocking(find_candidates, notebook))
 
 
@@ -68,7 +69,8 @@ class JobListHandler(MLContainerHandler):
     @authorized(action="execute")  # a build runs the notebook's code
     def post(self):
         body = self.json_body()
-        options, kernel_id = read_job_request(body, self.contents_manager.root_dir)
+        manager = self.contents_manager
+        options, kernel_id = read_job_request(body, manager.root_dir, manager.allow_hidden)
         if kernel_id is not None and kernel_id not in self.kernel_manager:
             raise InvalidRequest(
                 f"No running kernel {kernel_id!r}.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..errors import InvalidRequest, NotebookNotFound, PathOutsideRoot
+from ..errors import HiddenPath, InvalidRequest, NotebookNotFound, PathOutsideRoot
 from ..pipeline.plan import ExportOptions
 
 #: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be).
@@ -58,8 +58,9 @@ def _expected(fields: dict) -> str:
     )
 
 
-def resolve_notebook(root_dir: str, relative: str) -> Path:
-    """The notebook at `relative` under `root_dir`, refusing anything that leaves the root."""
+def resolve_notebook(root_dir: str, relative: str, allow_hidden: bool = False) -> Path:
+    """The notebook at `relative` under `root_dir`, refusing anything that leaves the root,
+    and hidden files unless the server serves them (`ContentsManager.allow_hidden`)."""
     if "\x00" in relative:
         raise InvalidRequest("The path contains a NUL character.", "Give the notebook's path.")
     if (
@@ -76,6 +77,12 @@ def resolve_notebook(root_dir: str, relative: str) -> Path:
         raise PathOutsideRoot(
             f"{relative!r} leaves the server root.",
             "Give a path inside the directory Jupyter serves.",
+        )
+    if not allow_hidden and any(part.startswith(".") for part in parts):
+        raise HiddenPath(
+            f"{relative!r} is a hidden file or lies in a hidden folder.",
+            "Move the notebook out of it, or start the server with "
+            "--ContentsManager.allow_hidden=True.",
         )
     root = Path(root_dir).resolve()
     resolved = (root / Path(*parts)).resolve() if parts else root
@@ -95,14 +102,16 @@ def resolve_notebook(root_dir: str, relative: str) -> Path:
     return resolved
 
 
-def read_job_request(body: dict, root_dir: str) -> tuple[ExportOptions, str | None]:
+def read_job_request(
+    body: dict, root_dir: str, allow_hidden: bool = False
+) -> tuple[ExportOptions, str | None]:
     """POST /mlcontainer/jobs body → the pipeline's options and the kernel to capture from."""
     given = check_fields(body, JOB_FIELDS, required=("path",))
     if given.get("model") and given.get("entry"):
         raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
     if not 0 <= given.get("port", 0) <= 65535:
         raise InvalidRequest("The field 'port' must be between 0 and 65535.", _expected(JOB_FIELDS))
-    notebook = resolve_notebook(root_dir, given.pop("path"))
+    notebook = resolve_notebook(root_dir, given.pop("path"), allow_hidden)
     kernel_id = given.pop("kernel_id", None)
     given.setdefault("run", True)
     options = ExportOptions(notebook=str(notebook), **{k: v for k, v in given.items() if v != ""})
