@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -92,10 +93,11 @@ def image_overhead(engine, tag: str, base: str) -> dict:
     }
 
 
-def cold_start(engine, tag: str, request: dict, expected: dict, runs: int = 3) -> list[float]:
-    """Seconds from `docker start` to the first correct prediction."""
+def cold_start(engine, tag: str, request: dict, expected: dict, runs: int = 3) -> list[tuple]:
+    """Seconds from `docker start` to the first HTTP answer of any kind (the runtime is up,
+    the model may still be loading) and to the first correct prediction."""
     body = json.dumps(request).encode()
-    seconds = []
+    timings = []
     for _ in range(runs):
         container = engine.client.containers.create(
             tag, ports={"8080/tcp": ("127.0.0.1", None)}, labels=BENCH_LABELS
@@ -105,23 +107,30 @@ def cold_start(engine, tag: str, request: dict, expected: dict, runs: int = 3) -
             container.start()
             container.reload()
             port = container.ports["8080/tcp"][0]["HostPort"]
+            answered = None
             while time.perf_counter() - start < 30:
-                if _predicts(f"http://127.0.0.1:{port}/predict", body, expected):
-                    seconds.append(time.perf_counter() - start)
+                outcome = _predicts(f"http://127.0.0.1:{port}/predict", body, expected)
+                if outcome is not None and answered is None:
+                    answered = time.perf_counter() - start
+                if outcome:
+                    timings.append((answered, time.perf_counter() - start))
                     break
                 time.sleep(0.005)
         finally:
             container.remove(force=True)
-    return seconds
+    return timings
 
 
-def _predicts(url: str, body: bytes, expected: dict) -> bool:
+def _predicts(url: str, body: bytes, expected: dict):
+    """True for the expected answer, False for any other HTTP answer, None for no answer."""
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=2) as answer:
             return json.load(answer)["predictions"] == expected["predictions"]
-    except (OSError, ValueError, KeyError):
+    except urllib.error.HTTPError:
         return False
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def free_port() -> int:
@@ -229,8 +238,10 @@ def main(argv=None) -> int:
     print("image: {image_mb:.1f} MB = base {base_mb:.1f} + dependencies {dependencies_mb:.1f} "
           "+ overhead {overhead_mb:.2f} MB (serving stack {serving_stack_mb:.2f}, app and state "
           "{app_and_state_mb:.2f})".format(**sizes))
-    print("cold start (start → first correct prediction): "
-          + ", ".join(f"{s:.2f}" for s in starts) + f" s (median {statistics.median(starts):.2f} s)")
+    answers, predictions = zip(*starts)
+    print("cold start (start → runtime answers → first correct prediction): "
+          + ", ".join(f"{a:.2f} → {p:.2f}" for a, p in starts)
+          + f" s (median {statistics.median(answers):.2f} → {statistics.median(predictions):.2f} s)")
     print(f"{'server':>12} {'clients':>7} {'req/s (each round)':>24} {'p50 ms':>8} {'p99 ms':>8}")
     for name, by_concurrency in load.items():
         for concurrency, results in by_concurrency.items():
