@@ -17,6 +17,7 @@ from packaging.version import Version
 from ..config import cache_dir
 from ..errors import DependencyError, last_lines
 from ..events import EventSink, ProgressEvent, ignore_events
+from ..locks import exclusive_folder
 
 #: glibc of the Debian releases the base images use is 2.36; older manylinux tags all run there.
 _MANYLINUX_GLIBC_MINORS = range(17, 37)
@@ -32,16 +33,18 @@ def download_wheels(packages: dict, python: str, on_event: EventSink = ignore_ev
     cache = cache_folder(python, machine)
     cache.mkdir(parents=True, exist_ok=True)
     wanted = {canonicalize_name(name): version for name, version in packages.items()}
-    missing = {
-        name: version for name, version in wanted.items() if not _cached(cache, name, version)
-    }
-    if missing:
-        on_event(
-            ProgressEvent(
-                "log", f"downloading {len(missing)} wheels for Python {python}", "environment"
+    # pip copies a wheel into the cache non-atomically: one download at a time per cache.
+    with exclusive_folder(cache, waiting=lambda: None):
+        missing = {
+            name: version for name, version in wanted.items() if not _cached(cache, name, version)
+        }
+        if missing:
+            on_event(
+                ProgressEvent(
+                    "log", f"downloading {len(missing)} wheels for Python {python}", "environment"
+                )
             )
-        )
-        _pip_download(missing, python, machine, cache)
+            _pip_download(missing, python, machine, cache)
     found = [_cached(cache, name, version) for name, version in sorted(wanted.items())]
     absent = [name for name, path in zip(sorted(wanted), found) if path is None]
     if absent:
