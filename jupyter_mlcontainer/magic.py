@@ -51,10 +51,17 @@ class ContainerizeMagics(Magics):
         "--sample", metavar="EXPR", help="an expression giving a sample input, e.g. 'X_test[:3]'"
     )
     @argument(
-        "--name", metavar="NAME", help="image and instance name (default: the notebook's file name)"
+        "--name",
+        metavar="NAME",
+        help="image and instance name, folded to what Docker accepts (default: the notebook's file name)",
     )
     @argument("--no-run", action="store_true", help="build the image but do not start an instance")
-    @argument("--port", type=int, metavar="N", help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)")
+    @argument(
+        "--port",
+        type=int,
+        metavar="N",
+        help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
+    )
     @argument("--base-image", metavar="IMG", help="base image for the container")
     @argument(
         "--notebook",

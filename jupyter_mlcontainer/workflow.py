@@ -20,6 +20,7 @@ from .engine.base import (
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
     Instance,
+    docker_name,
     image_tags,
 )
 from .errors import CaptureError, EngineUnavailable, JobCancelled, NameTaken
@@ -107,7 +108,8 @@ def containerize(
     plan = analyse_notebook(options)
     for warning in plan.warnings:
         job.warn(warning, "analyse")
-    name = options.name or image_name(options.notebook)
+    # Also the instance's and the context folder's name, so a free-form name is folded too.
+    name = docker_name(options.name) if options.name else image_name(options.notebook)
     destination = Path(out_dir) if out_dir else default_context_folder(notebook, name)
     with exclusive_folder(destination, job.waiting):
         state_dir = prepare_destination(destination, owned=not out_dir)

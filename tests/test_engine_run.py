@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -16,6 +17,7 @@ from jupyter_mlcontainer.engine.base import (
     MANAGED_LABEL,
     NOTEBOOK_LABEL,
     Instance,
+    docker_name,
     image_tags,
     split_image_ref,
 )
@@ -179,6 +181,26 @@ def test_resolve_base_image_prefers_what_is_present(engine, base_image):
     assert engine.image_exists(expected)
     assert engine.resolve_base_image("", "3.11") == expected
     assert engine.resolve_base_image("", "3.99") == "python:3.99-slim"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("iris_classifier", "iris_classifier"),
+        ("My Model (v2)", "my-model-v2"),
+        ("a__b", "a__b"),
+        ("a___b", "a-b"),
+        ("a._b", "a-b"),
+        ("v1.2", "v1.2"),
+        ("Ünïcode", "n-code"),
+        ("--", "model"),
+    ],
+)
+def test_names_fold_into_valid_docker_repository_components(text, expected):
+    component = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")  # Docker's grammar
+    assert docker_name(text) == expected
+    assert component.fullmatch(docker_name(text))
+    assert image_tags(text, "abc")[0] == f"mlcontainer/{expected}:abc"
 
 
 def test_split_image_ref_keeps_registry_ports():

@@ -20,17 +20,36 @@ def add_command(commands) -> None:
     command.add_argument("notebook", help="path to the .ipynb file")
     entry = command.add_mutually_exclusive_group()
     entry.add_argument("--model", metavar="VAR", help="serve VAR.<method>(inputs)")
-    entry.add_argument("--entry", metavar="NAME", help="serve the function NAME(inputs) (default: predict)")
-    command.add_argument("--method", default="predict", help="model method to serve (e.g. predict_proba)")
-    command.add_argument("--sample", metavar="EXPR", help="sample input evaluated in the kernel, e.g. 'X_test[:3]'")
-    command.add_argument("--name", help="image name (default: the notebook's file name)")
-    command.add_argument("--base-image", metavar="IMG", help="base image (default: configured or python:X.Y-slim)")
-    command.add_argument("--context-only", action="store_true", help="write the build context, do not build")
+    entry.add_argument(
+        "--entry", metavar="NAME", help="serve the function NAME(inputs) (default: predict)"
+    )
+    command.add_argument(
+        "--method", default="predict", help="model method to serve (e.g. predict_proba)"
+    )
+    command.add_argument(
+        "--sample", metavar="EXPR", help="sample input evaluated in the kernel, e.g. 'X_test[:3]'"
+    )
+    command.add_argument(
+        "--name",
+        help="image and instance name, folded to what Docker accepts (default: the notebook's file name)",
+    )
+    command.add_argument(
+        "--base-image", metavar="IMG", help="base image (default: configured or python:X.Y-slim)"
+    )
+    command.add_argument(
+        "--context-only", action="store_true", help="write the build context, do not build"
+    )
     command.add_argument("--out", metavar="DIR", help="where to write the build context")
     command.add_argument("--no-cache", action="store_true", help="rebuild every image layer")
     command.add_argument("--run", action="store_true", help="start the image and check parity")
-    command.add_argument("--port", type=int, help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)")
-    command.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    command.add_argument(
+        "--port",
+        type=int,
+        help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print one JSON object with the result"
+    )
     command.add_argument("-q", "--quiet", action="store_true", help="hide build logs")
     command.set_defaults(handler=run)
 
@@ -76,5 +95,8 @@ def summary(result) -> str:
         rows = [ParityRow(**row) for row in result.parity["rows"]]
         verdict = "PASS" if result.parity["passed"] else "FAIL"
         lines.append(f"parity:  {verdict}")
-        lines += ["  " + line for line in ParityReport(rows, result.parity["passed"]).render().splitlines()]
+        lines += [
+            "  " + line
+            for line in ParityReport(rows, result.parity["passed"]).render().splitlines()
+        ]
     return "\n".join(lines)

@@ -63,10 +63,19 @@ class PruneReport:
         return asdict(self)
 
 
+def docker_name(text: str, fallback: str = "model") -> str:
+    """`text` folded into a Docker repository component: lowercase alphanumerics joined by
+    `.`, `_`, `__` or dashes; any other character or run of separators becomes one `-`."""
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", text.lower())
+    cleaned = re.sub(
+        r"[._-]{2,}", lambda run: run[0] if re.fullmatch(r"__|-+", run[0]) else "-", cleaned
+    )
+    return cleaned.strip("._-") or fallback
+
+
 def image_repository(name: str) -> str:
-    """`mlcontainer/<name>`, with `name` folded into what Docker accepts (lowercase, [a-z0-9._-])."""
-    cleaned = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("._-")
-    return f"{IMAGE_NAMESPACE}/{cleaned or 'model'}"
+    """`mlcontainer/<name>`, with `name` folded into what Docker accepts."""
+    return f"{IMAGE_NAMESPACE}/{docker_name(name)}"
 
 
 def image_tags(name: str, content_hash: str) -> tuple[str, str]:

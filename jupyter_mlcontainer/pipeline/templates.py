@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__
+from ..engine.base import docker_name
 from .plan import ServingPlan
 
 _DOCKERFILE = """\
@@ -55,11 +56,8 @@ def entry_label(plan: ServingPlan) -> str:
 
 
 def image_name(notebook: str) -> str:
-    """A Docker-safe image name from the notebook's file name: the file name as JupyterLab
-    shows it, lowercased, with every run of other characters than [a-z0-9_] made one `-`."""
-    stem = Path(notebook).stem.lower()
-    cleaned = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "-" for c in stem)
-    return "-".join(part.strip("_") for part in cleaned.split("-") if part.strip("_")) or "notebook"
+    """A Docker-safe image name from the notebook's file name, as JupyterLab names it too."""
+    return docker_name(Path(notebook).stem, fallback="notebook")
 
 
 def dockerfile(plan: ServingPlan, base_image: str, offline: bool, runtime: str) -> str:
