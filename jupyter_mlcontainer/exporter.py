@@ -17,14 +17,19 @@ from nbconvert.exporters import Exporter
 from traitlets import Unicode
 
 from .pipeline.plan import ExportOptions
+from .pipeline.render import CONTEXT_MARKER
 
 
 class MLContainerExporter(Exporter):
     export_from_notebook = "ML container build context"
     output_mimetype = "application/gzip"
 
-    model = Unicode(None, allow_none=True, help="Model variable to serve (VAR.predict).").tag(config=True)
-    entry = Unicode(None, allow_none=True, help="Function to serve (default: predict).").tag(config=True)
+    model = Unicode(None, allow_none=True, help="Model variable to serve (VAR.predict).").tag(
+        config=True
+    )
+    entry = Unicode(None, allow_none=True, help="Function to serve (default: predict).").tag(
+        config=True
+    )
     sample = Unicode(None, allow_none=True, help="Sample input expression.").tag(config=True)
 
     def _file_extension_default(self):
@@ -42,7 +47,9 @@ class MLContainerExporter(Exporter):
             if not notebook.is_file():  # an in-memory notebook: its local modules are unknown
                 notebook = Path(scratch) / f"{name}.ipynb"
                 nbformat.write(nb_copy, notebook)
-            options = ExportOptions(notebook=str(notebook), model=self.model, entry=self.entry, sample=self.sample)
+            options = ExportOptions(
+                notebook=str(notebook), model=self.model, entry=self.entry, sample=self.sample
+            )
             context = Path(scratch) / "context"
             containerize(options, context_only=True, out_dir=str(context))
             return archive(context), resources
@@ -53,7 +60,7 @@ def archive(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
         with tarfile.open(fileobj=compressed, mode="w") as tar:
-            for path in sorted(folder.rglob("*")):
+            for path in sorted(p for p in folder.rglob("*") if p.name != CONTEXT_MARKER):
                 info = tar.gettarinfo(str(path), arcname=path.relative_to(folder).as_posix())
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
                 if path.is_file():

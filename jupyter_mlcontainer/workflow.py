@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,7 +62,6 @@ class _Job:
         self.on_event = on_event
         self.cancel = cancel or threading.Event()
         self.warnings: list[str] = []
-        self.told_waiting = False
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -71,14 +71,17 @@ class _Job:
         self.check()
         self.on_event(ProgressEvent("stage", message, stage))
 
-    def waiting(self) -> None:
-        """Called while another build of the same notebook holds its context folder."""
-        self.check()
-        if not self.told_waiting:
-            self.told_waiting = True
-            self.on_event(
-                ProgressEvent("log", "Waiting for another build of this notebook to finish")
-            )
+    def waiting_for(self, what: str) -> Callable[[], None]:
+        """A callback for `exclusive_folder`: honours cancellation, says once what it waits for."""
+        told = []
+
+        def waiting() -> None:
+            self.check()
+            if not told:
+                told.append(True)
+                self.on_event(ProgressEvent("log", f"Waiting for another build to finish {what}"))
+
+        return waiting
 
     def warn(self, message: str, stage: str = "") -> None:
         self.warnings.append(message)
@@ -99,7 +102,8 @@ def containerize(
 
     `kernel` is a `pipeline.kernels.KernelSession` holding the notebook's live state (magic,
     JupyterLab); None executes the notebook headless first. `cancel` is checked between
-    stages and build steps; when set the job stops with `JobCancelled` and removes what it made.
+    stages and build steps; when set the job stops with `JobCancelled`, leaving no container
+    (an image it finished building stays).
     """
     config = config or load_config()
     job = _Job(on_event, cancel)
@@ -111,8 +115,8 @@ def containerize(
     # Also the instance's and the context folder's name, so a free-form name is folded too.
     name = docker_name(options.name) if options.name else image_name(options.notebook)
     destination = Path(out_dir) if out_dir else default_context_folder(notebook, name)
-    with exclusive_folder(destination, job.waiting):
-        state_dir = prepare_destination(destination, owned=not out_dir)
+    with exclusive_folder(destination, job.waiting_for(f"with {destination}")):
+        state_dir = prepare_destination(destination)
 
         job.stage(
             "capture",
@@ -132,7 +136,12 @@ def containerize(
         folder = notebook.resolve().parent
         local_files = local_module_files(folder, plan.local_modules)
         wheels = (
-            download_wheels(capture["packages"], capture["python"], on_event)
+            download_wheels(
+                capture["packages"],
+                capture["python"],
+                on_event,
+                waiting=job.waiting_for("downloading into the wheel cache"),
+            )
             if config.download_wheels
             else None
         )
@@ -144,7 +153,9 @@ def containerize(
             else config.base_image_for(capture["python"])
         )
         job.stage("render", f"Writing the build context to {destination}")
-        context = render_context(plan, capture, destination, base_image, local_files, wheels)
+        context = render_context(
+            plan, capture, destination, base_image, local_files, wheels, config.labels
+        )
         sample = {"request": capture["request"], "expected": capture["expected"]}
         result = BuildResult(
             context=str(destination), name=name, sample=sample, warnings=tuple(job.warnings)
@@ -209,7 +220,8 @@ def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path
     raise CaptureError(
         f"The captured state refers to {', '.join(sorted(missing))}, defined in the notebook in a "
         "way that cannot be copied (not a top-level def or class).",
-        "Define them at the top level of a cell, or tag the cell that defines them mlcontainer:include.",
+        "Define them at the top level of a cell, or tag the cell that defines them "
+        "mlcontainer:include.",
     )
 
 
@@ -252,8 +264,8 @@ def _start(engine, tag: str, port: int, labels: dict, name: str, attempts: int =
 
 
 def _instance_name(engine, name: str) -> str:
-    """`name`, or `name-2`, `name-3`... when an instance of that name already exists."""
-    taken = {instance.name for instance in engine.list_instances(all=True)}
+    """`name`, or `name-2`, `name-3`... when a container of that name already exists."""
+    taken = engine.container_names()
     candidate, number = name, 1
     while candidate in taken:
         number += 1

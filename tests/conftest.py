@@ -47,6 +47,7 @@ def _remove_labelled(engine) -> None:
         container.remove(force=True)
     for image in engine.client.images.list(filters=selector):
         engine.client.images.remove(image.id, force=True)
+    engine.client.images.prune(filters={"dangling": True, **selector})  # builder stages' cache
 
 
 @pytest.fixture(scope="session")

@@ -177,6 +177,8 @@ def test_local_packages_ship_whole_with_what_they_import(tmp_path):
     (package / "scale.py").write_text("import numpy\nfrom .sub.clip import clip\n")
     (package / "sub" / "__init__.py").write_text("")
     (package / "sub" / "clip.py").write_text("import helpers\n")
+    (package / "vocabulary.json").write_text('["a", "b"]')
+    (package / "legacy.py").write_text("print 'python 2'\n")
     (tmp_path / "helpers.py").write_text("import scipy.special\n")
     (tmp_path / "unused.py").write_text("import pandas\n")
     path = notebook(
@@ -189,9 +191,11 @@ def test_local_packages_ship_whole_with_what_they_import(tmp_path):
     assert plan.local_modules == ["featurelib"]
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "featurelib/__init__.py",
+        "featurelib/legacy.py",
         "featurelib/scale.py",
         "featurelib/sub/__init__.py",
         "featurelib/sub/clip.py",
+        "featurelib/vocabulary.json",
         "helpers.py",
     ]
     assert third_party_imports_of_files(files) == ["helpers", "numpy", "scipy"]

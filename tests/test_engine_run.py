@@ -194,6 +194,8 @@ def test_resolve_base_image_prefers_what_is_present(engine, base_image):
         ("v1.2", "v1.2"),
         ("Ünïcode", "n-code"),
         ("--", "model"),
+        ("x", "x-model"),
+        ("a" * 300, "a" * 100),
     ],
 )
 def test_names_fold_into_valid_docker_repository_components(text, expected):
@@ -254,8 +256,8 @@ def test_a_name_taken_meanwhile_moves_on_to_the_next():
         def __init__(self):
             self.names = []
 
-        def list_instances(self, all):
-            return [Instance("1", "iris", "", "", "running")] if self.names else []
+        def container_names(self):
+            return {"iris"} if self.names else set()
 
         def run(self, tag, port, labels, name):
             self.names.append(name)

@@ -15,11 +15,11 @@ engine_test = pytest.mark.engine
 
 #: Other tests of the session build images too; prune only this test's.
 GROUP = {"io.mlcontainer.test-group": "prune"}
-#: Two stages shaped like a generated Dockerfile's; the builder stage also carries the test's
-#: labels, which a build's `labels` put on the final stage only.
+PLAN = ServingPlan("nb.ipynb", "0" * 64, "function", "predict", "")
+#: Two stages shaped like a generated Dockerfile's, with its builder stage's LABEL line.
 TWO_STAGES = """\
 FROM {base} AS builder
-LABEL io.mlcontainer.stage="builder" {test_label}="{session}" io.mlcontainer.test-group="prune"
+{builder_label}
 RUN echo {marker} > /marker
 FROM {base}
 COPY --from=builder /marker /marker
@@ -27,14 +27,25 @@ CMD ["python3", "-c", "import os, time; time.sleep(float(os.environ.get('SLEEP',
 """
 
 
+def builder_label(labels: dict) -> str:
+    generated = dockerfile(
+        PLAN, "base:1", offline=True, runtime="mlcontainer_runtime", labels=labels
+    )
+    return next(
+        line for line in generated.splitlines() if line.startswith("LABEL io.mlcontainer.stage")
+    )
+
+
 def build_version(engine, base_image, test_labels, directory, marker: str, tag_as="") -> str:
     """Build one version of the same image name, tagged `tag_as` or `marker`; `:latest`
     follows the newest."""
-    [(test_label, session)] = test_labels.items()
+    session = next(iter(test_labels.values()))
     directory.mkdir()
     (directory / "Dockerfile").write_text(
         TWO_STAGES.format(
-            base=base_image, test_label=test_label, session=session, marker=f"{session}-{marker}"
+            base=base_image,
+            builder_label=builder_label({**test_labels, **GROUP}),
+            marker=f"{session}-{marker}",
         )
     )
     tag, latest = image_tags(f"prune-{session}", tag_as or marker)
@@ -66,6 +77,8 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
         for marker in ("v1", "v2", "v3")
     )
     assert len(builder_caches(engine, test_labels)) == 5
+    pushed = f"registry.example/team/prune-{next(iter(test_labels.values()))}:2"
+    engine.client.images.get(superseded).tag(pushed)  # as a user does before `docker push`
     engine.client.containers.create(in_use, labels=labels)  # created, never started
     running = engine.run(newest, labels=labels, environment={"SLEEP": "60"})
     exited = engine.run(newest, labels=labels)
@@ -78,6 +91,7 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     assert report.caches == 5 and report.cache_bytes > 0
     assert builder_caches(engine, test_labels) == []
     assert not any(map(engine.image_exists, (retagged, untagged, superseded)))
+    assert engine.image_exists(pushed), "a tag outside mlcontainer/ keeps its image"
     latest = image_tags(f"prune-{next(iter(test_labels.values()))}", "")[1]
     assert all(engine.image_exists(image) for image in (in_use, newest, latest))
     assert [i.name for i in engine.list_instances(all=True, labels=labels)] == [running.name]
@@ -93,9 +107,12 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     engine.stop(running.name)
 
 
-def test_generated_dockerfiles_mark_their_builder_stage():
-    plan = ServingPlan("nb.ipynb", "0" * 64, "function", "predict", "")
-    text = dockerfile(plan, "base:1", offline=True, runtime="mlcontainer_runtime")
+def test_generated_dockerfiles_mark_their_builder_stage_with_the_configured_labels():
+    labels = {"team": 'fraud "ml"', "cost-center": "$4"}
+    text = dockerfile(PLAN, "base:1", offline=True, runtime="mlcontainer_runtime", labels=labels)
     builder, final = text.split("\nFROM base:1\n")
-    assert 'LABEL io.mlcontainer.stage="builder"' in builder
+    assert (
+        'LABEL io.mlcontainer.stage="builder" "cost-center"="\\$4" "team"="fraud \\"ml\\""'
+        in builder
+    )
     assert "io.mlcontainer.stage" not in final

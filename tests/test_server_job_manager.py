@@ -40,11 +40,13 @@ async def test_a_queued_job_is_cancelled_at_once_and_never_runs():
 
     assert manager.cancel(queued.id).status == "cancelled"
     assert "cancelled" in queued.error["message"]
+    cancelled_at = queued.finished
 
     build.release.set()
     await _until(lambda: running.done)
-    await asyncio.sleep(0.2)  # the worker has picked up the cancelled job by now
+    await asyncio.sleep(0.5)  # the worker has picked up the cancelled job by now
     assert running.status == "succeeded"
     assert build.ran == [running.id]
     assert queued.status == "cancelled"
+    assert queued.finished == cancelled_at, "a finished job is not finished again"
     manager.shutdown()

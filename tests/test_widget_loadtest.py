@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import socket
 
 import pytest
+from ports import free_port
 
 from jupyter_mlcontainer.errors import LoadTestRefused
 from jupyter_mlcontainer.widget.histogram import latency_histogram_png
@@ -49,10 +49,7 @@ def test_bounds_are_enforced(bounds):
 
 
 def test_a_closed_port_counts_as_no_answer():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = run_load_test(f"http://localhost:{port}", {"instances": []}, requests=6, concurrency=3)
+    result = run_load_test(f"http://localhost:{free_port()}", {"instances": []}, requests=6, concurrency=3)
     assert result.statuses == {0: 6}
     assert result.ok == 0 and result.errors == 6 and not result.timed_out
     assert result.summary() == "6 requests, none answered 2xx (6× no answer)"

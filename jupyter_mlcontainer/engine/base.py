@@ -63,14 +63,22 @@ class PruneReport:
         return asdict(self)
 
 
+#: Longest name made; Docker allows longer, but the name also becomes tags and folders.
+MAX_NAME = 100
+
+
 def docker_name(text: str, fallback: str = "model") -> str:
-    """`text` folded into a Docker repository component: lowercase alphanumerics joined by
-    `.`, `_`, `__` or dashes; any other character or run of separators becomes one `-`."""
+    """`text` folded into a Docker repository component and container name: lowercase
+    alphanumerics joined by `.`, `_`, `__` or dashes; any other character or run of
+    separators becomes one `-`; at least two characters (a container name's minimum)."""
     cleaned = re.sub(r"[^a-z0-9._-]+", "-", text.lower())
     cleaned = re.sub(
         r"[._-]{2,}", lambda run: run[0] if re.fullmatch(r"__|-+", run[0]) else "-", cleaned
     )
-    return cleaned.strip("._-") or fallback
+    cleaned = cleaned[:MAX_NAME].strip("._-")
+    if len(cleaned) < 2:
+        return f"{cleaned}-{fallback}" if cleaned else fallback
+    return cleaned
 
 
 def image_repository(name: str) -> str:

@@ -29,6 +29,7 @@ from ..events import ProgressEvent
 from .base import (
     BUILDER_STAGE,
     CONTAINER_PORT,
+    IMAGE_NAMESPACE,
     INSTANCE_LABEL,
     MANAGED_LABEL,
     NOTEBOOK_SHA256_LABEL,
@@ -326,6 +327,11 @@ class DockerEngine:
         return [_instance(container) for container in containers]
 
     @_reaches_engine
+    def container_names(self) -> set[str]:
+        """Every container's name, ours or not: a new instance needs one nobody holds."""
+        return {c.name for c in self.client.containers.list(all=True, ignore_removed=True)}
+
+    @_reaches_engine
     def find_instance(self, name_or_id: str) -> Instance:
         """The instance with this name, id, or unique id prefix, running or not."""
         instances = self.list_instances(all=True)
@@ -366,8 +372,9 @@ class DockerEngine:
     @_reaches_engine
     def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport:
         """Remove what builds and instances leave behind (those carrying `labels`): stopped
-        instances, built images that no `:latest` tag and no container refers to any more,
-        and, unless `keep_cache`, the builder stages' cache (the next build re-installs)."""
+        instances, the `mlcontainer/` tags of built images that no `:latest` tag and no
+        container refers to any more, and, unless `keep_cache`, the builder stages' cache
+        (the next build re-installs)."""
         selector = [f"{k}={v}" for k, v in (labels or {}).items()]
         report = PruneReport()
         for instance in self.list_instances(all=True, labels=labels):
@@ -378,13 +385,16 @@ class DockerEngine:
             c.attrs["Image"] for c in self.client.containers.list(all=True, ignore_removed=True)
         }
         for image in self.client.images.list(filters={"label": [NOTEBOOK_SHA256_LABEL, *selector]}):
-            superseded = not any(tag.endswith(":latest") for tag in image.tags)
-            if superseded and image.id not in in_use:
-                try:
-                    self.client.images.remove(image.id, force=len(image.tags) > 1)
-                except APIError:
-                    continue  # taken into use or removed meanwhile: leave it to the next prune
-                report.images.extend(image.tags or [image.short_id])
+            ours = [tag for tag in image.tags if tag.startswith(f"{IMAGE_NAMESPACE}/")]
+            kept = image.id in in_use or any(tag.endswith(":latest") for tag in ours)
+            if kept or (image.tags and not ours):
+                continue
+            try:  # only our tags go; an image someone tagged otherwise (to push it) stays
+                for tag in ours or [image.id]:
+                    self.client.images.remove(tag)
+            except APIError:
+                continue  # taken into use or removed meanwhile: leave it to the next prune
+            report.images.extend(ours or [image.short_id])
         if not keep_cache:
             caches = {"dangling": True, "label": [f"{STAGE_LABEL}={BUILDER_STAGE}", *selector]}
             report.caches = len(self.client.images.list(filters=caches))

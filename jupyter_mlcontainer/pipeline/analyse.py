@@ -197,20 +197,32 @@ def imported_modules(statement: Statement) -> list[str]:
 
 
 def _local_module_files(folder: Path, module: str) -> list[Path]:
-    """`module.py` beside the notebook, or every file of the package `module/`."""
+    """`module.py` beside the notebook, or every file of the package `module/` (its data
+    files too), leaving out bytecode."""
     single = folder / f"{module}.py"
     if single.is_file():
         return [single]
     package = folder / module
     if not (package / "__init__.py").is_file():
         return []
-    return sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(
+        path
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
 
 
 def _top_level_imports(path: Path) -> set[str]:
-    """Top-level names of the modules a file imports (relative imports excluded)."""
+    """Top-level names of the modules a Python file imports (relative imports excluded);
+    none for data files and files that do not parse, which ship as they are."""
+    if path.suffix != ".py":
+        return set()
+    try:
+        tree = ast.parse(path.read_text())
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return set()
     modules = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

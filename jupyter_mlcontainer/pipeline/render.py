@@ -21,6 +21,11 @@ RUNTIME_PACKAGE = "mlcontainer_runtime"
 GENERATED_MODULE = "notebook_code"
 #: Marks a folder as a build context, so that only such a folder is ever emptied.
 CONTEXT_MARKER = ".mlcontainer-context"
+#: Everything a context holds at its top level; nothing else is ever deleted.
+CONTEXT_ENTRIES = frozenset(
+    {CONTEXT_MARKER, ".dockerignore", "Dockerfile", "README.md", "requirements.lock"}
+    | {"sample.json", "app", "artifacts", "wheels"}
+)
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,11 @@ def render_context(
     base_image: str,
     local_module_files: list[Path],
     wheels: list[Path] | None,
+    labels: dict,
 ) -> BuildContext:
     """Write the context into `destination`, prepared by `prepare_destination` and holding
     the state files capture wrote. `wheels` go into wheels/; None renders a context whose pip
-    reaches an index during the build."""
+    reaches an index during the build. `labels` also mark the builder stage."""
     destination = Path(destination)
     app = destination / "app"
     artifacts = destination / "artifacts"
@@ -72,7 +78,9 @@ def render_context(
     )
     _write(
         destination / "Dockerfile",
-        dockerfile(plan, base_image, offline=wheels is not None, runtime=RUNTIME_PACKAGE),
+        dockerfile(
+            plan, base_image, offline=wheels is not None, runtime=RUNTIME_PACKAGE, labels=labels
+        ),
     )
     _write(destination / "README.md", context_readme(plan, base_image))
     if wheels is not None:
@@ -118,20 +126,31 @@ def content_hash(context: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def prepare_destination(destination: Path, owned: bool) -> Path:
-    """Empty (or create) the context folder; return the folder capture writes state into.
+def prepare_destination(destination: Path) -> Path:
+    """Create the context folder, or empty one an earlier build wrote; return the folder
+    capture writes state into.
 
-    A folder the caller chose (`owned` False) is only emptied when it is empty or holds an
-    earlier build context, so a mistaken `--out .` cannot delete anybody's files."""
+    Only a context's own entries are ever deleted, and only from a folder that carries the
+    marker and holds nothing else, so a mistaken `--out .` cannot delete anybody's files."""
     destination = Path(destination)
-    if destination.exists() and not (owned or is_build_context(destination)):
-        if not destination.is_dir() or any(destination.iterdir()):
-            raise ContextFolderRefused(
-                f"{destination} already holds files that are not a build context.",
-                "Write the context to a new or empty folder; it is replaced on every build.",
-            )
-    if destination.exists():
-        shutil.rmtree(destination)
+    if destination.is_symlink() or (destination.exists() and not destination.is_dir()):
+        raise ContextFolderRefused(
+            f"{destination} is a link or a file, not a folder.",
+            "Give the path of a new or empty folder for the build context.",
+        )
+    entries = {path.name for path in destination.iterdir()} if destination.exists() else set()
+    if entries and not (CONTEXT_MARKER in entries and entries <= CONTEXT_ENTRIES):
+        others = ", ".join(sorted(entries - CONTEXT_ENTRIES)) or ", ".join(sorted(entries))
+        raise ContextFolderRefused(
+            f"{destination} already holds files that are not a build context: {others}.",
+            "Write the context to a new or empty folder; it is replaced on every build.",
+        )
+    for name in entries:
+        path = destination / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     state = destination / "artifacts" / "state"
     state.mkdir(parents=True)
     _write(
@@ -139,11 +158,6 @@ def prepare_destination(destination: Path, owned: bool) -> Path:
         "A build context written by jupyter-mlcontainer; every build replaces it.\n",
     )
     return state
-
-
-def is_build_context(folder: Path) -> bool:
-    """Whether `folder` holds a context this project began to write, finished or not."""
-    return (Path(folder) / CONTEXT_MARKER).is_file()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -14,7 +14,7 @@ _DOCKERFILE = """\
 
 # Builder: install the pinned wheels into a virtual environment, without network access.
 FROM {base} AS builder
-LABEL io.mlcontainer.stage="builder"
+LABEL io.mlcontainer.stage="builder"{builder_labels}
 COPY requirements.lock /build/requirements.lock
 {copy_wheels}RUN python3 -m venv /build/tools \\
  && python3 -m venv --without-pip /opt/venv \\
@@ -60,8 +60,13 @@ def image_name(notebook: str) -> str:
     return docker_name(Path(notebook).stem, fallback="notebook")
 
 
-def dockerfile(plan: ServingPlan, base_image: str, offline: bool, runtime: str) -> str:
+def dockerfile(
+    plan: ServingPlan, base_image: str, offline: bool, runtime: str, labels: dict
+) -> str:
+    """`labels` (the configured ones) go on the builder stage too, which a build's own labels
+    never reach, so `prune --label` finds its cache."""
     return _DOCKERFILE.format(
+        builder_labels="".join(f" {_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items())),
         version=__version__,
         notebook=Path(plan.notebook).name,
         name=image_name(plan.notebook),
@@ -73,6 +78,12 @@ def dockerfile(plan: ServingPlan, base_image: str, offline: bool, runtime: str) 
         sha256=plan.notebook_sha256,
         short_hash=plan.notebook_sha256[:12],
     )
+
+
+def _quoted(text: str) -> str:
+    """A Dockerfile double-quoted word: quotes, backslashes and `$` escaped."""
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
 
 
 def generated_module(plan: ServingPlan, state: list[dict]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -27,14 +28,20 @@ def cache_folder(python: str, machine: str) -> Path:
     return cache_dir("wheels", f"cp{python.replace('.', '')}-{machine}")
 
 
-def download_wheels(packages: dict, python: str, on_event: EventSink = ignore_events) -> list[Path]:
-    """One wheel per pinned package, for CPython `python` on this machine's architecture."""
+def download_wheels(
+    packages: dict,
+    python: str,
+    on_event: EventSink = ignore_events,
+    waiting: Callable[[], None] = lambda: None,
+) -> list[Path]:
+    """One wheel per pinned package, for CPython `python` on this machine's architecture;
+    `waiting` is called while another build downloads into the same cache."""
     machine = platform.machine()
     cache = cache_folder(python, machine)
     cache.mkdir(parents=True, exist_ok=True)
     wanted = {canonicalize_name(name): version for name, version in packages.items()}
     # pip copies a wheel into the cache non-atomically: one download at a time per cache.
-    with exclusive_folder(cache, waiting=lambda: None):
+    with exclusive_folder(cache, waiting):
         missing = {
             name: version for name, version in wanted.items() if not _cached(cache, name, version)
         }

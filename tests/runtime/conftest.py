@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
 
@@ -82,9 +82,7 @@ class Server:
     """`python -m mlcontainer_runtime` on a free 127.0.0.1 port."""
 
     def __init__(self, root: Path, **env):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlcontainer_runtime"],

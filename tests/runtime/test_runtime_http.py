@@ -173,7 +173,8 @@ def test_a_malformed_dataframe_split_is_a_400(server):
 def test_deeply_nested_json_is_a_400_and_counted(own_server):
     response = own_server.post("/predict", b"[" * 4000)
     assert response.status == 400, response.body
-    assert "nested too deeply" in response.json()["error"]
+    # Python 3.11 runs out of recursion ("nested too deeply"); newer ones call it invalid JSON.
+    assert response.json()["error"].startswith("request body is")
     metrics = own_server.get("/metrics").body.decode()
     assert 'mlcontainer_requests_total{route="/predict",status="400"} 1' in metrics
 
