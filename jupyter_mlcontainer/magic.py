@@ -22,7 +22,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .errors import JobCancelled, MLContainerError, NotebookError, NotebookNotFound
 from .events import ProgressEvent
 from .instance import ServingInstance
-from .pipeline.plan import ExportOptions
+from .pipeline.plan import OPTION_HELP, ExportOptions
 from .terminal import TerminalProgress
 
 #: How many of the kernel's latest inputs are checked against the saved notebook.
@@ -41,28 +41,12 @@ class ContainerizeMagics(Magics):
         help="a model variable (served as VAR.<method>(inputs)) or a function to serve",
     )
     @argument("--entry", metavar="NAME", help="serve this function instead: entry(inputs)")
-    @argument(
-        "--method",
-        default="predict",
-        metavar="NAME",
-        help="the model method to serve (default: predict)",
-    )
-    @argument(
-        "--sample", metavar="EXPR", help="an expression giving a sample input, e.g. 'X_test[:3]'"
-    )
-    @argument(
-        "--name",
-        metavar="NAME",
-        help="image and instance name, folded to what Docker accepts (default: the notebook's file name)",
-    )
+    @argument("--method", default="predict", metavar="NAME", help=OPTION_HELP["method"])
+    @argument("--sample", metavar="EXPR", help=OPTION_HELP["sample"])
+    @argument("--name", metavar="NAME", help=OPTION_HELP["name"])
     @argument("--no-run", action="store_true", help="build the image but do not start an instance")
-    @argument(
-        "--port",
-        type=int,
-        metavar="N",
-        help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
-    )
-    @argument("--base-image", metavar="IMG", help="base image for the container")
+    @argument("--port", type=int, metavar="N", help=OPTION_HELP["port"])
+    @argument("--base-image", metavar="IMG", help=OPTION_HELP["base_image"])
     @argument(
         "--notebook",
         metavar="PATH",
@@ -314,6 +298,7 @@ def load_ipython_extension(ipython=None) -> None:
     if ipython is None:
         raise MLContainerError(
             "%containerize needs IPython: there is no IPython shell here.",
-            "Run it in a Jupyter notebook (or IPython), or use `jupyter mlcontainer build` from a terminal.",
+            "Run it in a Jupyter notebook (or IPython), or use `jupyter mlcontainer build` "
+            "from a terminal.",
         )
     ipython.register_magics(ContainerizeMagics)

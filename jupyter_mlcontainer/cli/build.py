@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..pipeline.plan import OPTION_HELP
 from ..terminal import TerminalProgress
 
 
@@ -12,8 +13,8 @@ def add_command(commands) -> None:
         "build",
         help="turn a notebook into a serving image (and run it with --run)",
         description=(
-            "Extract the serving code and the trained model from a notebook (executing it headless), "
-            "pin its environment, write a build context and build the image. With --run, start it "
+            "Extract the serving code and the trained model from a notebook (executing it "
+            "headless), pin its environment, write a build context and build the image. With --run, start it "
             "on 127.0.0.1 and check that it answers the sample exactly as the notebook did."
         ),
     )
@@ -23,30 +24,17 @@ def add_command(commands) -> None:
     entry.add_argument(
         "--entry", metavar="NAME", help="serve the function NAME(inputs) (default: predict)"
     )
-    command.add_argument(
-        "--method", default="predict", help="model method to serve (e.g. predict_proba)"
-    )
-    command.add_argument(
-        "--sample", metavar="EXPR", help="sample input evaluated in the kernel, e.g. 'X_test[:3]'"
-    )
-    command.add_argument(
-        "--name",
-        help="image and instance name, folded to what Docker accepts (default: the notebook's file name)",
-    )
-    command.add_argument(
-        "--base-image", metavar="IMG", help="base image (default: configured or python:X.Y-slim)"
-    )
+    command.add_argument("--method", default="predict", help=OPTION_HELP["method"])
+    command.add_argument("--sample", metavar="EXPR", help=OPTION_HELP["sample"])
+    command.add_argument("--name", help=OPTION_HELP["name"])
+    command.add_argument("--base-image", metavar="IMG", help=OPTION_HELP["base_image"])
     command.add_argument(
         "--context-only", action="store_true", help="write the build context, do not build"
     )
     command.add_argument("--out", metavar="DIR", help="where to write the build context")
     command.add_argument("--no-cache", action="store_true", help="rebuild every image layer")
     command.add_argument("--run", action="store_true", help="start the image and check parity")
-    command.add_argument(
-        "--port",
-        type=int,
-        help="host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
-    )
+    command.add_argument("--port", type=int, help=OPTION_HELP["port"])
     command.add_argument(
         "--json", action="store_true", help="print one JSON object with the result"
     )

@@ -5,6 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+#: Help for the options the CLI and the magic both take, so that they say the same thing.
+OPTION_HELP = {
+    "method": "the model method to serve, e.g. predict_proba (default: predict)",
+    "sample": "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
+    "(default: the first 3 rows passed to the model's last .fit)",
+    "name": "image and instance name, folded to what Docker accepts "
+    "(default: the notebook's file name)",
+    "port": "host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
+    "base_image": "base image (default: configured, else python:X.Y-slim or the offline one)",
+}
+
 
 @dataclass
 class ExportOptions:
