@@ -57,6 +57,10 @@ class BuildFailed(MLContainerError):
         self.output = output
 
 
+class TrialFailed(BuildFailed):
+    """The served code failed, or answered differently, in a fresh interpreter before the build."""
+
+
 class RunFailed(MLContainerError):
     """A container did not start or did not become ready."""
 

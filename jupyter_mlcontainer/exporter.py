@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from traitlets import Unicode
+from traitlets import Bool, List, Unicode
 
-from .pipeline.plan import ExportOptions
+from .pipeline.plan import OPTION_HELP, ExportOptions
 from .pipeline.render import CONTEXT_MARKER
 
 
@@ -31,6 +31,8 @@ class MLContainerExporter(Exporter):
         config=True
     )
     sample = Unicode(None, allow_none=True, help="Sample input expression.").tag(config=True)
+    system_packages = List(Unicode(), help=OPTION_HELP["system_package"]).tag(config=True)
+    keep_gpu_packages = Bool(False, help=OPTION_HELP["keep_gpu_packages"]).tag(config=True)
 
     def _file_extension_default(self):
         return ".tar.gz"
@@ -48,7 +50,12 @@ class MLContainerExporter(Exporter):
                 notebook = Path(scratch) / f"{name}.ipynb"
                 nbformat.write(nb_copy, notebook)
             options = ExportOptions(
-                notebook=str(notebook), model=self.model, entry=self.entry, sample=self.sample
+                notebook=str(notebook),
+                model=self.model,
+                entry=self.entry,
+                sample=self.sample,
+                system_packages=tuple(self.system_packages),
+                keep_gpu_packages=self.keep_gpu_packages,
             )
             context = Path(scratch) / "context"
             containerize(options, context_only=True, out_dir=str(context))

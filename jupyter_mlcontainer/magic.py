@@ -48,6 +48,15 @@ class ContainerizeMagics(Magics):
     @argument("--port", type=int, metavar="N", help=OPTION_HELP["port"])
     @argument("--base-image", metavar="IMG", help=OPTION_HELP["base_image"])
     @argument(
+        "--system-package",
+        metavar="NAME",
+        action="append",
+        default=[],
+        dest="system_packages",
+        help=OPTION_HELP["system_package"],
+    )
+    @argument("--keep-gpu-packages", action="store_true", help=OPTION_HELP["keep_gpu_packages"])
+    @argument(
         "--notebook",
         metavar="PATH",
         help="the notebook file to slice (default: this kernel's notebook)",
@@ -84,6 +93,8 @@ class ContainerizeMagics(Magics):
             base_image=args.base_image,
             run=not args.no_run,
             port=args.port,
+            system_packages=tuple(_unquote(name) for name in args.system_packages),
+            keep_gpu_packages=args.keep_gpu_packages,
         )
         return self._build(options)
 

@@ -30,8 +30,11 @@ from .locks import exclusive_folder
 from .pipeline.analyse import analyse_notebook, local_module_files, third_party_imports_of_files
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
-from .pipeline.plan import ExportOptions, ServingPlan
-from .pipeline.render import prepare_destination, render_context
+from .pipeline.lean import lean_for_cpu
+from .pipeline.native import missing_libraries, system_packages
+from .pipeline.plan import Environment, ExportOptions, ServingPlan
+from .pipeline.render import prepare_destination, render_context, render_serving_files
+from .pipeline.trial import TrialResult, trial_run
 from .pipeline.templates import entry_label, image_name
 from .pipeline.wheels import download_wheels
 
@@ -47,6 +50,7 @@ class BuildResult:
     tag: str = ""  # mlcontainer/<name>:<content hash>
     size: int = 0  # image size in bytes
     instance: Optional[Instance] = None  # with options.run
+    sizes: Optional[dict] = None  # bytes: base, system_packages, python_packages, app
     parity: Optional[dict] = None  # ParityReport.to_dict() when an instance answered the sample
     sample: Optional[dict] = None  # {"request": ..., "expected": ...}
     warnings: tuple = ()
@@ -126,18 +130,25 @@ def containerize(
         )
         with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
             plan, capture = _capture(session, plan, options, state_dir)
-        for warning in capture["warnings"]:
-            job.warn(warning, "capture")
 
-        job.stage(
-            "environment",
-            f"Pinning {len(capture['packages'])} packages for Python {capture['python']}",
-        )
+        job.stage("environment", f"Trial run of the served code with {capture['executable']}")
         folder = notebook.resolve().parent
         local_files = local_module_files(folder, plan.local_modules)
+        render_serving_files(plan, capture, destination, local_files)
+        trial = trial_run(
+            capture["executable"],
+            destination,
+            capture["modules"],
+            requirement_lines(folder),
+            plan.local_modules,
+        )
+        on_event(ProgressEvent("log", f"trial run PASS, imports {', '.join(trial.modules)}"))
+        for warning in trial.warnings:
+            job.warn(warning, "environment")
+        wheels_for = _pinned_packages(trial, options, on_event)
         wheels = (
             download_wheels(
-                capture["packages"],
+                wheels_for,
                 capture["python"],
                 on_event,
                 waiting=job.waiting_for("downloading into the wheel cache"),
@@ -145,16 +156,26 @@ def containerize(
             if config.download_wheels
             else None
         )
-
         engine = _engine(required=not context_only)
         base_image = options.base_image or (
             engine.resolve_base_image(config.base_image, capture["python"])
             if engine
             else config.base_image_for(capture["python"])
         )
+        environment = Environment(
+            packages=wheels_for,
+            system_packages=tuple(_system_packages(engine, base_image, wheels, options)),
+        )
+        if environment.system_packages:
+            on_event(
+                ProgressEvent(
+                    "log", f"system packages: {' '.join(environment.system_packages)}"
+                )
+            )
+
         job.stage("render", f"Writing the build context to {destination}")
         context = render_context(
-            plan, capture, destination, base_image, local_files, wheels, config.labels
+            plan, capture, environment, destination, base_image, wheels, config.labels
         )
         sample = {"request": capture["request"], "expected": capture["expected"]}
         result = BuildResult(
@@ -177,6 +198,7 @@ def containerize(
             build_events.close()
         result.image = engine.image_id(result.tag)
         result.size = engine.image_size(result.tag)
+        result.sizes = image_sizes(engine, result.tag, base_image)
         if not options.run:
             return result
 
@@ -207,9 +229,7 @@ def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path
             "sample_rows": plan.sample_rows,
             "out_dir": str(state_dir.parent),
             "modules": sorted(set(plan.imports) | set(third_party_imports_of_files(local_files))),
-            "local_modules": plan.local_modules,
             "loaded": plan.loaded,
-            "requirements": requirement_lines(folder),
         }
         capture = session.capture(request)
         referenced = {name for item in capture["state"] for name in item["main_references"]}
@@ -223,6 +243,38 @@ def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path
         "Define them at the top level of a cell, or tag the cell that defines them "
         "mlcontainer:include.",
     )
+
+
+def _pinned_packages(trial: TrialResult, options: ExportOptions, on_event: EventSink) -> dict:
+    """The trial's pins, lean for a CPU unless the options keep GPU packages."""
+    if options.keep_gpu_packages:
+        return trial.packages
+    packages, notes = lean_for_cpu(trial.packages, trial.loaded_distributions)
+    for note in notes:
+        on_event(ProgressEvent("log", note, "environment"))
+    return packages
+
+
+def _system_packages(engine, base_image: str, wheels, options: ExportOptions) -> list[str]:
+    """Debian packages for the shared libraries the wheels need and the base lacks."""
+    if wheels is None:  # installed from an index at build time: only what the user named
+        return system_packages({}, options.system_packages)
+    provided = engine.shared_libraries(base_image) if engine else set()
+    return system_packages(missing_libraries(wheels, provided), options.system_packages)
+
+
+def image_sizes(engine, tag: str, base_image: str) -> dict:
+    """Bytes of the image by origin: the base, the Debian packages added, the Python
+    environment, and what the notebook adds (code, state, runtime)."""
+    own_layers = engine.layer_sizes(tag)[len(engine.layer_sizes(base_image)) :]
+    sizes = {"base": engine.image_size(base_image), "system_packages": 0, "python_packages": 0}
+    for created_by, size in own_layers:
+        if "apt-get install" in created_by:
+            sizes["system_packages"] += size
+        elif "/opt/venv" in created_by and "COPY" in created_by:
+            sizes["python_packages"] += size
+    sizes["app"] = engine.image_size(tag) - sum(sizes.values())
+    return sizes
 
 
 def check_parity(url: str, sample: dict) -> dict:

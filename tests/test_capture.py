@@ -12,7 +12,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlcontainer.errors import CaptureError
-from jupyter_mlcontainer.pipeline.capture import capture_state, describe_input, pickle_globals
+from jupyter_mlcontainer.pipeline.capture import (
+    capture_state,
+    describe_input,
+    dump_canonical,
+    pickle_globals,
+)
 
 
 def _namespace():
@@ -45,7 +50,8 @@ def test_capture_serialises_state_and_records_the_sample_and_the_answer(tmp_path
     assert captured["expected"] == {"predictions": [0, 1, 0]}
     assert captured["input"] == {"kind": "dataframe", "columns": ["age", "income"],
                                  "dtypes": {"age": "int64", "income": "float64"}}
-    assert {"scikit-learn", "numpy", "joblib", "cloudpickle"} <= set(captured["packages"])
+    assert {"sklearn", "numpy", "joblib", "cloudpickle", "pandas"} <= set(captured["modules"])
+    assert captured["executable"] == sys.executable
     assert captured["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -128,3 +134,29 @@ def test_a_kernel_that_does_not_answer_is_reported_and_its_channels_closed():
     with pytest.raises(CaptureError, match="kernel did not answer"):
         ClientKernel.from_kernel_manager(manager)
     assert client.stopped
+
+
+def test_an_unchanged_forest_saves_to_the_same_bytes_whatever_its_padding_holds(tmp_path):
+    """Tree node arrays have 7 padding bytes per node that hold stale memory; joblib.dump
+    writes them, so two saves of one forest could differ. The canonical dump zeroes them."""
+    import joblib
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = load_wine(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=1).fit(X, y)
+    dump_canonical(forest, tmp_path / "clean.joblib")
+    joblib.dump(forest, tmp_path / "plain-clean.joblib")
+    for tree in forest.estimators_:
+        state = tree.tree_.__getstate__()
+        nodes = state["nodes"]
+        assert nodes.dtype.itemsize > sum(nodes.dtype.fields[n][0].itemsize for n in nodes.dtype.names)
+        nodes.view(np.uint8).reshape(len(nodes), -1)[:, -4:] = 0xAB  # stale bytes in the padding
+        tree.tree_.__setstate__(state)
+    dump_canonical(forest, tmp_path / "dirty.joblib")
+    joblib.dump(forest, tmp_path / "plain-dirty.joblib")
+
+    assert (tmp_path / "plain-clean.joblib").read_bytes() != (tmp_path / "plain-dirty.joblib").read_bytes()
+    assert (tmp_path / "clean.joblib").read_bytes() == (tmp_path / "dirty.joblib").read_bytes()
+    reloaded = joblib.load(tmp_path / "dirty.joblib")
+    assert (reloaded.predict_proba(X) == forest.predict_proba(X)).all()

@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args) or 0
     except MLContainerError as error:
         print(f"error: {error}", file=sys.stderr)
+        if getattr(error, "output", ""):
+            print(error.output.rstrip(), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

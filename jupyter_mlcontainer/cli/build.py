@@ -29,6 +29,17 @@ def add_command(commands) -> None:
     command.add_argument("--name", help=OPTION_HELP["name"])
     command.add_argument("--base-image", metavar="IMG", help=OPTION_HELP["base_image"])
     command.add_argument(
+        "--system-package",
+        metavar="NAME",
+        action="append",
+        default=[],
+        dest="system_packages",
+        help=OPTION_HELP["system_package"],
+    )
+    command.add_argument(
+        "--keep-gpu-packages", action="store_true", help=OPTION_HELP["keep_gpu_packages"]
+    )
+    command.add_argument(
         "--context-only", action="store_true", help="write the build context, do not build"
     )
     command.add_argument("--out", metavar="DIR", help="where to write the build context")
@@ -56,6 +67,8 @@ def run(args) -> int:
         base_image=args.base_image,
         run=args.run,
         port=args.port,
+        system_packages=tuple(args.system_packages),
+        keep_gpu_packages=args.keep_gpu_packages,
     )
     result = containerize(
         options,
@@ -75,6 +88,9 @@ def summary(result) -> str:
     lines = [f"context: {result.context}"]
     if result.tag:
         lines.append(f"image:   {result.tag} ({result.size / 1e6:.0f} MB)")
+    if result.sizes:
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / 1e6:.1f}" for k, v in result.sizes.items())
+        lines.append(f"sizes:   {parts} MB")
     if result.instance:
         lines.append(f"url:     {result.instance.url}  (instance {result.instance.name})")
     if result.parity:

@@ -149,9 +149,18 @@ class DockerEngine:
             ) from error
 
     @_reaches_engine
-    def import_rootfs(self, tarball: Path, repository: str, tag: str) -> None:
-        """Import a root filesystem tarball as an image (`docker import`)."""
-        self.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+    def import_rootfs(
+        self, tarball: Path, repository: str, tag: str, changes: list[str] | None = None
+    ) -> None:
+        """Import a root filesystem tarball as a one-layer image (`docker import`), with
+        Dockerfile instructions (ENV, LABEL, CMD) in `changes`."""
+        self.api.import_image_from_file(
+            str(tarball), repository=repository, tag=tag, changes=changes
+        )
+
+    @_reaches_engine
+    def image_labels(self, name: str) -> dict:
+        return self.client.images.get(name).labels or {}
 
     @_reaches_engine
     def build(
@@ -213,6 +222,24 @@ class DockerEngine:
     @_reaches_engine
     def image_size(self, name: str) -> int:
         return self.client.images.get(name).attrs["Size"]
+
+    @_reaches_engine
+    def layer_sizes(self, name: str) -> list[tuple[str, int]]:
+        """(the instruction that made it, bytes) for each layer of an image, oldest first."""
+        return [(layer["CreatedBy"], layer["Size"]) for layer in reversed(self.api.history(name))]
+
+    def shared_libraries(self, image: str) -> set[str]:
+        """The shared libraries an image provides, from its `ldconfig -p`; cached per image id."""
+        from ..config import cache_dir
+
+        cached = cache_dir("shared-libraries", self.image_id(image).split(":")[-1][:16])
+        if cached.is_file():
+            return set(cached.read_text().split())
+        output = self.run_command(image, ["ldconfig", "-p"])
+        libraries = {line.split()[0] for line in output.splitlines()[1:] if "=>" in line}
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text("\n".join(sorted(libraries)) + "\n")
+        return libraries
 
     @_reaches_engine
     def remove_image(self, name: str) -> None:

@@ -2,8 +2,9 @@
 
 Serialises each state variable in the format that suits it, evaluates the sample input and the
 notebook's own answer for it, describes the input so the container can rebuild it from JSON, and
-pins the packages the serving code needs to the versions this kernel runs. Imports only the
-standard library at module level, so it loads fast in any kernel.
+lists the modules a static reading says the serving code needs (the trial run adds what it
+really imports, then pins versions). Imports only the standard library at module level, so it
+loads fast in any kernel.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import types
 from pathlib import Path
 
 from ..errors import CaptureError
-from .environment import pin_environment
 
 
 def capture_state(namespace: dict, request: dict) -> dict:
@@ -24,8 +24,7 @@ def capture_state(namespace: dict, request: dict) -> dict:
 
     request: state (names), entry ({kind, name, method}), sample (expression), sample_rows,
     out_dir (absolute), modules (third-party imports of the kept code), loaded (variables the
-    kept code loads from files, whose pickles may import more), requirements (lines from a
-    requirements file beside the notebook), local_modules (names never to pin).
+    kept code loads from files, whose pickles may import more).
     """
     out_dir = Path(request["out_dir"])
     state_dir = out_dir / "state"
@@ -51,18 +50,15 @@ def capture_state(namespace: dict, request: dict) -> dict:
         if name in namespace:
             modules.update(referenced_modules(pickle_globals(_pickled(namespace[name]))))
     modules.update(_input_modules(sample))
-    packages, warnings = pin_environment(
-        sorted(modules), request.get("requirements", []), set(request.get("local_modules", []))
-    )
     return {
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "python_full": sys.version.split()[0],
+        "executable": sys.executable,
         "state": saved,
         "input": describe_input(sample),
         "request": {"instances": to_jsonable(_rows(sample))},
         "expected": {"predictions": to_jsonable(expected)},
-        "packages": packages,
-        "warnings": warnings,
+        "modules": sorted(modules),
     }
 
 
@@ -135,11 +131,42 @@ def save_state(name: str, value, state_dir: Path) -> dict:
         payload = pickle.dumps(value, protocol=4)
     except Exception:  # lambdas and closures deep inside an object: cloudpickle handles them
         return _save_cloudpickle(name, value, state_dir)
-    import joblib
-
     path = state_dir / f"{name}.joblib"
-    joblib.dump(value, path)
+    dump_canonical(value, path)
     return _saved(name, path, "joblib", payload, {"joblib"})
+
+
+def dump_canonical(value, path: Path) -> None:
+    """`joblib.dump`, but equal values give equal bytes.
+
+    numpy structured arrays with padding between fields (scikit-learn's tree nodes: 57 bytes of
+    fields in 64) carry whatever memory held before in that padding, so re-saving an unchanged
+    forest gave new bytes, a new image tag and a rebuilt state layer. Arrays are saved with the
+    padding zeroed; `joblib.load` reads the file as usual.
+    """
+    from joblib.numpy_pickle import NumpyPickler
+
+    class CanonicalPickler(NumpyPickler):
+        def save(self, obj):
+            return super().save(_zero_padding(obj))
+
+    with open(path, "wb") as file:
+        CanonicalPickler(file).dump(value)
+
+
+def _zero_padding(obj):
+    """A copy of a structured numpy array with its padding bytes zeroed; anything else as is."""
+    dtype = getattr(obj, "dtype", None)
+    if type(obj).__name__ != "ndarray" or dtype is None or dtype.names is None:
+        return obj
+    if sum(dtype.fields[n][0].itemsize for n in dtype.names) == dtype.itemsize:
+        return obj
+    import numpy
+
+    clean = numpy.zeros(obj.shape, dtype=dtype)
+    for field in dtype.names:
+        clean[field] = obj[field]
+    return clean
 
 
 def _pickled(value) -> bytes:

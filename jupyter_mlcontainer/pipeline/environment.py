@@ -51,6 +51,19 @@ def pin_environment(
     return _closure(roots), warnings
 
 
+def installed_modules(modules: list[str]) -> list[str]:
+    """Those of `modules` that an installed distribution provides; the rest of what an
+    interpreter registers at top level (extension internals, `cython_runtime`) is left out."""
+    providers = metadata.packages_distributions()
+    return [module for module in modules if module in providers]
+
+
+def loaded_distributions(modules: list[str]) -> set:
+    """The distributions (canonical names) that provide these top-level modules."""
+    providers = metadata.packages_distributions()
+    return {canonicalize_name(d) for module in modules for d in providers.get(module, [])}
+
+
 def _installed_version(name: str) -> str | None:
     try:
         return metadata.version(name)

@@ -14,6 +14,10 @@ OPTION_HELP = {
     "(default: the notebook's file name)",
     "port": "host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
     "base_image": "base image (default: configured, else python:X.Y-slim or the offline one)",
+    "system_package": "a Debian package to install in the image, for a shared library the "
+    "wheels need that is not known (repeatable)",
+    "keep_gpu_packages": "keep GPU-only packages the trial run never loaded (nvidia-*) and "
+    "GPU builds that have a CPU-only one (xgboost)",
 }
 
 
@@ -30,6 +34,8 @@ class ExportOptions:
     base_image: Optional[str] = None  # overrides MLContainerConfig.base_image
     run: bool = False  # start a local instance after the build
     port: Optional[int] = None  # host port on 127.0.0.1; None uses the configured default
+    system_packages: tuple = ()  # Debian packages to install in the image, beyond those found
+    keep_gpu_packages: bool = False  # keep what only a GPU would load
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,3 +60,12 @@ class ServingPlan:
     sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
     sample_rows: Optional[int] = None  # take the first rows of an inferred sample
     warnings: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the image installs: Python distributions and Debian packages, and why."""
+
+    packages: dict  # distribution → exact version, as the trial run proved them
+    system_packages: tuple = ()  # Debian packages for shared libraries the wheels need
+    notes: tuple = ()  # what was left out or swapped, for the build log

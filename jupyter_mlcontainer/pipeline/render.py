@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextFolderRefused
-from .plan import ServingPlan
+from .plan import Environment, ServingPlan
 from .templates import context_readme, dockerfile, generated_module
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
@@ -35,18 +35,12 @@ class BuildContext:
     base_image: str
 
 
-def render_context(
-    plan: ServingPlan,
-    capture: dict,
-    destination: Path,
-    base_image: str,
-    local_module_files: list[Path],
-    wheels: list[Path] | None,
-    labels: dict,
-) -> BuildContext:
-    """Write the context into `destination`, prepared by `prepare_destination` and holding
-    the state files capture wrote. `wheels` go into wheels/; None renders a context whose pip
-    reaches an index during the build. `labels` also mark the builder stage."""
+def render_serving_files(
+    plan: ServingPlan, capture: dict, destination: Path, local_module_files: list[Path]
+) -> None:
+    """What the served code loads: `app/` (generated module, runtime, local modules,
+    serving.json), `artifacts/files/` and `sample.json`, beside the state files capture wrote
+    into `destination` (prepared by `prepare_destination`). The trial run loads exactly these."""
     destination = Path(destination)
     app = destination / "app"
     artifacts = destination / "artifacts"
@@ -64,14 +58,33 @@ def render_context(
     runtime_source = Path(__file__).resolve().parent.parent / "runtime"
     for source in sorted(runtime_source.glob("*.py")):
         shutil.copyfile(source, app / RUNTIME_PACKAGE / source.name)
-
-    lock = "".join(f"{name}=={version}\n" for name, version in sorted(capture["packages"].items()))
-    _write(destination / "requirements.lock", lock_header(plan) + lock)
     _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture["state"]))
-    _write(app / "serving.json", _json(serving_contract(plan, capture)))
+    _write(app / "serving.json", _json(serving_contract(plan, capture, {})))
     _write(
         destination / "sample.json",
         _json({"request": capture["request"], "expected": capture["expected"]}),
+    )
+
+
+def render_context(
+    plan: ServingPlan,
+    capture: dict,
+    environment: Environment,
+    destination: Path,
+    base_image: str,
+    wheels: list[Path] | None,
+    labels: dict,
+) -> BuildContext:
+    """Complete the context that `render_serving_files` began: the lock, the Dockerfile, the
+    README, the wheels and the package versions in serving.json. `wheels` go into wheels/;
+    None renders a context whose pip reaches an index during the build. `labels` also mark
+    the builder stage."""
+    destination = Path(destination)
+    lock = "".join(f"{name}=={version}\n" for name, version in sorted(environment.packages.items()))
+    _write(destination / "requirements.lock", lock_header(plan) + lock)
+    _write(
+        destination / "app" / "serving.json",
+        _json(serving_contract(plan, capture, environment.packages)),
     )
     _write(
         destination / ".dockerignore", f"**/__pycache__\n**/*.pyc\nREADME.md\n{CONTEXT_MARKER}\n"
@@ -79,7 +92,12 @@ def render_context(
     _write(
         destination / "Dockerfile",
         dockerfile(
-            plan, base_image, offline=wheels is not None, runtime=RUNTIME_PACKAGE, labels=labels
+            plan,
+            base_image,
+            offline=wheels is not None,
+            runtime=RUNTIME_PACKAGE,
+            labels=labels,
+            system_packages=list(environment.system_packages),
         ),
     )
     _write(destination / "README.md", context_readme(plan, base_image))
@@ -90,7 +108,7 @@ def render_context(
     return BuildContext(destination, content_hash(destination), base_image)
 
 
-def serving_contract(plan: ServingPlan, capture: dict) -> dict:
+def serving_contract(plan: ServingPlan, capture: dict, packages: dict) -> dict:
     """`app/serving.json`: what the runtime serves and how it reads the input."""
     if plan.entry_kind == "model":
         entry = {"kind": "model", "name": plan.entry_name, "method": plan.method}
@@ -102,7 +120,7 @@ def serving_contract(plan: ServingPlan, capture: dict) -> dict:
         "input": capture["input"],
         "notebook": {"path": Path(plan.notebook).name, "sha256": plan.notebook_sha256},
         "python": capture["python"],
-        "packages": capture["packages"],
+        "packages": packages,
         "generator": f"jupyter-mlcontainer {__version__}",
     }
 

@@ -24,7 +24,7 @@ COPY requirements.lock /build/requirements.lock
 # Final image: the base, the virtual environment, then the notebook's state and code,
 # so that a code-only change rebuilds only the last layers.
 FROM {base}
-ENV PATH=/opt/venv/bin:$PATH \\
+{system_packages}ENV PATH=/opt/venv/bin:$PATH \\
     PYTHONPATH=/srv/app \\
     PYTHONUNBUFFERED=1 \\
     PYTHONDONTWRITEBYTECODE=1 \\
@@ -35,6 +35,9 @@ COPY sample.json /srv/sample.json
 COPY app/ /srv/app/
 WORKDIR /srv/artifacts/files
 USER 10001:10001
+# The image proves itself: load the state and answer sample.json as the notebook did.
+# A failure stops the build here, so a broken image is never tagged.
+RUN ["python", "-m", "{runtime}", "check"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\
     CMD ["python", "-m", "{runtime}", "healthcheck"]
@@ -60,12 +63,28 @@ def image_name(notebook: str) -> str:
     return docker_name(Path(notebook).stem, fallback="notebook")
 
 
+_SYSTEM_PACKAGES = """\
+# Shared libraries the wheels' compiled code needs that the base image lacks.
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages} \\
+ && rm -rf /var/lib/apt/lists/*
+"""
+
+
 def dockerfile(
-    plan: ServingPlan, base_image: str, offline: bool, runtime: str, labels: dict
+    plan: ServingPlan,
+    base_image: str,
+    offline: bool,
+    runtime: str,
+    labels: dict,
+    system_packages: list[str],
 ) -> str:
     """`labels` (the configured ones) go on the builder stage too, which a build's own labels
-    never reach, so `prune --label` finds its cache."""
+    never reach, so `prune --label` finds its cache. `system_packages` are Debian packages
+    installed in the final stage, before the dependencies."""
+    packages = " ".join(system_packages)
     return _DOCKERFILE.format(
+        system_packages=_SYSTEM_PACKAGES.format(packages=packages) if packages else "",
         builder_labels="".join(f" {_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items())),
         version=__version__,
         notebook=Path(plan.notebook).name,

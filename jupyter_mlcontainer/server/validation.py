@@ -20,6 +20,8 @@ JOB_FIELDS = {
     "port": (int, "a host port, 0-65535 (0 picks a free one)"),
     "kernel_id": (str, "the id of the notebook's running kernel"),
     "base_image": (str, "a base image, overriding the server's configuration"),
+    "system_packages": (list, "a list of Debian package names to install in the image"),
+    "keep_gpu_packages": (bool, "true to keep GPU-only packages the trial run never loaded"),
 }
 
 
@@ -111,6 +113,12 @@ def read_job_request(
         raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
     if not 0 <= given.get("port", 0) <= 65535:
         raise InvalidRequest("The field 'port' must be between 0 and 65535.", _expected(JOB_FIELDS))
+    packages = given.get("system_packages", [])
+    if not all(isinstance(name, str) for name in packages):
+        raise InvalidRequest(
+            "The field 'system_packages' must be a list of strings.", _expected(JOB_FIELDS)
+        )
+    given["system_packages"] = tuple(packages)
     notebook = resolve_notebook(root_dir, given.pop("path"), allow_hidden)
     kernel_id = given.pop("kernel_id", None)
     given.setdefault("run", True)

@@ -1,0 +1,63 @@
+"""The trial run: the rendered serving code in a fresh interpreter, before any image exists."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import sys
+
+import pytest
+
+from jupyter_mlcontainer.errors import TrialFailed
+from jupyter_mlcontainer.pipeline.plan import ServingPlan
+from jupyter_mlcontainer.pipeline.render import prepare_destination, render_serving_files
+from jupyter_mlcontainer.pipeline.trial import trial_run
+
+
+def _context(tmp_path, code: str, expected: list):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    plan = ServingPlan(
+        notebook=str(notebook), notebook_sha256="0" * 64, entry_kind="function",
+        entry_name="predict", method="predict", code=[code],
+    )
+    capture = {
+        "state": [], "python": "3.11", "input": {"kind": "list"},
+        "request": {"instances": [1, 2]}, "expected": {"predictions": expected},
+    }
+    context = tmp_path / "context"
+    prepare_destination(context)
+    render_serving_files(plan, capture, context, [])
+    return context
+
+
+def test_a_module_imported_only_at_predict_time_is_pinned(tmp_path):
+    code = "def predict(rows):\n    import threadpoolctl\n    return [r * 2 for r in rows]"
+    context = _context(tmp_path, code, [2, 4])
+    result = trial_run(sys.executable, context, [], [], [])
+    assert "threadpoolctl" in result.modules, "no kept statement imports it at the top level"
+    assert result.packages["threadpoolctl"] == metadata.version("threadpoolctl")
+    assert "uvicorn" in result.packages
+    assert "row 0 PASS" in result.report
+    assert not list((context / "artifacts").glob(".trial*")), "the trial leaves no files behind"
+
+
+def test_a_name_the_kept_code_does_not_define_stops_the_build_with_the_fix(tmp_path):
+    context = _context(tmp_path, "def predict(rows):\n    return [r * SCALE for r in rows]", [2, 4])
+    with pytest.raises(TrialFailed) as caught:
+        trial_run(sys.executable, context, [], [], [])
+    assert "NameError: name 'SCALE' is not defined" in caught.value.message
+    assert "mlcontainer:include" in caught.value.hint
+    assert "notebook_code.py" in caught.value.output, "the traceback is kept"
+
+
+def test_an_answer_unlike_the_notebooks_stops_the_build(tmp_path):
+    context = _context(tmp_path, "def predict(rows):\n    return [r * 3 for r in rows]", [2, 4])
+    with pytest.raises(TrialFailed, match="row 0 FAIL"):
+        trial_run(sys.executable, context, [], [], [])
+
+
+def test_a_python_without_the_package_is_explained(tmp_path):
+    context = _context(tmp_path, "def predict(rows):\n    return rows", [1, 2])
+    with pytest.raises(TrialFailed) as caught:
+        trial_run("/usr/bin/env", context, [], [], [])
+    assert "installed in the kernel's environment" in caught.value.hint
