@@ -100,3 +100,60 @@ def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
         labels=config.labels,
     )
     assert leftovers.strip() == "False False", "wheels and pip stay in the builder stage"
+
+
+def test_rebuilding_the_forest_example_keeps_its_tag_and_every_layer(engine, config, tmp_path):
+    """Each build runs the notebook again from scratch; the forest it writes and the state we
+    capture must come out byte-identical, so the tag stays and nothing is rebuilt."""
+    options = ExportOptions(notebook=str(EXAMPLES / "wine_joblib.ipynb"), name="test-forest")
+    first = containerize(options, config=config, out_dir=str(tmp_path / "context"))
+    events = []
+    second = containerize(options, config=config, on_event=events.append, out_dir=str(tmp_path / "context"))
+    assert second.tag == first.tag and second.image == first.image
+    layers = {e.message for e in events if e.kind == "step" and e.message.startswith(("COPY", "RUN"))}
+    cached = {e.message for e in events if e.kind == "cache"}
+    assert layers and layers <= cached, f"rebuilt: {layers - cached}"
+
+
+def test_a_base_without_openmp_gets_libgomp1_from_debian(engine, config, tmp_path):
+    """The LightGBM wheel links libgomp.so.1; on a base that lacks it the final stage installs
+    Debian's libgomp1 before the model is loaded."""
+    base = "mlcontainer-test/base-without-openmp:latest"
+    context = tmp_path / "base"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {config.base_image}\nRUN dpkg --purge libgomp1 && ldconfig\n"
+    )
+    for _ in engine.build(context, base, labels=config.labels):
+        pass
+    assert "libgomp" not in engine.run_command(base, ["ldconfig", "-p"], labels=config.labels)
+    result = containerize(
+        ExportOptions(notebook=str(EXAMPLES / "lightgbm_booster.ipynb"), name="test-openmp",
+                      base_image=base, run=True),
+        config=config, out_dir=str(tmp_path / "context"),
+    )
+    try:
+        assert "apt-get install -y --no-install-recommends libgomp1" in (
+            tmp_path / "context" / "Dockerfile").read_text()
+        assert result.parity["passed"], result.parity
+        assert result.sizes["system_packages"] > 0 and result.sizes["base"] == engine.image_size(base)
+    finally:
+        engine.stop(result.instance.id)
+
+
+def test_an_image_that_cannot_answer_its_sample_is_never_tagged(engine, config, tmp_path):
+    from jupyter_mlcontainer.errors import BuildFailed
+
+    context = tmp_path / "context"
+    containerize(ExportOptions(notebook=str(EXAMPLES / "one_cell.ipynb")), config=config,
+                 context_only=True, out_dir=str(context))
+    sample = json.loads((context / "sample.json").read_text())
+    sample["expected"]["predictions"] = [0.0, 0.0, 0.0]  # not what the model answers
+    (context / "sample.json").write_text(json.dumps(sample))
+    tag = "mlcontainer-test/broken:latest"
+    with pytest.raises(BuildFailed) as caught:
+        for _ in engine.build(context, tag, labels=config.labels):
+            pass
+    assert "mlcontainer_runtime" in caught.value.message and "check" in caught.value.message
+    assert "row 0 FAIL" in caught.value.output
+    assert not engine.image_exists(tag)

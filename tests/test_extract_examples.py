@@ -46,6 +46,23 @@ EXPECTED = {
         kept=["class Regressor(nn.Module):", "def predict(", "N_FEATURES = ", "HIDDEN_UNITS = "],
         dropped=["optim", "loss.backward", "plt."],
     ),
+    "xgboost_churn": dict(
+        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas", "numpy", "scipy"},
+        kept=[], dropped=["plt.", ".fit(", "roc_auc_score", "XGBClassifier("],
+    ),
+    "lightgbm_booster": dict(
+        state={"booster"}, input="ndarray", packages={"lightgbm", "numpy"},
+        kept=["def predict(X):"], dropped=["lgb.train", "plt.", "print("],
+    ),
+    "torch_numpy": dict(
+        state={"model"}, input="list", packages={"torch", "numpy"},
+        kept=["class Classifier(nn.Module):", "def predict(rows):", "N_FEATURES = ", "N_CLASSES = "],
+        dropped=["optimizer", "backward", "plt."],
+    ),
+    "pandas_output_pipeline": dict(
+        state={"model"}, input="ndarray", packages={"scikit-learn", "pandas"},
+        kept=[], dropped=[".fit(", "load_wine", "import pandas"],
+    ),
     "wine_joblib": dict(
         state=set(), input="dataframe", packages={"scikit-learn", "joblib", "pandas"},
         kept=['model = joblib.load("models/wine_model.joblib")', "from wine_features import"],
@@ -117,6 +134,7 @@ def test_lock_pins_what_serving_imports_and_nothing_of_jupyter(contexts, name):
 
     for package in EXPECTED[name]["packages"]:
         assert pins[package] == version(package), "pinned to what the kernel ran"
+    assert not [p for p in pins if p.startswith("nvidia-")], "GPU-only packages are left out"
     wheels = sorted(p.name.split("-")[0].lower().replace("_", "-") for p in (context / "wheels").iterdir())
     assert wheels == sorted(pins)
 
@@ -136,3 +154,32 @@ def _differences(comparison: filecmp.dircmp) -> list:
     for sub in comparison.subdirs.values():
         found += _differences(sub)
     return found
+
+
+def test_xgboost_is_served_by_its_cpu_build_with_scikit_learn_that_it_imports_lazily(contexts):
+    """xgboost's scikit-learn API imports scikit-learn only when a model is made; the kept code
+    never imports it, so only the trial run sees it."""
+    from importlib.metadata import version
+
+    context = contexts("xgboost_churn", 1)
+    lock = (context / "requirements.lock").read_text()
+    assert f"xgboost-cpu=={version('xgboost')}\n" in lock
+    assert "\nxgboost==" not in lock and "nvidia-nccl" not in lock
+    assert f"scikit-learn=={version('scikit-learn')}\n" in lock
+
+
+def test_a_dependency_imported_only_at_predict_time_is_in_the_lock(contexts):
+    """`set_output(transform="pandas")`: scikit-learn imports pandas while transforming."""
+    context = contexts("pandas_output_pipeline", 1)
+    module = (context / "app" / "notebook_code.py").read_text()
+    assert "pandas" not in module
+    assert "\npandas==" in (context / "requirements.lock").read_text()
+
+
+def test_the_native_booster_names_the_openmp_runtime_it_needs(contexts):
+    """LightGBM's wheel links libgomp.so.1 without vendoring it; the offline base has it,
+    other bases get libgomp1 from Debian in the final stage."""
+    from jupyter_mlcontainer.pipeline.native import missing_libraries
+
+    wheels = sorted((contexts("lightgbm_booster", 1) / "wheels").glob("lightgbm-*.whl"))
+    assert missing_libraries(wheels, base_libraries=set()) == {"libgomp.so.1": ["lightgbm"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -70,14 +69,3 @@ def test_system_package_names_are_checked_before_they_reach_a_dockerfile():
     with pytest.raises(DependencyError, match="Not a Debian package name"):
         system_packages({}, ["libgomp1 && curl example.invalid"])
     assert system_packages({}, ["libgomp1", "libgomp1"]) == ["libgomp1"]
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="manylinux wheels")
-def test_installed_wheels_of_this_environment_are_read():
-    """LightGBM's wheel links the system's OpenMP runtime; scikit-learn vendors its own."""
-    from jupyter_mlcontainer.config import cache_dir
-
-    cached = sorted(cache_dir("wheels").glob("*/lightgbm-*.whl"))
-    if not cached:
-        pytest.skip("no LightGBM wheel in the wheel cache yet")
-    assert "libgomp.so.1" in missing_libraries(cached[:1], base_libraries=set())

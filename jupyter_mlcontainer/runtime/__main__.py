@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 import urllib.error
 import urllib.request
 
@@ -66,12 +67,29 @@ def check() -> int:
         service.load(warm_up=False)
         answer = service.predict(service.sample["request"])
     except Exception as error:  # noqa: BLE001 (any failure of the model is a FAIL)
+        traceback.print_exc()
         print(f"FAIL: {type(error).__name__}: {error}", file=sys.stderr)
+        print(_what_is_missing(error), file=sys.stderr)
         return 1
     report = compare(service.sample["expected"]["predictions"], answer["predictions"])
     print(report.render())
     print("PASS" if report.passed else "FAIL")
     return 0 if report.passed else 1
+
+
+def _what_is_missing(error: Exception) -> str:
+    """A hint for a model that loads in the notebook but not here."""
+    if isinstance(error, ModuleNotFoundError):
+        return (
+            f"The image lacks the module {error.name!r}: list its distribution in a "
+            "requirements.txt beside the notebook, then rebuild."
+        )
+    if isinstance(error, OSError) and ".so" in str(error):
+        return (
+            "The image lacks a shared library: rebuild with --system-package NAME, NAME being "
+            "the Debian package that provides it."
+        )
+    return "The traceback above shows where the served code failed (app/notebook_code.py)."
 
 
 def healthcheck() -> int:
