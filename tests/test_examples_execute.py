@@ -20,7 +20,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(
     p for p in EXAMPLES.glob("*.ipynb") if "mlcontainer" in nbformat.read(p, as_version=4).metadata
 )
-INPUT_KINDS = {"pandas DataFrame": "dataframe", "numpy array": "ndarray", "torch tensor": "tensor"}
+INPUT_KINDS = {
+    "pandas DataFrame": "dataframe", "numpy array": "ndarray", "torch tensor": "tensor", "list of rows": "list",
+}
 #: Cells whose output depends on the machine or the clock (timings, `!shell`, `%who`).
 IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$", re.MULTILINE)
 REPORT_MARK = "mlcontainer-check:"

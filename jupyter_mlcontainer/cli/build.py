@@ -89,7 +89,7 @@ def summary(result) -> str:
     if result.tag:
         lines.append(f"image:   {result.tag} ({result.size / 1e6:.0f} MB)")
     if result.sizes:
-        parts = ", ".join(f"{k.replace('_', ' ')} {v / 1e6:.1f}" for k, v in result.sizes.items())
+        parts = ", ".join(f"{k.replace('_', ' ')} {v / 1e6:.2f}" for k, v in result.sizes.items())
         lines.append(f"sizes:   {parts} MB")
     if result.instance:
         lines.append(f"url:     {result.instance.url}  (instance {result.instance.name})")
