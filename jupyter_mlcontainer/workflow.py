@@ -168,9 +168,7 @@ def containerize(
         )
         if environment.system_packages:
             on_event(
-                ProgressEvent(
-                    "log", f"system packages: {' '.join(environment.system_packages)}"
-                )
+                ProgressEvent("log", f"system packages: {' '.join(environment.system_packages)}")
             )
 
         job.stage("render", f"Writing the build context to {destination}")

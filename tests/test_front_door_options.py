@@ -14,8 +14,15 @@ from jupyter_mlcontainer.server.validation import read_job_request
 
 def test_the_cli_takes_system_packages_and_keeps_gpu_packages():
     args = build_parser().parse_args(
-        ["build", "nb.ipynb", "--system-package", "libgomp1", "--system-package", "libgeos-c1v5",
-         "--keep-gpu-packages"]
+        [
+            "build",
+            "nb.ipynb",
+            "--system-package",
+            "libgomp1",
+            "--system-package",
+            "libgeos-c1v5",
+            "--keep-gpu-packages",
+        ]
     )
     assert args.system_packages == ["libgomp1", "libgeos-c1v5"] and args.keep_gpu_packages
     defaults = build_parser().parse_args(["build", "nb.ipynb"])

@@ -6,7 +6,12 @@ from jupyter_mlcontainer.pipeline.lean import lean_for_cpu
 
 
 def test_gpu_runtimes_never_loaded_are_left_out_and_xgboost_becomes_its_cpu_build():
-    packages = {"numpy": "2.4.6", "nvidia-nccl-cu12": "2.32.3", "scipy": "1.17.1", "xgboost": "3.2.0"}
+    packages = {
+        "numpy": "2.4.6",
+        "nvidia-nccl-cu12": "2.32.3",
+        "scipy": "1.17.1",
+        "xgboost": "3.2.0",
+    }
     loaded = frozenset({"numpy", "scipy", "xgboost"})
     kept, notes = lean_for_cpu(packages, loaded)
     assert kept == {"numpy": "2.4.6", "scipy": "1.17.1", "xgboost-cpu": "3.2.0"}

@@ -27,7 +27,8 @@ def _wheel_with_library(tmp_path: Path, name: str, needed: str) -> Path:
     link = f"-l:{needed}" if needed.startswith("lib") else needed
     subprocess.run(
         ["cc", "-shared", "-fPIC", "-Wl,--no-as-needed", str(source), "-o", str(library), link],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     wheel = tmp_path / f"{name}-1.0-cp311-cp311-linux_x86_64.whl"
     with zipfile.ZipFile(wheel, "w") as archive:

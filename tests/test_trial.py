@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 import sys
+from importlib import metadata
 
 import pytest
 
@@ -17,12 +17,19 @@ def _context(tmp_path, code: str, expected: list):
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text("{}")
     plan = ServingPlan(
-        notebook=str(notebook), notebook_sha256="0" * 64, entry_kind="function",
-        entry_name="predict", method="predict", code=[code],
+        notebook=str(notebook),
+        notebook_sha256="0" * 64,
+        entry_kind="function",
+        entry_name="predict",
+        method="predict",
+        code=[code],
     )
     capture = {
-        "state": [], "python": "3.11", "input": {"kind": "list"},
-        "request": {"instances": [1, 2]}, "expected": {"predictions": expected},
+        "state": [],
+        "python": "3.11",
+        "input": {"kind": "list"},
+        "request": {"instances": [1, 2]},
+        "expected": {"predictions": expected},
     }
     context = tmp_path / "context"
     prepare_destination(context)

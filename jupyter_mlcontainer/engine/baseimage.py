@@ -63,7 +63,9 @@ def python_of(suite: str) -> str:
         return PYTHON_OF_SUITE[suite]
     except KeyError:
         known = ", ".join(sorted(PYTHON_OF_SUITE))
-        raise BaseImageError(f"Unknown Debian suite {suite!r}.", f"Choose one of: {known}.") from None
+        raise BaseImageError(
+            f"Unknown Debian suite {suite!r}.", f"Choose one of: {known}."
+        ) from None
 
 
 def check_can_bootstrap() -> None:
@@ -96,7 +98,9 @@ def build_base_image(
         rootfs = Path(workdir) / "rootfs"
         yield ProgressEvent("stage", f"debootstrap {suite} from {mirror}", "base-image", 1, 3)
         yield from _debootstrap(suite, rootfs, mirror)
-        yield ProgressEvent("stage", "removing documentation, locales and caches", "base-image", 2, 3)
+        yield ProgressEvent(
+            "stage", "removing documentation, locales and caches", "base-image", 2, 3
+        )
         trim(rootfs)
         yield ProgressEvent("stage", f"importing the root filesystem as {tag}", "base-image", 3, 3)
         tarball = Path(workdir) / "rootfs.tar"
@@ -143,9 +147,7 @@ def _debootstrap(suite: str, rootfs: Path, mirror: str) -> Iterator[ProgressEven
         str(rootfs),
         mirror,
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: list[str] = []
     for line in process.stdout:
         tail = (tail + [line])[-20:]

@@ -69,6 +69,7 @@ def trial_run(
             capture_output=True,
             text=True,
             timeout=TRIAL_TIMEOUT_SECONDS,
+            check=False,
         )
         if process.returncode != 0 or not answer.is_file():
             raise TrialFailed(

@@ -89,6 +89,8 @@ export interface IJobRequest {
   port?: number;
   kernel_id?: string;
   base_image?: string;
+  system_packages?: string[];
+  keep_gpu_packages?: boolean;
 }
 
 export interface IPredictResponse {

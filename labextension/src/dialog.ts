@@ -105,11 +105,27 @@ export class ContainerizeForm extends Widget {
       'data-testid': 'mlcontainer-port'
     });
 
+    this.systemPackagesInput = element('input', {
+      type: 'text',
+      placeholder: 'e.g. libgeos-c1v5 (found on their own otherwise)',
+      'data-testid': 'mlcontainer-system-packages',
+      spellcheck: 'false'
+    });
+    this.keepGpuInput = element('input', {
+      type: 'checkbox',
+      'data-testid': 'mlcontainer-keep-gpu'
+    });
+
     const target = row('Serve', this.targetSelect);
     this.otherRow = row('Name', this.otherInput);
     this.methodRow = row('Method', this.methodInput);
     const run = element('label', { class: 'jp-mlcontainer-check' });
     run.append(this.runInput, ' Run after build');
+    const keepGpu = element('label', { class: 'jp-mlcontainer-check' });
+    keepGpu.append(
+      this.keepGpuInput,
+      ' Keep GPU-only packages the trial run never loaded'
+    );
 
     this.node.append(
       row('Image name', this.nameInput),
@@ -122,7 +138,13 @@ export class ContainerizeForm extends Widget {
         'An expression in the notebook; its rows become the test request.'
       ),
       run,
-      row('Port', this.portInput, 'On 127.0.0.1; empty picks a free one.')
+      row('Port', this.portInput, 'On 127.0.0.1; empty picks a free one.'),
+      row(
+        'System packages',
+        this.systemPackagesInput,
+        'Debian packages for shared libraries that are not found on their own.'
+      ),
+      keepGpu
     );
     this.targetSelect.addEventListener('change', () => this.updateVisibility());
     this.runInput.addEventListener('change', () => this.updateVisibility());
@@ -152,6 +174,15 @@ export class ContainerizeForm extends Widget {
     const port = parseInt(this.portInput.value, 10);
     if (this.runInput.checked && !isNaN(port)) {
       request.port = port;
+    }
+    const systemPackages = this.systemPackagesInput.value
+      .split(/[\s,]+/)
+      .filter(name => name);
+    if (systemPackages.length) {
+      request.system_packages = systemPackages;
+    }
+    if (this.keepGpuInput.checked) {
+      request.keep_gpu_packages = true;
     }
     return request;
   }
@@ -198,6 +229,8 @@ export class ContainerizeForm extends Widget {
   private readonly methodRow: HTMLElement;
   private readonly sampleInput: HTMLInputElement;
   private readonly runInput: HTMLInputElement;
+  private readonly systemPackagesInput: HTMLInputElement;
+  private readonly keepGpuInput: HTMLInputElement;
   private readonly portInput: HTMLInputElement;
 }
 
