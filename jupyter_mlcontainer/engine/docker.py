@@ -229,9 +229,12 @@ class DockerEngine:
         return [(layer["CreatedBy"], layer["Size"]) for layer in reversed(self.api.history(name))]
 
     def shared_libraries(self, image: str) -> set[str]:
-        """The shared libraries an image provides, from its `ldconfig -p`; cached per image id."""
+        """The shared libraries an image provides, from its `ldconfig -p`; cached per image id.
+        None are known of an image that is not here yet (the build pulls it)."""
         from ..config import cache_dir
 
+        if not self.image_exists(image):
+            return set()
         cached = cache_dir("shared-libraries", self.image_id(image).split(":")[-1][:16])
         if cached.is_file():
             return set(cached.read_text().split())

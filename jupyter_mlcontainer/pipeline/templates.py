@@ -77,7 +77,7 @@ def dockerfile(
     offline: bool,
     runtime: str,
     labels: dict,
-    system_packages: list[str],
+    system_packages: tuple = (),
 ) -> str:
     """`labels` (the configured ones) go on the builder stage too, which a build's own labels
     never reach, so `prune --label` finds its cache. `system_packages` are Debian packages
