@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+from dataclasses import replace
 import urllib.request
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def timed_build(options, config, out_dir, no_cache=False, kernel=None):
 
     start = time.perf_counter()
     result = containerize(
-        options, kernel=kernel, config=config, on_event=on_event, out_dir=out_dir, no_cache=no_cache
+        replace(options, no_cache=no_cache), kernel=kernel, config=config, on_event=on_event,
+        out_dir=out_dir
     )
     end = time.perf_counter()
     stages = {

@@ -14,25 +14,16 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import Exporter
-from traitlets import Bool, List, Unicode
 
-from .pipeline.plan import OPTION_HELP, ExportOptions
+from .options import exporter_traits, options_from
 from .pipeline.render import CONTEXT_MARKER
 
 
-class MLContainerExporter(Exporter):
+class _ContextExporter(Exporter):
+    """The exporter's behaviour; its configurable traits are the build options, added below."""
+
     export_from_notebook = "ML container build context"
     output_mimetype = "application/gzip"
-
-    model = Unicode(None, allow_none=True, help="Model variable to serve (VAR.predict).").tag(
-        config=True
-    )
-    entry = Unicode(None, allow_none=True, help="Function to serve (default: predict).").tag(
-        config=True
-    )
-    sample = Unicode(None, allow_none=True, help="Sample input expression.").tag(config=True)
-    system_packages = List(Unicode(), help=OPTION_HELP["system_package"]).tag(config=True)
-    keep_gpu_packages = Bool(False, help=OPTION_HELP["keep_gpu_packages"]).tag(config=True)
 
     def _file_extension_default(self):
         return ".tar.gz"
@@ -49,17 +40,15 @@ class MLContainerExporter(Exporter):
             if not notebook.is_file():  # an in-memory notebook: its local modules are unknown
                 notebook = Path(scratch) / f"{name}.ipynb"
                 nbformat.write(nb_copy, notebook)
-            options = ExportOptions(
-                notebook=str(notebook),
-                model=self.model,
-                entry=self.entry,
-                sample=self.sample,
-                system_packages=tuple(self.system_packages),
-                keep_gpu_packages=self.keep_gpu_packages,
-            )
+            values = {name: getattr(self, name) for name in exporter_traits()}
+            options = options_from(values, str(notebook))
             context = Path(scratch) / "context"
             containerize(options, context_only=True, out_dir=str(context))
             return archive(context), resources
+
+
+#: `--MLContainerExporter.<option>`: every build option but those about a running instance.
+MLContainerExporter = type("MLContainerExporter", (_ContextExporter,), exporter_traits())
 
 
 def archive(folder: Path) -> bytes:

@@ -22,13 +22,25 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .errors import JobCancelled, MLContainerError, NotebookError, NotebookNotFound
 from .events import ProgressEvent
 from .instance import ServingInstance
-from .pipeline.plan import OPTION_HELP, ExportOptions
+from .options import argparse_arguments, options_from
+from .pipeline.plan import ExportOptions
 from .terminal import TerminalProgress
 
 #: How many of the kernel's latest inputs are checked against the saved notebook.
 RECENT_INPUTS = 20
 #: How long a cancelled build may take to reach a point where it can stop.
 CANCEL_WAIT_SECONDS = 300
+
+
+def derived_arguments(leave_out: tuple = ()):
+    """IPython `@argument` decorators for the build options `ExportOptions` declares."""
+
+    def decorate(function):
+        for flags, kwargs in reversed(argparse_arguments(leave_out)):
+            function = argument(*flags, **kwargs)(function)
+        return function
+
+    return decorate
 
 
 @magics_class
@@ -40,22 +52,8 @@ class ContainerizeMagics(Magics):
         metavar="VAR",
         help="a model variable (served as VAR.<method>(inputs)) or a function to serve",
     )
-    @argument("--entry", metavar="NAME", help="serve this function instead: entry(inputs)")
-    @argument("--method", default="predict", metavar="NAME", help=OPTION_HELP["method"])
-    @argument("--sample", metavar="EXPR", help=OPTION_HELP["sample"])
-    @argument("--name", metavar="NAME", help=OPTION_HELP["name"])
+    @derived_arguments(leave_out=("run",))
     @argument("--no-run", action="store_true", help="build the image but do not start an instance")
-    @argument("--port", type=int, metavar="N", help=OPTION_HELP["port"])
-    @argument("--base-image", metavar="IMG", help=OPTION_HELP["base_image"])
-    @argument(
-        "--system-package",
-        metavar="NAME",
-        action="append",
-        default=[],
-        dest="system_packages",
-        help=OPTION_HELP["system_package"],
-    )
-    @argument("--keep-gpu-packages", action="store_true", help=OPTION_HELP["keep_gpu_packages"])
     @argument(
         "--notebook",
         metavar="PATH",
@@ -70,7 +68,8 @@ class ContainerizeMagics(Magics):
         """
         args = parse_argstring(self.containerize, line)
         for key, value in vars(args).items():
-            setattr(args, key, _unquote(value))
+            unquoted = [_unquote(v) for v in value] if isinstance(value, list) else _unquote(value)
+            setattr(args, key, unquoted)
         try:
             return self._containerize(args)
         except MLContainerError as error:
@@ -78,25 +77,13 @@ class ContainerizeMagics(Magics):
 
     def _containerize(self, args):
         namespace = self.shell.user_ns
-        model, entry = _resolve_target(namespace, args.target, args.entry)
+        model, entry = _resolve_target(namespace, args.target or args.model, args.entry)
         notebook = find_notebook(namespace, args.notebook)
         note = saved_version_note(self.shell, notebook)
         if note:
             print(note)
-        options = ExportOptions(
-            notebook=str(notebook),
-            model=model,
-            entry=entry,
-            method=args.method,
-            sample=args.sample,
-            name=args.name,
-            base_image=args.base_image,
-            run=not args.no_run,
-            port=args.port,
-            system_packages=tuple(_unquote(name) for name in args.system_packages),
-            keep_gpu_packages=args.keep_gpu_packages,
-        )
-        return self._build(options)
+        values = {**vars(args), "model": model, "entry": entry}
+        return self._build(options_from(values, str(notebook), run=not args.no_run))
 
     def _build(self, options: ExportOptions):
         from .pipeline.kernels import InProcessKernel

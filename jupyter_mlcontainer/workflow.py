@@ -2,41 +2,51 @@
 
 JupyterLab (server extension), the `%containerize` magic, the CLI and the nbconvert exporter
 all call `containerize` with an `ExportOptions` and render its `ProgressEvent`s their own way.
+Each stage takes values and returns a new one (`ServingPlan`, `Capture`, `Environment`,
+`BuildContext`, `Image`, `Instance`); the functions below `containerize` say what each does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
 from .config import MLContainerConfig, cache_dir, load_config
+from .engine import open_engine
 from .engine.base import (
     ENTRY_LABEL,
     NAME_LABEL,
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
+    Image,
     Instance,
-    docker_name,
     image_tags,
 )
-from .errors import CaptureError, EngineUnavailable, JobCancelled, NameTaken
+from .engine.baseimage import choose_base_image
+from .errors import CaptureError, NameTaken
 from .events import EventSink, ProgressEvent, ignore_events
+from .job import Job
 from .locks import exclusive_folder
 from .pipeline.analyse import analyse_notebook, local_module_files, third_party_imports_of_files
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
 from .pipeline.lean import lean_for_cpu
 from .pipeline.native import missing_libraries, system_packages
-from .pipeline.plan import Environment, ExportOptions, ServingPlan
-from .pipeline.render import prepare_destination, render_context, render_serving_files
-from .pipeline.trial import TrialResult, trial_run
-from .pipeline.templates import entry_label, image_name
+from .pipeline.plan import Capture, Environment, ExportOptions, ServingPlan
+from .pipeline.render import (
+    BuildContext,
+    prepare_destination,
+    render_context,
+    render_serving_files,
+)
+from .pipeline.templates import entry_label
+from .pipeline.trial import trial_run
 from .pipeline.wheels import download_wheels
+from .readiness import wait_ready
 
 #: How many times capture may widen the slice to define notebook classes a pickle refers to.
 _MAX_CAPTURE_ROUNDS = 3
@@ -59,39 +69,6 @@ class BuildResult:
         return asdict(self)
 
 
-class _Job:
-    """Emits events and honours cancellation between steps."""
-
-    def __init__(self, on_event: EventSink, cancel: Optional[threading.Event]):
-        self.on_event = on_event
-        self.cancel = cancel or threading.Event()
-        self.warnings: list[str] = []
-
-    def check(self) -> None:
-        if self.cancel.is_set():
-            raise JobCancelled("The build was cancelled.")
-
-    def stage(self, stage: str, message: str) -> None:
-        self.check()
-        self.on_event(ProgressEvent("stage", message, stage))
-
-    def waiting_for(self, what: str) -> Callable[[], None]:
-        """A callback for `exclusive_folder`: honours cancellation, says once what it waits for."""
-        told = []
-
-        def waiting() -> None:
-            self.check()
-            if not told:
-                told.append(True)
-                self.on_event(ProgressEvent("log", f"Waiting for another build to finish {what}"))
-
-        return waiting
-
-    def warn(self, message: str, stage: str = "") -> None:
-        self.warnings.append(message)
-        self.on_event(ProgressEvent("warning", message, stage))
-
-
 def containerize(
     options: ExportOptions,
     kernel=None,
@@ -100,7 +77,6 @@ def containerize(
     cancel: Optional[threading.Event] = None,
     context_only: bool = False,
     out_dir: Optional[str] = None,
-    no_cache: bool = False,
 ) -> BuildResult:
     """Run the whole pipeline.
 
@@ -110,131 +86,84 @@ def containerize(
     (an image it finished building stays).
     """
     config = config or load_config()
-    job = _Job(on_event, cancel)
-    notebook = Path(options.notebook)
-    job.stage("analyse", f"Analysing {notebook.name}")
+    job = Job(on_event, cancel)
+    plan = analyse_stage(job, options)
+    destination = Path(out_dir) if out_dir else default_context_folder(plan)
+    with exclusive_folder(destination, job.waiting_for(f"with {destination}")):
+        state_dir = prepare_destination(destination)
+        plan, capture = capture_stage(job, plan, options, kernel, state_dir)
+        engine = open_engine(required=not context_only)
+        base_image = options.base_image or choose_base_image(engine, config, capture.python)
+        environment = environment_stage(job, plan, capture, destination, options, config)
+        environment = add_system_packages(environment, engine, base_image, options)
+        job.stage("render", f"Writing the build context to {destination}")
+        context = render_context(plan, capture, environment, destination, base_image, config.labels)
+        done = {"context": str(destination), "name": plan.name, "sample": capture.sample}
+        if context_only:
+            return BuildResult(**done, warnings=tuple(job.warnings))
+        image = build_stage(job, engine, plan, context, config, options.no_cache)
+    instance, parity = (
+        run_stage(job, engine, image, plan, capture, options, config)
+        if options.run
+        else (None, None)
+    )
+    return BuildResult(
+        **done,
+        image=image.id,
+        tag=image.tag,
+        size=image.size,
+        sizes=image.sizes,
+        instance=instance,
+        parity=parity,
+        warnings=tuple(job.warnings),
+    )
+
+
+def analyse_stage(job: Job, options: ExportOptions) -> ServingPlan:
+    job.stage("analyse", f"Analysing {Path(options.notebook).name}")
     plan = analyse_notebook(options)
     for warning in plan.warnings:
         job.warn(warning, "analyse")
-    # Also the instance's and the context folder's name, so a free-form name is folded too.
-    name = docker_name(options.name) if options.name else image_name(options.notebook)
-    destination = Path(out_dir) if out_dir else default_context_folder(notebook, name)
-    with exclusive_folder(destination, job.waiting_for(f"with {destination}")):
-        state_dir = prepare_destination(destination)
+    return plan
 
-        job.stage(
-            "capture",
-            "Capturing the model from the live kernel"
-            if kernel
-            else f"Running {notebook.name} headless",
-        )
-        with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
-            plan, capture = _capture(session, plan, options, state_dir)
 
-        job.stage("environment", f"Trial run of the served code with {capture['executable']}")
-        folder = notebook.resolve().parent
-        local_files = local_module_files(folder, plan.local_modules)
-        render_serving_files(plan, capture, destination, local_files)
-        trial = trial_run(
-            capture["executable"],
-            destination,
-            capture["modules"],
-            requirement_lines(folder),
-            plan.local_modules,
-        )
-        on_event(ProgressEvent("log", f"trial run PASS, imports {', '.join(trial.modules)}"))
-        for warning in trial.warnings:
-            job.warn(warning, "environment")
-        wheels_for = _pinned_packages(trial, options, on_event)
-        wheels = (
-            download_wheels(
-                wheels_for,
-                capture["python"],
-                on_event,
-                waiting=job.waiting_for("downloading into the wheel cache"),
+def capture_stage(
+    job: Job, plan: ServingPlan, options: ExportOptions, kernel, state_dir: Path
+) -> tuple[ServingPlan, Capture]:
+    """Capture the state from the live kernel, or from one that runs the notebook headless;
+    widen the slice while pickles refer to notebook classes it lacks."""
+    notebook = Path(options.notebook)
+    job.stage(
+        "capture",
+        "Capturing the model from the live kernel"
+        if kernel
+        else f"Running {notebook.name} headless",
+    )
+    folder = notebook.resolve().parent
+    with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
+        for _ in range(_MAX_CAPTURE_ROUNDS):
+            local_files = local_module_files(folder, plan.local_modules)
+            taken = session.capture(
+                {
+                    "state": plan.state,
+                    "entry": {
+                        "kind": plan.entry_kind,
+                        "name": plan.entry_name,
+                        "method": plan.method,
+                    },
+                    "sample": plan.sample_expression,
+                    "sample_rows": plan.sample_rows,
+                    "out_dir": str(state_dir.parent),
+                    "modules": sorted(
+                        set(plan.imports) | set(third_party_imports_of_files(local_files))
+                    ),
+                    "loaded": plan.loaded,
+                }
             )
-            if config.download_wheels
-            else None
-        )
-        engine = _engine(required=not context_only)
-        base_image = options.base_image or (
-            engine.resolve_base_image(config.base_image, capture["python"])
-            if engine
-            else config.base_image_for(capture["python"])
-        )
-        environment = Environment(
-            packages=wheels_for,
-            system_packages=tuple(_system_packages(engine, base_image, wheels, options)),
-        )
-        if environment.system_packages:
-            on_event(
-                ProgressEvent("log", f"system packages: {' '.join(environment.system_packages)}")
-            )
-
-        job.stage("render", f"Writing the build context to {destination}")
-        context = render_context(
-            plan, capture, environment, destination, base_image, wheels, config.labels
-        )
-        sample = {"request": capture["request"], "expected": capture["expected"]}
-        result = BuildResult(
-            context=str(destination), name=name, sample=sample, warnings=tuple(job.warnings)
-        )
-        if context_only:
-            return result
-
-        labels = {**image_labels(plan, name), **config.labels}
-        result.tag, latest = image_tags(name, context.content_hash)
-        job.stage("build", f"Building {result.tag} from {base_image}")
-        build_events = engine.build(
-            destination, result.tag, labels, extra_tags=(latest,), no_cache=no_cache
-        )
-        try:
-            for event in build_events:
-                job.check()
-                on_event(event)
-        finally:
-            build_events.close()
-        result.image = engine.image_id(result.tag)
-        result.size = engine.image_size(result.tag)
-        result.sizes = image_sizes(engine, result.tag, base_image)
-        if not options.run:
-            return result
-
-    job.stage("run", f"Starting {name}")
-    port = options.port if options.port is not None else config.default_port
-    instance = _start(engine, result.tag, port, labels, name)
-    try:
-        result.instance = engine.wait_ready(instance)
-        job.stage("check", f"Checking {result.instance.url} against the notebook's answer")
-        result.parity = check_parity(result.instance.url, sample)
-    except BaseException:
-        engine.stop(instance.id)
-        raise
-    verdict = "PASS" if result.parity["passed"] else "FAIL"
-    on_event(ProgressEvent("done", f"{result.instance.url} parity {verdict}", "check"))
-    return result
-
-
-def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path):
-    """Capture the state; widen the slice while pickles refer to notebook classes it lacks."""
-    folder = Path(options.notebook).resolve().parent
-    local_files = local_module_files(folder, plan.local_modules)
-    for _ in range(_MAX_CAPTURE_ROUNDS):
-        request = {
-            "state": plan.state,
-            "entry": {"kind": plan.entry_kind, "name": plan.entry_name, "method": plan.method},
-            "sample": plan.sample_expression,
-            "sample_rows": plan.sample_rows,
-            "out_dir": str(state_dir.parent),
-            "modules": sorted(set(plan.imports) | set(third_party_imports_of_files(local_files))),
-            "loaded": plan.loaded,
-        }
-        capture = session.capture(request)
-        referenced = {name for item in capture["state"] for name in item["main_references"]}
-        missing = referenced - set(plan.defined)
-        if not missing:
-            return plan, capture
-        plan = analyse_notebook(options, extra_roots=tuple(sorted(missing | set(plan.defined))))
+            missing = taken.main_references() - set(plan.defined)
+            if not missing:
+                return plan, taken
+            plan = analyse_notebook(options, extra_roots=tuple(sorted(missing | set(plan.defined))))
     raise CaptureError(
         f"The captured state refers to {', '.join(sorted(missing))}, defined in the notebook in a "
         "way that cannot be copied (not a top-level def or class).",
@@ -243,22 +172,105 @@ def _capture(session, plan: ServingPlan, options: ExportOptions, state_dir: Path
     )
 
 
-def _pinned_packages(trial: TrialResult, options: ExportOptions, on_event: EventSink) -> dict:
-    """The trial's pins, lean for a CPU unless the options keep GPU packages."""
-    if options.keep_gpu_packages:
-        return trial.packages
-    packages, notes = lean_for_cpu(trial.packages, trial.loaded_distributions)
-    for note in notes:
-        on_event(ProgressEvent("log", note, "environment"))
-    return packages
+def environment_stage(
+    job: Job,
+    plan: ServingPlan,
+    capture: Capture,
+    destination: Path,
+    options: ExportOptions,
+    config: MLContainerConfig,
+) -> Environment:
+    """The trial run's pins, lean for a CPU unless asked otherwise, with their wheels."""
+    job.stage("environment", f"Trial run of the served code with {capture.executable}")
+    folder = Path(plan.notebook).resolve().parent
+    render_serving_files(plan, capture, destination, local_module_files(folder, plan.local_modules))
+    trial = trial_run(
+        capture.executable,
+        destination,
+        list(capture.modules),
+        requirement_lines(folder),
+        list(plan.local_modules),
+    )
+    job.log(f"trial run PASS, imports {', '.join(trial.modules)}", "environment")
+    for warning in trial.warnings:
+        job.warn(warning, "environment")
+    packages = trial.packages
+    if not options.keep_gpu_packages:
+        packages, notes = lean_for_cpu(trial.packages, trial.loaded_distributions)
+        for note in notes:
+            job.log(note, "environment")
+    wheels = None
+    if config.download_wheels:
+        waiting = job.waiting_for("downloading into the wheel cache")
+        wheels = tuple(download_wheels(packages, capture.python, job.on_event, waiting=waiting))
+    return Environment(packages=packages, wheels=wheels)
 
 
-def _system_packages(engine, base_image: str, wheels, options: ExportOptions) -> list[str]:
-    """Debian packages for the shared libraries the wheels need and the base lacks."""
-    if wheels is None:  # installed from an index at build time: only what the user named
-        return system_packages({}, options.system_packages)
-    provided = engine.shared_libraries(base_image) if engine else set()
-    return system_packages(missing_libraries(wheels, provided), options.system_packages)
+def add_system_packages(
+    environment: Environment, engine, base_image: str, options: ExportOptions
+) -> Environment:
+    """The Debian packages for the shared libraries the wheels need and the base lacks, plus
+    the ones the options name."""
+    if environment.wheels is None:  # installed from an index at build time: what was named
+        packages = system_packages({}, options.system_packages)
+    else:
+        provided = engine.shared_libraries(base_image) if engine else set()
+        missing = missing_libraries(environment.wheels, provided)
+        packages = system_packages(missing, options.system_packages)
+    return replace(environment, system_packages=tuple(packages))
+
+
+def build_stage(
+    job: Job,
+    engine,
+    plan: ServingPlan,
+    context: BuildContext,
+    config: MLContainerConfig,
+    no_cache: bool,
+) -> Image:
+    """Build and tag the image; its last step is the image's own check against the sample."""
+    tag, latest = image_tags(plan.name, context.content_hash)
+    job.stage("build", f"Building {tag} from {context.base_image}")
+    labels = {**image_labels(plan), **config.labels}
+    events = engine.build(context.path, tag, labels, extra_tags=(latest,), no_cache=no_cache)
+    try:
+        for event in events:
+            job.check()
+            job.on_event(event)
+    finally:
+        events.close()
+    return Image(
+        tag=tag,
+        id=engine.image_id(tag),
+        size=engine.image_size(tag),
+        sizes=image_sizes(engine, tag, context.base_image),
+        labels=labels,
+    )
+
+
+def run_stage(
+    job: Job,
+    engine,
+    image: Image,
+    plan: ServingPlan,
+    capture: Capture,
+    options: ExportOptions,
+    config,
+) -> tuple[Instance, dict]:
+    """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did."""
+    job.stage("run", f"Starting {plan.name}")
+    port = options.port if options.port is not None else config.default_port
+    instance = _start(engine, image.tag, port, image.labels, plan.name)
+    try:
+        instance = wait_ready(engine, instance)
+        job.stage("check", f"Checking {instance.url} against the notebook's answer")
+        parity = check_parity(instance.url, capture.sample)
+    except BaseException:
+        engine.stop(instance.id)
+        raise
+    verdict = "PASS" if parity["passed"] else "FAIL"
+    job.on_event(ProgressEvent("done", f"{instance.url} parity {verdict}", "check"))
+    return instance, parity
 
 
 def image_sizes(engine, tag: str, base_image: str) -> dict:
@@ -287,19 +299,19 @@ def check_parity(url: str, sample: dict) -> dict:
     return report
 
 
-def image_labels(plan: ServingPlan, name: str) -> dict:
+def image_labels(plan: ServingPlan) -> dict:
     return {
-        NAME_LABEL: name,
+        NAME_LABEL: plan.name,
         NOTEBOOK_LABEL: str(Path(plan.notebook).resolve()),
         NOTEBOOK_SHA256_LABEL: plan.notebook_sha256,
         ENTRY_LABEL: entry_label(plan),
     }
 
 
-def default_context_folder(notebook: Path, name: str) -> Path:
+def default_context_folder(plan: ServingPlan) -> Path:
     """A stable folder per notebook, so rebuilds reuse the same files (and Docker's cache)."""
-    key = hashlib.sha256(str(notebook.resolve()).encode()).hexdigest()[:8]
-    return cache_dir("contexts", f"{name}-{key}")
+    key = hashlib.sha256(str(Path(plan.notebook).resolve()).encode()).hexdigest()[:8]
+    return cache_dir("contexts", f"{plan.name}-{key}")
 
 
 def _start(engine, tag: str, port: int, labels: dict, name: str, attempts: int = 5) -> Instance:
@@ -321,15 +333,3 @@ def _instance_name(engine, name: str) -> str:
         number += 1
         candidate = f"{name}-{number}"
     return candidate
-
-
-def _engine(required: bool):
-    """The Docker engine; for a context-only render it is optional (it picks the base image)."""
-    from .engine import DockerEngine
-
-    try:
-        return DockerEngine()
-    except EngineUnavailable:
-        if required:
-            raise
-        return None

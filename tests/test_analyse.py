@@ -47,8 +47,8 @@ def test_keeps_what_predict_needs_and_drops_exploration_and_training(tmp_path):
     assert "# X is the function's own parameter" in code
     for dropped in ("matplotlib", "plt.hist", "print(", "UNUSED", "LogisticRegression", ".fit("):
         assert dropped not in code
-    assert plan.state == ["clf"], "X must not be captured: predict's X is a parameter"
-    assert plan.imports == ["numpy"]
+    assert list(plan.state) == ["clf"], "X must not be captured: predict's X is a parameter"
+    assert list(plan.imports) == ["numpy"]
     assert plan.sample_expression == "X" and plan.sample_rows == 3
 
 
@@ -61,8 +61,8 @@ def test_one_cell_notebook_is_sliced_by_statement(tmp_path):
         "def predict(rows):\n    return model.predict(np.asarray(rows))\n",
     )
     plan = plan_for(path)
-    assert plan.code == ["import numpy as np", "def predict(rows):\n    return model.predict(np.asarray(rows))"]
-    assert plan.state == ["model"]
+    assert list(plan.code) == ["import numpy as np", "def predict(rows):\n    return model.predict(np.asarray(rows))"]
+    assert list(plan.state) == ["model"]
 
 
 def test_magics_shell_escapes_and_help_parse_and_never_reach_the_code(tmp_path):
@@ -77,7 +77,7 @@ def test_magics_shell_escapes_and_help_parse_and_never_reach_the_code(tmp_path):
     plan = plan_for(path)
     code = "\n".join(plan.code)
     assert "get_ipython" not in code and "%" not in code and "!" not in code
-    assert plan.code == ["import numpy as np", "SCALE = 2.0", "def predict(X):\n    return np.asarray(X) * SCALE"]
+    assert list(plan.code) == ["import numpy as np", "SCALE = 2.0", "def predict(X):\n    return np.asarray(X) * SCALE"]
     assert python_source("%%bash\necho hi") is None
 
 
@@ -89,7 +89,7 @@ def test_model_variable_entry_captures_the_model_and_defines_its_notebook_classe
     )
     plan = plan_for(path, model="clf", method="predict_proba")
     assert plan.entry_kind == "model" and plan.method == "predict_proba"
-    assert plan.state == ["clf"] and plan.code == []
+    assert list(plan.state) == ["clf"] and list(plan.code) == []
     widened = analyse_notebook(ExportOptions(notebook=path, model="clf"), extra_roots=("Clip",))
     assert "LIMIT = 1.0" in widened.code and any(c.startswith("class Clip") for c in widened.code)
     assert plan.sample_expression == "X_train"
@@ -103,13 +103,13 @@ def test_cell_tags_override_the_analysis(tmp_path):
         "def predict(X):\n    debug_dump(X)\n    return X",
     )
     plan = plan_for(path)
-    assert plan.code[:2] == ["import warnings", "warnings.filterwarnings('ignore')"]
+    assert list(plan.code[:2]) == ["import warnings", "warnings.filterwarnings('ignore')"]
     assert not any("debug_dump(X):" in c for c in plan.code)
 
 
 def test_later_definitions_win(tmp_path):
     path = notebook(tmp_path, "def predict(X):\n    return 1", "def predict(X):\n    return 2")
-    assert plan_for(path).code == ["def predict(X):\n    return 2"]
+    assert list(plan_for(path).code) == ["def predict(X):\n    return 2"]
 
 
 def test_loader_statements_ship_their_files(tmp_path):
@@ -122,8 +122,8 @@ def test_loader_statements_ship_their_files(tmp_path):
     )
     plan = plan_for(path)
     assert "model = joblib.load('models/m.joblib')" in plan.code
-    assert plan.files == ["models/m.joblib"] and plan.loaded == ["model"]
-    assert plan.state == ["other"], "files outside the notebook's folder are not copied"
+    assert list(plan.files) == ["models/m.joblib"] and list(plan.loaded) == ["model"]
+    assert list(plan.state) == ["other"], "files outside the notebook's folder are not copied"
 
 
 def test_out_of_order_execution_warns(tmp_path):
@@ -136,7 +136,7 @@ def test_unparsable_cells_warn_instead_of_failing(tmp_path):
     path = notebook(tmp_path, "def broken(:\n    pass", "def predict(X):\n    return X")
     plan = plan_for(path)
     assert any("does not parse" in w for w in plan.warnings)
-    assert plan.code == ["def predict(X):\n    return X"]
+    assert list(plan.code) == ["def predict(X):\n    return X"]
 
 
 def test_a_missing_entry_names_the_candidates(tmp_path):
@@ -188,7 +188,7 @@ def test_local_packages_ship_whole_with_what_they_import(tmp_path):
     )
     plan = plan_for(path)
     files = local_module_files(tmp_path, plan.local_modules)
-    assert plan.local_modules == ["featurelib"]
+    assert list(plan.local_modules) == ["featurelib"]
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "featurelib/__init__.py",
         "featurelib/legacy.py",

@@ -41,18 +41,18 @@ def _request(tmp_path, **changes):
 
 def test_capture_serialises_state_and_records_the_sample_and_the_answer(tmp_path):
     captured = capture_state(_namespace(), _request(tmp_path))
-    formats = {item["name"]: item["format"] for item in captured["state"]}
+    formats = {item["name"]: item["format"] for item in captured.state}
     assert formats == {"model": "joblib", "scale": "pickle"}, "functions go through cloudpickle"
     assert (tmp_path / "state" / "model.joblib").is_file() and (tmp_path / "state" / "scale.pkl").is_file()
-    assert captured["request"] == {"instances": [
+    assert captured.request == {"instances": [
         {"age": 31, "income": 1.5}, {"age": 45, "income": 2.5}, {"age": 27, "income": 0.5},
     ]}
-    assert captured["expected"] == {"predictions": [0, 1, 0]}
-    assert captured["input"] == {"kind": "dataframe", "columns": ["age", "income"],
+    assert captured.expected == {"predictions": [0, 1, 0]}
+    assert captured.input == {"kind": "dataframe", "columns": ["age", "income"],
                                  "dtypes": {"age": "int64", "income": "float64"}}
-    assert {"sklearn", "numpy", "joblib", "cloudpickle", "pandas"} <= set(captured["modules"])
-    assert captured["executable"] == sys.executable
-    assert captured["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert {"sklearn", "numpy", "joblib", "cloudpickle", "pandas"} <= set(captured.modules)
+    assert captured.executable == sys.executable
+    assert captured.python == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def test_missing_variables_and_failing_samples_are_explained(tmp_path):

@@ -12,6 +12,7 @@ from ports import free_port
 from test_client import STUB_SERVER
 
 from jupyter_mlcontainer.client import ServingClient
+from jupyter_mlcontainer.readiness import wait_ready
 from jupyter_mlcontainer.engine.base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
@@ -78,7 +79,7 @@ def test_run_serve_list_log_and_stop(engine, start, test_labels):
     assert instance.url.startswith("http://127.0.0.1:")
     assert instance.labels[MANAGED_LABEL] == "true" and instance.labels[INSTANCE_LABEL] == "true"
 
-    ready = engine.wait_ready(instance, timeout=30)
+    ready = wait_ready(engine, instance, timeout=30)
     assert ready.status == "running" and ready.url == instance.url
     answer = ServingClient(ready.url).predict({"instances": [[1, 2], [3, 4]]})
     assert answer.body == {"predictions": [[1, 2], [3, 4]]}
@@ -137,7 +138,7 @@ def test_a_taken_name_says_so(start):
 def test_a_container_that_crashes_fails_with_its_log(engine, start):
     instance = start(environment={"STUB_MODE": "crash"})
     with pytest.raises(RunFailed) as caught:
-        engine.wait_ready(instance, timeout=30)
+        wait_ready(engine, instance, timeout=30)
     assert "exit code 1" in caught.value.message
     assert "stub crashed: cannot load model.joblib" in caught.value.message
     assert engine.find_instance(instance.name).status == "exited"
@@ -148,7 +149,7 @@ def test_readiness_times_out_within_its_bound(engine, start):
     instance = start(environment={"STUB_MODE": "hang"})
     began = time.monotonic()
     with pytest.raises(RunFailed) as caught:
-        engine.wait_ready(instance, timeout=2)
+        wait_ready(engine, instance, timeout=2)
     assert 2 <= time.monotonic() - began < 10
     assert "not ready after 2 s" in caught.value.message
     assert "stub starting in hang mode" in caught.value.message
@@ -157,7 +158,7 @@ def test_readiness_times_out_within_its_bound(engine, start):
 @engine_test
 def test_health_stands_in_where_there_is_no_ready_route(engine, start):
     instance = start(environment={"STUB_MODE": "no-ready"})
-    assert engine.wait_ready(instance, timeout=30).url == instance.url
+    assert wait_ready(engine, instance, timeout=30).url == instance.url
 
 
 @engine_test
@@ -171,16 +172,18 @@ def test_stop_all_stops_only_what_the_labels_select(engine, start, test_labels):
 
 
 @engine_test
-def test_resolve_base_image_prefers_what_is_present(engine, base_image):
-    assert (
-        engine.resolve_base_image("registry.example/custom:1", "3.11")
-        == "registry.example/custom:1"
-    )
+def test_the_base_image_chosen_is_one_that_is_present(engine, base_image):
+    from jupyter_mlcontainer.config import MLContainerConfig
+    from jupyter_mlcontainer.engine.baseimage import choose_base_image
+
+    configured = MLContainerConfig(base_image="registry.example/custom:1")
+    assert choose_base_image(engine, configured, "3.11") == "registry.example/custom:1"
     slim_present = engine.image_exists("python:3.11-slim")
     expected = "python:3.11-slim" if slim_present else "mlcontainer/python:3.11-bookworm"
     assert engine.image_exists(expected)
-    assert engine.resolve_base_image("", "3.11") == expected
-    assert engine.resolve_base_image("", "3.99") == "python:3.99-slim"
+    assert choose_base_image(engine, MLContainerConfig(base_image=""), "3.11") == expected
+    assert choose_base_image(engine, MLContainerConfig(base_image=""), "3.99") == "python:3.99-slim"
+    assert choose_base_image(None, MLContainerConfig(base_image=""), "3.11") == "python:3.11-slim"
 
 
 @pytest.mark.parametrize(
@@ -237,7 +240,7 @@ def test_an_engine_lost_mid_way_is_reported_from_every_call(tmp_path):
         lambda: lost.find_instance("any"),
         lambda: lost.stop_all(),
         lambda: lost.image_exists("mlcontainer/any:latest"),
-        lambda: lost.resolve_base_image("", "3.11"),
+        lambda: lost.image_size("mlcontainer/any:latest"),
         lambda: list(lost.build(tmp_path, "mlcontainer/any:latest")),
     ]
     for call in calls:

@@ -57,8 +57,10 @@ def user_ns(shell, monkeypatch):
 
 def test_usage_is_real_argparse_usage():
     usage = ContainerizeMagics.containerize.__doc__
-    assert "%containerize [--entry NAME] [--method NAME] [--sample EXPR]" in usage
-    assert "[--no-run] [--port N]" in usage and "[--notebook PATH]" in usage and "[VAR]" in usage
+    assert "%containerize [--model VAR] [--entry NAME] [--method NAME]" in usage
+    assert "[--sample EXPR]" in usage and "[--system-package NAME]" in usage
+    assert "[--no-run]" in usage and "[--port N]" in usage
+    assert "[--notebook PATH]" in usage and "[VAR]" in usage
 
 
 def test_an_unknown_variable_lists_close_matches(shell, user_ns):

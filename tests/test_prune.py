@@ -15,7 +15,7 @@ engine_test = pytest.mark.engine
 
 #: Other tests of the session build images too; prune only this test's.
 GROUP = {"io.mlcontainer.test-group": "prune"}
-PLAN = ServingPlan("nb.ipynb", "0" * 64, "function", "predict", "")
+PLAN = ServingPlan("nb.ipynb", "0" * 64, "nb", "function", "predict", "")
 #: Two stages shaped like a generated Dockerfile's, with its builder stage's LABEL line.
 TWO_STAGES = """\
 FROM {base} AS builder

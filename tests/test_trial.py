@@ -8,7 +8,7 @@ from importlib import metadata
 import pytest
 
 from jupyter_mlcontainer.errors import TrialFailed
-from jupyter_mlcontainer.pipeline.plan import ServingPlan
+from jupyter_mlcontainer.pipeline.plan import Capture, ServingPlan
 from jupyter_mlcontainer.pipeline.render import prepare_destination, render_serving_files
 from jupyter_mlcontainer.pipeline.trial import trial_run
 
@@ -19,18 +19,22 @@ def _context(tmp_path, code: str, expected: list):
     plan = ServingPlan(
         notebook=str(notebook),
         notebook_sha256="0" * 64,
+        name="nb",
         entry_kind="function",
         entry_name="predict",
         method="predict",
-        code=[code],
+        code=(code,),
     )
-    capture = {
-        "state": [],
-        "python": "3.11",
-        "input": {"kind": "list"},
-        "request": {"instances": [1, 2]},
-        "expected": {"predictions": expected},
-    }
+    capture = Capture(
+        python="3.11",
+        python_full="3.11.2",
+        executable=sys.executable,
+        state=(),
+        input={"kind": "list"},
+        request={"instances": [1, 2]},
+        expected={"predictions": expected},
+        modules=(),
+    )
     context = tmp_path / "context"
     prepare_destination(context)
     render_serving_files(plan, capture, context, [])

@@ -85,13 +85,14 @@ def _engine():
 
 def run(args) -> int:
     from ..config import load_config
+    from ..readiness import wait_ready
 
     engine = _engine()
     port = load_config().default_port if args.port is None else args.port
     instance = engine.run(args.image, port=port, name=args.name)
     print(f"waiting for {instance.name} at {instance.url} ...", file=sys.stderr)
     try:
-        instance = engine.wait_ready(instance, timeout=args.timeout)
+        instance = wait_ready(engine, instance, timeout=args.timeout)
     except RunFailed:
         engine.stop(instance.id)  # its log is in the error; free the name for the next try
         raise

@@ -1,9 +1,15 @@
-"""Vocabulary shared by engines and their callers, with no Docker import."""
+"""Vocabulary shared by engines and their callers, with no Docker import: the engine protocol,
+images and instances, labels and names."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePath
+from typing import Protocol
+
+from ..events import ProgressEvent
 
 LABEL_PREFIX = "io.mlcontainer"
 #: Every image and container the project makes carries this label, so the engine
@@ -34,6 +40,17 @@ IMAGE_NAMESPACE = "mlcontainer"
 
 
 @dataclass(frozen=True)
+class Image:
+    """A built image: its content-hash tag, id, size in bytes, and that size by origin."""
+
+    tag: str
+    id: str
+    size: int
+    sizes: dict  # bytes: base, system_packages, python_packages, app
+    labels: dict  # what its instances are labelled with too
+
+
+@dataclass(frozen=True)
 class Instance:
     """A running (or stopped) serving container; `url` is empty when it is not running."""
 
@@ -45,6 +62,7 @@ class Instance:
     labels: dict = field(default_factory=dict)
     created: str = ""
     started: str = ""  # ISO time the container last started
+    exit_code: int | None = None  # once it has stopped
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +99,11 @@ def docker_name(text: str, fallback: str = "model") -> str:
     return cleaned
 
 
+def image_name(notebook: str) -> str:
+    """A Docker-safe image name from the notebook's file name, as JupyterLab names it too."""
+    return docker_name(PurePath(notebook).stem, fallback="notebook")
+
+
 def image_repository(name: str) -> str:
     """`mlcontainer/<name>`, with `name` folded into what Docker accepts."""
     return f"{IMAGE_NAMESPACE}/{docker_name(name)}"
@@ -98,3 +121,43 @@ def split_image_ref(ref: str) -> tuple[str, str]:
     if not colon or "/" in tag:
         return ref, "latest"
     return repository, tag
+
+
+class ContainerEngine(Protocol):
+    """What the pipeline and the front doors ask of a container engine. `DockerEngine` is the
+    implementation; another engine (Podman) is a new module, not an edit everywhere."""
+
+    def image_exists(self, name: str) -> bool: ...
+    def image_id(self, name: str) -> str: ...
+    def image_size(self, name: str) -> int: ...
+    def image_labels(self, name: str) -> dict: ...
+    def layer_sizes(self, name: str) -> list[tuple[str, int]]: ...
+    def shared_libraries(self, image: str) -> set[str]: ...
+    def remove_image(self, name: str) -> None: ...
+    def import_rootfs(
+        self, tarball: Path, repository: str, tag: str, changes: list[str] | None = None
+    ) -> None: ...
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        labels: dict | None = None,
+        extra_tags: tuple = (),
+        no_cache: bool = False,
+    ) -> Iterator[ProgressEvent]: ...
+    def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str: ...
+    def run(
+        self,
+        image: str,
+        *,
+        port: int | None = None,
+        labels: dict | None = None,
+        name: str | None = None,
+    ) -> Instance: ...
+    def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]: ...
+    def container_names(self) -> set[str]: ...
+    def find_instance(self, name_or_id: str) -> Instance: ...
+    def logs(self, name_or_id: str, tail: int = 200) -> str: ...
+    def stop(self, name_or_id: str) -> Instance: ...
+    def stop_all(self, labels: dict | None = None) -> list[str]: ...
+    def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport: ...

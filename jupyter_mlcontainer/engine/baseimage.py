@@ -18,8 +18,7 @@ from typing import Iterator
 
 from ..errors import BaseImageError
 from ..events import ProgressEvent
-from .base import label
-from .docker import DockerEngine
+from .base import ContainerEngine, label
 
 #: Debian release → the python3 it ships, which names the tag.
 PYTHON_OF_SUITE = {"bookworm": "3.11", "trixie": "3.13"}
@@ -68,6 +67,19 @@ def python_of(suite: str) -> str:
         ) from None
 
 
+def choose_base_image(engine: ContainerEngine | None, config, python_version: str) -> str:
+    """The configured image, else the first present of python:<X.Y>-slim and the offline
+    image for that Python; else python:<X.Y>-slim, whose pull fails with a hint. Without an
+    engine (a context-only render), the configured image or python:<X.Y>-slim."""
+    if config.base_image or engine is None:
+        return config.base_image_for(python_version)
+    slim = f"python:{python_version}-slim"
+    offline = [
+        base_image_tag(s) for s, python in PYTHON_OF_SUITE.items() if python == python_version
+    ]
+    return next((image for image in [slim, *offline] if engine.image_exists(image)), slim)
+
+
 def check_can_bootstrap() -> None:
     """debootstrap must exist and run as root; say so before any slow work starts."""
     if shutil.which("debootstrap") is None:
@@ -82,7 +94,7 @@ def check_can_bootstrap() -> None:
 
 
 def build_base_image(
-    engine: DockerEngine,
+    engine: ContainerEngine,
     suite: str = DEFAULT_SUITE,
     mirror: str = DEFAULT_MIRROR,
     force: bool = False,
@@ -117,7 +129,7 @@ def build_base_image(
     yield ProgressEvent("done", f"{tag} ({version})", "base-image")
 
 
-def _current(engine: DockerEngine, tag: str) -> bool:
+def _current(engine: ContainerEngine, tag: str) -> bool:
     return engine.image_exists(tag) and (
         engine.image_labels(tag).get(label("base-recipe")) == RECIPE_VERSION
     )

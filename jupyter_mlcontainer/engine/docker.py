@@ -6,7 +6,6 @@ import functools
 import inspect
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,11 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from ..client import Response, ServingClient
 from ..errors import (
     BaseImageMissing,
     BuildFailed,
     EngineUnavailable,
     InstanceNotFound,
-    InstanceUnreachable,
     NameTaken,
     PortInUse,
     RunFailed,
@@ -38,8 +35,8 @@ from .base import (
     PruneReport,
     split_image_ref,
 )
+from .buildstream import build_events
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _FROM = re.compile(
     r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE
 )
@@ -52,8 +49,6 @@ ENGINE_HINT = (
 
 #: Seconds a container gets to exit on SIGTERM before it is killed.
 STOP_TIMEOUT = 3
-#: Log lines quoted when a container fails to become ready.
-LOG_TAIL = 50
 
 
 def external_images(dockerfile: str) -> list[str]:
@@ -117,20 +112,6 @@ class DockerEngine:
             return False
         return True
 
-    def resolve_base_image(self, configured: str, python_version: str) -> str:
-        """The configured image, else the first present of python:<X.Y>-slim and the offline
-        image for that Python; else python:<X.Y>-slim, whose pull fails with a hint."""
-        # baseimage builds on this module, so it is imported where it is needed.
-        from .baseimage import PYTHON_OF_SUITE, base_image_tag
-
-        if configured:
-            return configured
-        slim = f"python:{python_version}-slim"
-        offline = [
-            base_image_tag(s) for s, python in PYTHON_OF_SUITE.items() if python == python_version
-        ]
-        return next((image for image in [slim, *offline] if self.image_exists(image)), slim)
-
     @_reaches_engine
     def ensure_base_images(self, dockerfile: str) -> None:
         """Make sure every external FROM image is present, pulling it if a registry answers."""
@@ -177,7 +158,6 @@ class DockerEngine:
         dockerfile = (Path(context) / "Dockerfile").read_text()
         self.ensure_base_images(dockerfile)
         all_labels = {MANAGED_LABEL: "true", **(labels or {})}
-        step, total, step_title, step_output = 0, 0, "", []
         try:
             stream = self.api.build(
                 path=str(context),
@@ -188,26 +168,7 @@ class DockerEngine:
                 decode=True,
                 nocache=no_cache,
             )
-            for chunk in stream:
-                if "error" in chunk:
-                    raise BuildFailed(
-                        f"Build step {step}/{total} failed: {step_title}",
-                        "Read the step's output below; fix the notebook or its environment.",
-                        output="".join(step_output) + chunk["error"],
-                    )
-                line = chunk.get("stream", "")
-                if not line.strip():
-                    continue
-                started = _STEP.match(line.strip())
-                if started:
-                    step, total, step_title = int(started[1]), int(started[2]), started[3]
-                    step_output = []
-                    yield ProgressEvent("step", step_title, "build", step, total)
-                elif line.strip() == "---> Using cache":
-                    yield ProgressEvent("cache", step_title, "build", step, total)
-                else:
-                    step_output.append(line)
-                    yield ProgressEvent("log", line.rstrip("\n"), "build", step, total)
+            yield from build_events(stream)
         except APIError as error:
             raise BuildFailed(
                 f"The Docker engine refused the build: {error.explanation}"
@@ -311,40 +272,6 @@ class DockerEngine:
             raise RunFailed(f"{name} did not start: {explanation}") from error
         container.reload()
         return _instance(container)
-
-    @_reaches_engine
-    def wait_ready(
-        self, instance: Instance, timeout: float = 60, interval: float = 0.25
-    ) -> Instance:
-        """Poll /ready (/health where the image has no /ready) until it answers 2xx; raise
-        RunFailed with the container's last log lines if it exits or `timeout` passes."""
-        container = self._container(instance)
-        path = "/ready"
-        deadline = time.monotonic() + timeout
-        while True:
-            container.reload()
-            current = _instance(container)
-            if not current.url:
-                code = container.attrs["State"].get("ExitCode")
-                raise self._failed(
-                    container, f"{current.name} stopped (exit code {code}) before it was ready."
-                )
-            answer = _probe(current.url, path, timeout=min(2.0, timeout))
-            if answer is not None and answer.status == 404 and path == "/ready":
-                path = "/health"
-                continue
-            if answer is not None and answer.ok:
-                return current
-            if time.monotonic() >= deadline:
-                raise self._failed(container, f"{current.name} was not ready after {timeout:g} s.")
-            time.sleep(interval)
-
-    def _failed(self, container, message: str) -> RunFailed:
-        lines = container.logs(tail=LOG_TAIL).decode(errors="replace").rstrip()
-        return RunFailed(
-            f"{message}\nLast log lines of {container.name}:\n{lines or '(no output)'}",
-            "Fix what the log shows, then start it again.",
-        )
 
     @_reaches_engine
     def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]:
@@ -453,14 +380,6 @@ def _default_name(image: str) -> str:
     return f"{base}-{secrets.token_hex(2)}"
 
 
-def _probe(url: str, path: str, timeout: float) -> Response | None:
-    """One readiness probe; None while nothing answers yet."""
-    try:
-        return ServingClient(url, timeout).request("GET", path)
-    except InstanceUnreachable:
-        return None
-
-
 def _instance(container) -> Instance:
     attrs = container.attrs
     bindings = (attrs["NetworkSettings"].get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
@@ -474,4 +393,5 @@ def _instance(container) -> Instance:
         labels=dict(container.labels),
         created=attrs["Created"],
         started=attrs["State"].get("StartedAt", ""),
+        exit_code=None if container.status == "running" else attrs["State"].get("ExitCode"),
     )

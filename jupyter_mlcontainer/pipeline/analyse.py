@@ -10,10 +10,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 
+from ..engine.base import docker_name, image_name
 from ..errors import NotebookError
 from .cells import (
     CODE_KINDS,
@@ -54,16 +56,19 @@ def notebook_defaults(notebook: nbformat.NotebookNode) -> dict:
 
 
 def with_notebook_defaults(options: ExportOptions, notebook: nbformat.NotebookNode) -> ExportOptions:
-    """Fill options the caller left empty from the notebook's own metadata."""
+    """A copy of `options` with what the caller left empty taken from the notebook's metadata."""
     defaults = notebook_defaults(notebook)
     if options.model or options.entry:
         defaults.pop("model", None)
         defaults.pop("entry", None)
-    for key in ("model", "entry", "sample", "name"):
-        if getattr(options, key) is None and defaults.get(key):
-            setattr(options, key, defaults[key])
+    filled = {
+        key: defaults[key]
+        for key in ("model", "entry", "sample", "name")
+        if getattr(options, key) is None and defaults.get(key)
+    }
+    options = replace(options, **filled)
     if options.method == "predict" and defaults.get("method") and options.model:
-        options.method = defaults["method"]
+        options = replace(options, method=defaults["method"])
     return options
 
 
@@ -89,19 +94,20 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
     return ServingPlan(
         notebook=str(options.notebook),
         notebook_sha256=hashlib.sha256(raw).hexdigest(),
+        name=docker_name(options.name) if options.name else image_name(options.notebook),
         entry_kind=entry_kind,
         entry_name=entry_name,
         method=options.method,
-        code=[s.source for s in kept],
-        defined=sorted({name for s in kept for name in s.defines}),
-        loaded=sorted({name for s in kept if s.kind == LOADER for name in s.defines}),
-        state=state,
-        imports=sorted(set(imports) - set(local)),
-        local_modules=local,
-        files=files,
+        code=tuple(s.source for s in kept),
+        defined=tuple(sorted({name for s in kept for name in s.defines})),
+        loaded=tuple(sorted({name for s in kept if s.kind == LOADER for name in s.defines})),
+        state=tuple(state),
+        imports=tuple(sorted(set(imports) - set(local))),
+        local_modules=tuple(local),
+        files=tuple(files),
         sample_expression=sample,
         sample_rows=sample_rows,
-        warnings=warnings,
+        warnings=tuple(warnings),
     )
 
 

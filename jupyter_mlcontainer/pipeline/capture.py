@@ -17,10 +17,11 @@ import types
 from pathlib import Path
 
 from ..errors import CaptureError
+from .plan import Capture
 
 
-def capture_state(namespace: dict, request: dict) -> dict:
-    """Do the kernel side of the pipeline; `request` and the result are plain JSON data.
+def capture_state(namespace: dict, request: dict) -> Capture:
+    """Do the kernel side of the pipeline; `request` is plain JSON data.
 
     request: state (names), entry ({kind, name, method}), sample (expression), sample_rows,
     out_dir (absolute), modules (third-party imports of the kept code), loaded (variables the
@@ -50,16 +51,16 @@ def capture_state(namespace: dict, request: dict) -> dict:
         if name in namespace:
             modules.update(referenced_modules(pickle_globals(_pickled(namespace[name]))))
     modules.update(_input_modules(sample))
-    return {
-        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "python_full": sys.version.split()[0],
-        "executable": sys.executable,
-        "state": saved,
-        "input": describe_input(sample),
-        "request": {"instances": to_jsonable(_rows(sample))},
-        "expected": {"predictions": to_jsonable(expected)},
-        "modules": sorted(modules),
-    }
+    return Capture(
+        python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        python_full=sys.version.split()[0],
+        executable=sys.executable,
+        state=tuple(saved),
+        input=describe_input(sample),
+        request={"instances": to_jsonable(_rows(sample))},
+        expected={"predictions": to_jsonable(expected)},
+        modules=tuple(sorted(modules)),
+    )
 
 
 def _lookup(namespace: dict, name: str):

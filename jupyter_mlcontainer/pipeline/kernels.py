@@ -14,20 +14,21 @@ from typing import Iterator, Protocol
 
 from ..errors import CaptureError, NotebookError, last_lines
 from .capture import capture_state
+from .plan import Capture
 
 _RESULT_MARK = "__mlcontainer_capture__"
 _ERROR_MARK = "__mlcontainer_error__"
 
 
 class KernelSession(Protocol):
-    def capture(self, request: dict) -> dict: ...
+    def capture(self, request: dict) -> Capture: ...
 
 
 class InProcessKernel:
     def __init__(self, namespace: dict):
         self.namespace = namespace
 
-    def capture(self, request: dict) -> dict:
+    def capture(self, request: dict) -> Capture:
         return capture_state(self.namespace, request)
 
 
@@ -52,7 +53,7 @@ class ClientKernel:
             ) from error
         return cls(client, timeout)
 
-    def capture(self, request: dict) -> dict:
+    def capture(self, request: dict) -> Capture:
         code = (
             "def __mlcontainer_capture():\n"
             "    import json\n"
@@ -60,7 +61,7 @@ class ClientKernel:
             "    from jupyter_mlcontainer.pipeline.capture import capture_state\n"
             "    try:\n"
             f"        result = capture_state(globals(), json.loads({json.dumps(json.dumps(request))}))\n"
-            f"        print({_RESULT_MARK!r} + json.dumps(result))\n"
+            f"        print({_RESULT_MARK!r} + result.to_json())\n"
             "    except MLContainerError as error:\n"
             "        payload = dict(type=type(error).__name__, message=error.message, hint=error.hint)\n"
             f"        print({_ERROR_MARK!r} + json.dumps(payload))\n"
@@ -70,7 +71,7 @@ class ClientKernel:
         output = self.run(code)
         for line in output.splitlines():
             if line.startswith(_RESULT_MARK):
-                return json.loads(line[len(_RESULT_MARK) :])
+                return Capture.from_json(line[len(_RESULT_MARK) :])
             if line.startswith(_ERROR_MARK):
                 error = json.loads(line[len(_ERROR_MARK) :])
                 raise CaptureError(error["message"], error["hint"])

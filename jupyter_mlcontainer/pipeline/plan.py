@@ -2,64 +2,133 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-#: Help for the options the CLI and the magic both take, so that they say the same thing.
-OPTION_HELP = {
-    "method": "the model method to serve, e.g. predict_proba (default: predict)",
-    "sample": "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
-    "(default: the first 3 rows passed to the model's last .fit)",
-    "name": "image and instance name, folded to what Docker accepts "
-    "(default: the notebook's file name)",
-    "port": "host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
-    "base_image": "base image (default: configured, else python:X.Y-slim or the offline one)",
-    "system_package": "a Debian package to install in the image, for a shared library the "
-    "wheels need that is not known (repeatable)",
-    "keep_gpu_packages": "keep GPU-only packages the trial run never loaded (nvidia-*) and "
-    "GPU builds that have a CPU-only one (xgboost)",
-}
+def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
+    """A build option: its default and help, declared once. Every front door (CLI flags, magic
+    arguments, REST body fields, exporter traits) is derived from these declarations by
+    `jupyter_mlcontainer.options`. `instance` options only matter when an instance is started
+    (the exporter, which writes a context, has no use for them); `flag` overrides the derived
+    command-line flag."""
+    metadata = {"help": help, "metavar": metavar, "instance": instance, "flag": flag}
+    return field(default=default, metadata=metadata)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportOptions:
-    """What every front door asks of the pipeline."""
+    """What every front door asks of the pipeline. Stages read it and never change it."""
 
     notebook: str
-    model: Optional[str] = None  # a model variable: serve model.<method>(inputs)
-    entry: Optional[str] = None  # an entry function: serve entry(inputs); "predict" when neither
-    method: str = "predict"
-    sample: Optional[str] = None  # expression evaluated in the kernel, e.g. "X_test[:3]"
-    name: Optional[str] = None  # image name; defaults to the notebook's file name
-    base_image: Optional[str] = None  # overrides MLContainerConfig.base_image
-    run: bool = False  # start a local instance after the build
-    port: Optional[int] = None  # host port on 127.0.0.1; None uses the configured default
-    system_packages: tuple = ()  # Debian packages to install in the image, beyond those found
-    keep_gpu_packages: bool = False  # keep what only a GPU would load
+    model: Optional[str] = option(None, "serve VAR.<method>(inputs)", metavar="VAR")
+    entry: Optional[str] = option(
+        None, "serve the function NAME(inputs) (default: predict)", metavar="NAME"
+    )
+    method: str = option(
+        "predict", "the model method to serve, e.g. predict_proba (default: predict)", "NAME"
+    )
+    sample: Optional[str] = option(
+        None,
+        "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
+        "(default: the first 3 rows passed to the model's last .fit)",
+        metavar="EXPR",
+    )
+    name: Optional[str] = option(
+        None,
+        "image and instance name, folded to what Docker accepts (default: the notebook's "
+        "file name)",
+        metavar="NAME",
+    )
+    base_image: Optional[str] = option(
+        None,
+        "base image (default: configured, else python:X.Y-slim or the offline one)",
+        metavar="IMG",
+    )
+    system_packages: tuple = option(
+        (),
+        "a Debian package to install in the image, for a shared library the wheels need that "
+        "is not resolved on its own (repeatable)",
+        metavar="NAME",
+        flag="--system-package",
+    )
+    keep_gpu_packages: bool = option(
+        False,
+        "keep GPU-only packages the trial run never loaded (nvidia-*) and GPU builds that have "
+        "a CPU-only one (xgboost)",
+    )
+    no_cache: bool = option(False, "rebuild every image layer")
+    run: bool = option(False, "start the image on 127.0.0.1 and check parity", instance=True)
+    port: Optional[int] = option(
+        None,
+        "host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
+        metavar="N",
+        instance=True,
+    )
+
+    def __post_init__(self):
+        if self.model and self.entry:
+            from ..errors import NotebookError
+
+            raise NotebookError(
+                f"Both a model ({self.model}) and an entry function ({self.entry}) were given.",
+                "Give one of them: a model variable, or a function to serve.",
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServingPlan:
     """What the analyse stage decided: the code to copy and the state to capture."""
 
     notebook: str  # path as given
     notebook_sha256: str
+    name: str  # image, instance and context folder name, folded to what Docker accepts
     entry_kind: str  # "function" | "model"
     entry_name: str
     method: str
-    code: list = field(default_factory=list)  # source of kept top-level statements, in order
-    defined: list = field(default_factory=list)  # names the kept statements define
-    state: list = field(default_factory=list)  # global names captured by value
-    imports: list = field(default_factory=list)  # top-level modules the kept code imports
-    local_modules: list = field(default_factory=list)  # .py files beside the notebook
-    files: list = field(default_factory=list)  # notebook-relative files the kept code reads
-    loaded: list = field(default_factory=list)  # names the kept code loads from those files
+    code: tuple = ()  # source of kept top-level statements, in order
+    defined: tuple = ()  # names the kept statements define
+    state: tuple = ()  # global names captured by value
+    imports: tuple = ()  # top-level modules the kept code imports
+    local_modules: tuple = ()  # .py files beside the notebook
+    files: tuple = ()  # notebook-relative files the kept code reads
+    loaded: tuple = ()  # names the kept code loads from those files
     sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
     sample_rows: Optional[int] = None  # take the first rows of an inferred sample
-    warnings: list = field(default_factory=list)
+    warnings: tuple = ()
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What the capture stage took from the kernel. It crosses the kernel boundary as JSON."""
+
+    python: str  # major.minor of the kernel's Python, which selects the base image
+    python_full: str
+    executable: str  # the kernel's interpreter, which runs the trial
+    state: tuple  # one dict per saved variable: name, file, format, modules, main_references
+    input: dict  # how the runtime rebuilds the input from JSON (see docs/architecture.md)
+    request: dict  # the sample as a request body
+    expected: dict  # the notebook's own answer to it
+    modules: tuple  # modules a static reading of the code, pickles and input says it needs
+
+    @property
+    def sample(self) -> dict:
+        return {"request": self.request, "expected": self.expected}
+
+    def main_references(self) -> set:
+        """Names defined in the notebook (`__main__`) that the pickles refer to."""
+        return {name for item in self.state for name in item["main_references"]}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Capture":
+        data = json.loads(text)
+        return cls(**{**data, "state": tuple(data["state"]), "modules": tuple(data["modules"])})
 
 
 @dataclass(frozen=True)
@@ -67,5 +136,5 @@ class Environment:
     """What the image installs: Python distributions and Debian packages, and why."""
 
     packages: dict  # distribution → exact version, as the trial run proved them
+    wheels: Optional[tuple] = None  # their files; None: pip reaches an index during the build
     system_packages: tuple = ()  # Debian packages for shared libraries the wheels need
-    notes: tuple = ()  # what was left out or swapped, for the build log

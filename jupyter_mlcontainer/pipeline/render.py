@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextFolderRefused
-from .plan import Environment, ServingPlan
+from .plan import Capture, Environment, ServingPlan
 from .templates import context_readme, dockerfile, generated_module
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
@@ -36,7 +36,7 @@ class BuildContext:
 
 
 def render_serving_files(
-    plan: ServingPlan, capture: dict, destination: Path, local_module_files: list[Path]
+    plan: ServingPlan, capture: Capture, destination: Path, local_module_files: list[Path]
 ) -> None:
     """What the served code loads: `app/` (generated module, runtime, local modules,
     serving.json), `artifacts/files/` and `sample.json`, beside the state files capture wrote
@@ -58,27 +58,23 @@ def render_serving_files(
     runtime_source = Path(__file__).resolve().parent.parent / "runtime"
     for source in sorted(runtime_source.glob("*.py")):
         shutil.copyfile(source, app / RUNTIME_PACKAGE / source.name)
-    _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture["state"]))
+    _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture.state))
     _write(app / "serving.json", _json(serving_contract(plan, capture, {})))
-    _write(
-        destination / "sample.json",
-        _json({"request": capture["request"], "expected": capture["expected"]}),
-    )
+    _write(destination / "sample.json", _json(capture.sample))
 
 
 def render_context(
     plan: ServingPlan,
-    capture: dict,
+    capture: Capture,
     environment: Environment,
     destination: Path,
     base_image: str,
-    wheels: list[Path] | None,
     labels: dict,
 ) -> BuildContext:
     """Complete the context that `render_serving_files` began: the lock, the Dockerfile, the
-    README, the wheels and the package versions in serving.json. `wheels` go into wheels/;
-    None renders a context whose pip reaches an index during the build. `labels` also mark
-    the builder stage."""
+    README, the wheels and the package versions in serving.json. Without wheels the context's
+    pip reaches an index during the build. `labels` also mark the builder stage."""
+    wheels = environment.wheels
     destination = Path(destination)
     lock = "".join(f"{name}=={version}\n" for name, version in sorted(environment.packages.items()))
     _write(destination / "requirements.lock", lock_header(plan) + lock)
@@ -108,7 +104,7 @@ def render_context(
     return BuildContext(destination, content_hash(destination), base_image)
 
 
-def serving_contract(plan: ServingPlan, capture: dict, packages: dict) -> dict:
+def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dict:
     """`app/serving.json`: what the runtime serves and how it reads the input."""
     if plan.entry_kind == "model":
         entry = {"kind": "model", "name": plan.entry_name, "method": plan.method}
@@ -117,9 +113,9 @@ def serving_contract(plan: ServingPlan, capture: dict, packages: dict) -> dict:
     return {
         "module": GENERATED_MODULE,
         "entry": entry,
-        "input": capture["input"],
+        "input": capture.input,
         "notebook": {"path": Path(plan.notebook).name, "sha256": plan.notebook_sha256},
-        "python": capture["python"],
+        "python": capture.python,
         "packages": packages,
         "generator": f"jupyter-mlcontainer {__version__}",
     }

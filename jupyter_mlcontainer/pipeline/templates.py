@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__
-from ..engine.base import docker_name
+from ..engine.base import image_name
 from .plan import ServingPlan
 
 _DOCKERFILE = """\
@@ -56,11 +56,6 @@ def entry_label(plan: ServingPlan) -> str:
     if plan.entry_kind == "model":
         return f"{plan.entry_name}.{plan.method}"
     return f"{plan.entry_name}()"
-
-
-def image_name(notebook: str) -> str:
-    """A Docker-safe image name from the notebook's file name, as JupyterLab names it too."""
-    return docker_name(Path(notebook).stem, fallback="notebook")
 
 
 _SYSTEM_PACKAGES = """\

@@ -6,22 +6,15 @@ import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ..errors import HiddenPath, InvalidRequest, NotebookNotFound, PathOutsideRoot
+from ..options import json_fields, options_from
 from ..pipeline.plan import ExportOptions
 
-#: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be).
+#: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be); the
+#: build options come from their one declaration on ExportOptions.
 JOB_FIELDS = {
     "path": (str, "the notebook's path relative to the server root"),
-    "model": (str, "a model variable name"),
-    "entry": (str, "an entry function name"),
-    "method": (str, "the model method to serve, e.g. predict"),
-    "sample": (str, "a sample input expression, e.g. X_test[:3]"),
-    "name": (str, "an image name"),
-    "run": (bool, "true to start an instance after the build"),
-    "port": (int, "a host port, 0-65535 (0 picks a free one)"),
+    **json_fields(),
     "kernel_id": (str, "the id of the notebook's running kernel"),
-    "base_image": (str, "a base image, overriding the server's configuration"),
-    "system_packages": (list, "a list of Debian package names to install in the image"),
-    "keep_gpu_packages": (bool, "true to keep GPU-only packages the trial run never loaded"),
 }
 
 
@@ -113,14 +106,10 @@ def read_job_request(
         raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
     if not 0 <= given.get("port", 0) <= 65535:
         raise InvalidRequest("The field 'port' must be between 0 and 65535.", _expected(JOB_FIELDS))
-    packages = given.get("system_packages", [])
-    if not all(isinstance(name, str) for name in packages):
-        raise InvalidRequest(
-            "The field 'system_packages' must be a list of strings.", _expected(JOB_FIELDS)
-        )
-    given["system_packages"] = tuple(packages)
+    for key, (kind, description) in JOB_FIELDS.items():
+        if kind is list and not all(isinstance(item, str) for item in given.get(key, [])):
+            raise InvalidRequest(f"The field {key!r} must be {description}: a list of strings.")
     notebook = resolve_notebook(root_dir, given.pop("path"), allow_hidden)
     kernel_id = given.pop("kernel_id", None)
-    given.setdefault("run", True)
-    options = ExportOptions(notebook=str(notebook), **{k: v for k, v in given.items() if v != ""})
-    return options, kernel_id
+    values = {key: value for key, value in given.items() if value != ""}
+    return options_from(values, str(notebook), run=given.get("run", True)), kernel_id

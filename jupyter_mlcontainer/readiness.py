@@ -1,0 +1,58 @@
+"""Waiting for a started instance to serve: the runtime's probes, polled over HTTP.
+
+Policy on top of the engine: the engine starts containers and reports their state; what
+"ready" means (the runtime's /ready, or /health for images that predate it) lives here.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .client import Response, ServingClient
+from .engine.base import ContainerEngine, Instance
+from .errors import InstanceUnreachable, RunFailed
+
+#: Log lines quoted when a container fails to become ready.
+LOG_TAIL = 50
+
+
+def wait_ready(
+    engine: ContainerEngine, instance: Instance, timeout: float = 60, interval: float = 0.25
+) -> Instance:
+    """Poll /ready (/health where the image has no /ready) until it answers 2xx; raise
+    RunFailed with the container's last log lines if it exits or `timeout` passes."""
+    path = "/ready"
+    deadline = time.monotonic() + timeout
+    while True:
+        current = engine.find_instance(instance.id)
+        if not current.url:
+            raise _failed(
+                engine,
+                current,
+                f"{current.name} stopped (exit code {current.exit_code}) before it was ready.",
+            )
+        answer = _probe(current.url, path, timeout=min(2.0, timeout))
+        if answer is not None and answer.status == 404 and path == "/ready":
+            path = "/health"
+            continue
+        if answer is not None and answer.ok:
+            return current
+        if time.monotonic() >= deadline:
+            raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")
+        time.sleep(interval)
+
+
+def _probe(url: str, path: str, timeout: float) -> Response | None:
+    """One readiness probe; None while nothing answers yet."""
+    try:
+        return ServingClient(url, timeout).request("GET", path)
+    except InstanceUnreachable:
+        return None
+
+
+def _failed(engine: ContainerEngine, instance: Instance, message: str) -> RunFailed:
+    lines = engine.logs(instance.id, tail=LOG_TAIL).rstrip()
+    return RunFailed(
+        f"{message}\nLast log lines of {instance.name}:\n{lines or '(no output)'}",
+        "Fix what the log shows, then start it again.",
+    )
