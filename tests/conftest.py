@@ -72,3 +72,13 @@ def base_image(engine) -> str:
 @pytest.fixture
 def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"jupyter_mlcontainer": True}}}
+
+
+@pytest.fixture(scope="module")
+def serving_image(engine, base_image, test_labels, tmp_path_factory) -> str:
+    """A small image serving the stub runtime (tests/stubs.py), for run-side engine tests."""
+    from stubs import build_serving_image
+
+    return build_serving_image(
+        engine, base_image, test_labels, tmp_path_factory.mktemp("stub-image")
+    )

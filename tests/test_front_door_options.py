@@ -1,4 +1,4 @@
-"""Every front door takes the build options the pipeline has, and hands them on unchanged."""
+"""Every front door takes every build option `ExportOptions` declares, and hands it on unchanged."""
 
 from __future__ import annotations
 
@@ -9,46 +9,77 @@ from jupyter_mlcontainer.cli import build_parser
 from jupyter_mlcontainer.errors import InvalidRequest
 from jupyter_mlcontainer.exporter import MLContainerExporter
 from jupyter_mlcontainer.magic import ContainerizeMagics
+from jupyter_mlcontainer.options import build_options, options_from
 from jupyter_mlcontainer.server.validation import read_job_request
 
-
-def test_the_cli_takes_system_packages_and_keeps_gpu_packages():
-    args = build_parser().parse_args(
-        [
-            "build",
-            "nb.ipynb",
-            "--system-package",
-            "libgomp1",
-            "--system-package",
-            "libgeos-c1v5",
-            "--keep-gpu-packages",
-        ]
-    )
-    assert args.system_packages == ["libgomp1", "libgeos-c1v5"] and args.keep_gpu_packages
-    defaults = build_parser().parse_args(["build", "nb.ipynb"])
-    assert defaults.system_packages == [] and not defaults.keep_gpu_packages
+#: A value other than the default for each kind of option.
+SAMPLE_VALUES = {str: "chosen", int: 8081, bool: True, tuple: ("libgomp1", "libgeos-c1v5")}
 
 
-def test_the_magic_takes_them_too():
-    args = parse_argstring(
-        ContainerizeMagics.containerize, "clf --system-package libgomp1 --keep-gpu-packages"
-    )
-    assert args.system_packages == ["libgomp1"] and args.keep_gpu_packages
+def _given(option):
+    if option.name == "entry":
+        return None  # model and entry exclude each other; model stands for both
+    return SAMPLE_VALUES[option.kind]
 
 
-def test_the_rest_body_takes_them_and_checks_their_types(tmp_path):
+def _flags(option, value) -> list[str]:
+    if option.kind is bool:
+        return [option.flag]
+    if option.kind is tuple:
+        return [word for item in value for word in (option.flag, item)]
+    return [option.flag, str(value)]
+
+
+OPTIONS = [o for o in build_options() if _given(o) is not None]
+
+
+def test_options_are_declared_once_with_help():
+    names = [o.name for o in build_options()]
+    assert {"model", "entry", "sample", "system_packages", "keep_gpu_packages", "port"} <= set(names)
+    assert all(o.help for o in build_options())
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=[o.name for o in OPTIONS])
+def test_the_cli_takes_it(option):
+    value = _given(option)
+    args = build_parser().parse_args(["build", "nb.ipynb", *_flags(option, value)])
+    assert getattr(options_from(vars(args), "nb.ipynb"), option.name) == value
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.name != "run"], ids=lambda o: o.name)
+def test_the_magic_takes_it(option):
+    value = _given(option)
+    args = parse_argstring(ContainerizeMagics.containerize, " ".join(_flags(option, value)))
+    assert getattr(options_from(vars(args), "nb.ipynb"), option.name) == value
+
+
+def test_the_magic_runs_unless_told_not_to():
+    assert not parse_argstring(ContainerizeMagics.containerize, "").no_run
+    assert parse_argstring(ContainerizeMagics.containerize, "--no-run").no_run
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=[o.name for o in OPTIONS])
+def test_the_rest_body_takes_it(option, tmp_path):
     (tmp_path / "nb.ipynb").write_text("{}")
-    options, _ = read_job_request(
-        {"path": "nb.ipynb", "system_packages": ["libgomp1"], "keep_gpu_packages": True},
-        str(tmp_path),
-    )
-    assert options.system_packages == ("libgomp1",) and options.keep_gpu_packages
+    value = _given(option)
+    json_value = list(value) if isinstance(value, tuple) else value
+    options, _ = read_job_request({"path": "nb.ipynb", option.name: json_value}, str(tmp_path))
+    assert getattr(options, option.name) == value
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if not o.instance], ids=lambda o: o.name)
+def test_the_exporter_takes_it(option):
+    value = _given(option)
+    exporter = MLContainerExporter(**{option.name: list(value) if option.kind is tuple else value})
+    values = {o.name: getattr(exporter, o.name) for o in build_options() if not o.instance}
+    assert getattr(options_from(values, "nb.ipynb"), option.name) == value
+
+
+def test_the_rest_body_checks_types(tmp_path):
+    (tmp_path / "nb.ipynb").write_text("{}")
     with pytest.raises(InvalidRequest, match="list of strings"):
         read_job_request({"path": "nb.ipynb", "system_packages": [1]}, str(tmp_path))
     with pytest.raises(InvalidRequest, match="keep_gpu_packages"):
         read_job_request({"path": "nb.ipynb", "keep_gpu_packages": "yes"}, str(tmp_path))
-
-
-def test_the_exporter_has_them_as_traits():
-    exporter = MLContainerExporter(system_packages=["libgomp1"], keep_gpu_packages=True)
-    assert exporter.system_packages == ["libgomp1"] and exporter.keep_gpu_packages
+    with pytest.raises(InvalidRequest, match="not both"):
+        read_job_request({"path": "nb.ipynb", "model": "a", "entry": "b"}, str(tmp_path))

@@ -12,7 +12,7 @@ from test_server_api import call, wait_for_job
 
 pytestmark = pytest.mark.engine
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: A headless run, a wheel download, a docker build and a start, on a small shared machine.
 BUILD_TIMEOUT = 600
 

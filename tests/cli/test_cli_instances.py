@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from test_engine_run import serving_image  # noqa: F401 (the module's shared stub image)
 
 from jupyter_mlcontainer.cli.instances import add_commands, format_table, uptime
 from jupyter_mlcontainer.client import ServingClient
@@ -29,7 +28,7 @@ def label_args(test_labels) -> list[str]:
 
 
 @pytest.fixture
-def names(engine, serving_image, test_labels):  # noqa: F811
+def names(engine, serving_image, test_labels):
     """Two instance names unique to this session; whatever still uses them afterwards is removed."""
     prefix = split_image_ref(serving_image)[0].rsplit("/", 1)[-1]
     used = [f"{prefix}-a", f"{prefix}-b"]
@@ -40,7 +39,7 @@ def names(engine, serving_image, test_labels):  # noqa: F811
 
 
 @pytest.mark.engine
-def test_run_ls_logs_stop(serving_image, names, label_args, capsys):  # noqa: F811
+def test_run_ls_logs_stop(serving_image, names, label_args, capsys):
     first, second = names
 
     assert cli(["run", serving_image, "--name", first, "--port", "0"]) == 0

@@ -9,7 +9,6 @@ import time
 import docker
 import pytest
 from ports import free_port
-from test_client import STUB_SERVER
 
 from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.readiness import wait_ready
@@ -26,24 +25,6 @@ from jupyter_mlcontainer.engine.docker import ENGINE_HINT, DockerEngine
 from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, PortInUse, RunFailed
 
 engine_test = pytest.mark.engine
-
-
-def build_serving_image(engine, base_image, labels, directory) -> str:
-    """One small image serving the stub; the returned tag is `mlcontainer/<name>:latest`."""
-    (directory / "stub.py").write_text(STUB_SERVER)
-    (directory / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY stub.py /srv/stub.py\nCMD ["python3", "-u", "/srv/stub.py"]\n'
-    )
-    tag, latest = image_tags(f"stub-{next(iter(labels.values()))}", "v1")
-    list(engine.build(directory, tag, labels=labels, extra_tags=(latest,)))
-    return latest
-
-
-@pytest.fixture(scope="module")
-def serving_image(engine, base_image, test_labels, tmp_path_factory) -> str:
-    return build_serving_image(
-        engine, base_image, test_labels, tmp_path_factory.mktemp("stub-image")
-    )
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.workflow import containerize
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NEVER_IN_LOCK = {"jupyterlab", "jupyter-server", "ipykernel", "matplotlib", "notebook", "nbconvert"}
 
 #: What each example's slice must keep and drop, which state it captures, what it pins.

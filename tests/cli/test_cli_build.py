@@ -8,7 +8,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run(*command, cwd=None):
