@@ -242,19 +242,14 @@ def saved_version_note(shell, path: Path) -> str | None:
 def live_reference(namespace: dict, context: Path):
     """request body → the kernel's own predictions, computed on exactly the input the
     container builds from that body (the runtime's own conversion, serving.json's schema)."""
+    from .runtime.contract import resolve_entry
     from .runtime.convert import extract, make_converter, to_jsonable
 
     serving = json.loads((context / "app" / "serving.json").read_text(encoding="utf-8"))
     convert = make_converter(serving.get("input") or {"kind": "list"})
-    entry = serving["entry"]
 
     def reference(request: dict):
-        target = namespace[entry["name"]]
-        call = (
-            target
-            if entry["kind"] == "function"
-            else getattr(target, entry.get("method", "predict"))
-        )
+        call = resolve_entry(serving["entry"], namespace.__getitem__)
         return to_jsonable(call(convert(*extract(request))))
 
     return reference

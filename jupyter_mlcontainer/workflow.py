@@ -43,7 +43,7 @@ from .pipeline.render import (
     render_context,
     render_serving_files,
 )
-from .pipeline.templates import entry_label
+from .pipeline.templates import entry_label, plan_entry
 from .pipeline.trial import trial_run
 from .pipeline.wheels import download_wheels
 from .readiness import wait_ready
@@ -146,11 +146,7 @@ def capture_stage(
             taken = session.capture(
                 {
                     "state": plan.state,
-                    "entry": {
-                        "kind": plan.entry_kind,
-                        "name": plan.entry_name,
-                        "method": plan.method,
-                    },
+                    "entry": plan_entry(plan),
                     "sample": plan.sample_expression,
                     "sample_rows": plan.sample_rows,
                     "out_dir": str(state_dir.parent),

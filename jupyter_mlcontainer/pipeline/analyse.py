@@ -37,7 +37,9 @@ SAMPLE_ROWS = 3
 def read_notebook(path: str | Path) -> tuple[nbformat.NotebookNode, bytes]:
     path = Path(path)
     if not path.is_file():
-        raise NotebookError(f"No notebook at {path}.", "Check the path (it is relative to where you run).")
+        raise NotebookError(
+            f"No notebook at {path}.", "Check the path (it is relative to where you run)."
+        )
     raw = path.read_bytes()
     try:
         notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
@@ -55,7 +57,9 @@ def notebook_defaults(notebook: nbformat.NotebookNode) -> dict:
     return dict(defaults) if isinstance(defaults, dict) else {}
 
 
-def with_notebook_defaults(options: ExportOptions, notebook: nbformat.NotebookNode) -> ExportOptions:
+def with_notebook_defaults(
+    options: ExportOptions, notebook: nbformat.NotebookNode
+) -> ExportOptions:
     """A copy of `options` with what the caller left empty taken from the notebook's metadata."""
     defaults = notebook_defaults(notebook)
     if options.model or options.entry:
@@ -81,7 +85,9 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
 
     entry_kind, entry_name = _entry(options, statements)
     definitions = _last_definitions(statements)
-    kept, state, files = _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
+    kept, state, files = _slice(
+        entry_name, entry_kind, statements, definitions, folder, extra_roots
+    )
 
     imports = sorted({m for s in kept if s.kind == IMPORT for m in imported_modules(s)})
     local = sorted(m for m in imports if _local_module_files(folder, m))
@@ -137,7 +143,11 @@ def _candidates_hint(statements: list[Statement]) -> str:
         parts.append("a model with --model " + " | ".join(found["models"]))
     if found["functions"]:
         parts.append("a function with --entry " + " | ".join(found["functions"]))
-    return "Choose " + ", or ".join(parts) + "." if parts else "Define a predict(X) function in the notebook."
+    return (
+        "Choose " + ", or ".join(parts) + "."
+        if parts
+        else "Define a predict(X) function in the notebook."
+    )
 
 
 def _last_definitions(statements: list[Statement]) -> dict[str, Statement]:
@@ -171,8 +181,11 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
             continue  # a builtin, or a name the notebook never binds
         is_entry_model = entry_kind == "model" and name == entry_name
         loader_files = _existing_files(statement, folder) if statement.kind == LOADER else []
-        if statement.kind in CODE_KINDS and not statement.calls_ipython and not is_entry_model and (
-            statement.kind != LOADER or loader_files
+        if (
+            statement.kind in CODE_KINDS
+            and not statement.calls_ipython
+            and not is_entry_model
+            and (statement.kind != LOADER or loader_files)
         ):
             kept[statement.position] = statement
             files.update(loader_files)
@@ -275,9 +288,17 @@ def fit_calls(statement: Statement) -> list[tuple[str, ast.Call]]:
     """`(owner, call)` for `owner.fit(...)` and for `owner = Estimator(...).fit(...)`."""
     found = receivers_of(statement, "fit")
     node = statement.node
-    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+    ):
         value = node.value
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "fit":
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "fit"
+        ):
             if not isinstance(value.func.value, ast.Name):
                 found.append((node.targets[0].id, value))
     return found

@@ -42,6 +42,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
             "Check that the sample has the shape and columns the model was fitted on (--sample).",
         ) from error
 
+    from ..runtime.contract import response
     from ..runtime.convert import to_jsonable
 
     modules = set(request.get("modules", []))
@@ -58,7 +59,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         state=tuple(saved),
         input=describe_input(sample),
         request={"instances": to_jsonable(_rows(sample))},
-        expected={"predictions": to_jsonable(expected)},
+        expected=response(to_jsonable(expected)),
         modules=tuple(sorted(modules)),
     )
 
@@ -93,16 +94,14 @@ def _evaluate_sample(namespace: dict, request: dict):
 
 
 def _entry_callable(namespace: dict, entry: dict):
-    target = _lookup(namespace, entry["name"])
-    if entry["kind"] == "function":
-        return target
-    method = getattr(target, entry["method"], None)
-    if not callable(method):
+    from ..runtime.contract import EntryNotCallable, resolve_entry
+
+    try:
+        return resolve_entry(entry, lambda name: _lookup(namespace, name))
+    except EntryNotCallable as error:
         raise CaptureError(
-            f"{entry['name']} ({type(target).__name__}) has no method {entry['method']!r}.",
-            "Choose another --method, or serve a function with --entry.",
-        )
-    return method
+            f"{error}.", "Choose another --method, or serve a function with --entry."
+        ) from error
 
 
 # -- serialisation -----------------------------------------------------------------------
@@ -270,4 +269,6 @@ def _rows(sample):
 def _input_modules(sample) -> set:
     kind = describe_input(sample)["kind"]
     # The runtime rebuilds tensors through numpy arrays.
-    return {"dataframe": {"pandas"}, "ndarray": {"numpy"}, "tensor": {"torch", "numpy"}}.get(kind, set())
+    return {"dataframe": {"pandas"}, "ndarray": {"numpy"}, "tensor": {"torch", "numpy"}}.get(
+        kind, set()
+    )

@@ -26,7 +26,12 @@ _BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "display", "get_
 #: Statement kinds. Code kinds are copied into the image; the rest never are, unless a cell
 #: is tagged `mlcontainer:include`, and the names they define are captured as state.
 IMPORT, FUNCTION, CLASS, CONSTANT, LOADER, OTHER = (
-    "import", "function", "class", "constant", "loader", "other",
+    "import",
+    "function",
+    "class",
+    "constant",
+    "loader",
+    "other",
 )
 CODE_KINDS = frozenset({IMPORT, FUNCTION, CLASS, CONSTANT, LOADER})
 
@@ -76,7 +81,11 @@ def parse_cells(cells: list) -> tuple[list[Statement], list[CellProblem]]:
         try:
             module = ast.parse(source)
         except SyntaxError as error:
-            problems.append(CellProblem(index, f"cell {index} does not parse: {error.msg} (line {error.lineno})"))
+            problems.append(
+                CellProblem(
+                    index, f"cell {index} does not parse: {error.msg} (line {error.lineno})"
+                )
+            )
             continue
         for node in module.body:
             statements.append(_describe(node, source, index, len(statements), tags))
@@ -100,7 +109,9 @@ def _describe(node: ast.AST, source: str, cell: int, position: int, tags: frozen
 
 def _classify(node: ast.AST) -> tuple[str, set]:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return IMPORT, {alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name != "*"}
+        return IMPORT, {
+            alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name != "*"
+        }
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return FUNCTION, {node.name}
     if isinstance(node, ast.ClassDef):
@@ -119,7 +130,10 @@ def assigned_names(node: ast.AST) -> set:
     """Global names a top-level statement binds (assignments, loops, with-targets, walrus)."""
     names = set()
     for child in ast.walk(node):
-        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and child is not node:
+        if (
+            isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and child is not node
+        ):
             names.add(child.name)
         elif isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
             names.add(child.id)

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
+
 def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
     """A build option: its default and help, declared once. Every front door (CLI flags, magic
     arguments, REST body fields, exporter traits) is derived from these declarations by

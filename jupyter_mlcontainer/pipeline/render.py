@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import ContextFolderRefused
 from .plan import Capture, Environment, ServingPlan
-from .templates import context_readme, dockerfile, generated_module
+from .templates import context_readme, dockerfile, generated_module, plan_entry
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
 GENERATED_MODULE = "notebook_code"
@@ -106,13 +106,9 @@ def render_context(
 
 def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dict:
     """`app/serving.json`: what the runtime serves and how it reads the input."""
-    if plan.entry_kind == "model":
-        entry = {"kind": "model", "name": plan.entry_name, "method": plan.method}
-    else:
-        entry = {"kind": "function", "name": plan.entry_name}
     return {
         "module": GENERATED_MODULE,
-        "entry": entry,
+        "entry": plan_entry(plan),
         "input": capture.input,
         "notebook": {"path": Path(plan.notebook).name, "sha256": plan.notebook_sha256},
         "python": capture.python,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..engine.base import image_name
+from ..runtime.contract import describe_entry, entry_of
 from .plan import ServingPlan
 
 _DOCKERFILE = """\
@@ -53,9 +54,12 @@ LABEL org.opencontainers.image.title="{name}" \\
 
 
 def entry_label(plan: ServingPlan) -> str:
-    if plan.entry_kind == "model":
-        return f"{plan.entry_name}.{plan.method}"
-    return f"{plan.entry_name}()"
+    return describe_entry(plan_entry(plan))
+
+
+def plan_entry(plan: ServingPlan) -> dict:
+    """serving.json's "entry" for the plan's entry point."""
+    return entry_of(plan.entry_kind, plan.entry_name, plan.method)
 
 
 _SYSTEM_PACKAGES = """\

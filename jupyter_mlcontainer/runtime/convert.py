@@ -7,14 +7,9 @@ plain lists starts without them.
 import json
 import math
 
-EXPECTED_BODY = (
-    '{"instances": [row, ...]} (rows as objects or as lists in column order) or '
-    '{"inputs": {column: [values, ...]} or a nested list}'
-)
-MLFLOW_BODY = (
-    EXPECTED_BODY
-    + ' or {"dataframe_split": {"columns": [...], "data": [[...]]}} or {"dataframe_records": [{...}]}'
-)
+from .contract import expected_body, forms_for
+
+EXPECTED_BODY = expected_body(mlflow=False)
 
 # For each numpy target kind, the kinds numpy may infer from JSON values that cast without loss.
 _COMPATIBLE = {"i": "iu", "u": "iu", "f": "iufO", "c": "iufcO", "b": "b"}
@@ -51,29 +46,28 @@ def decode(body: bytes):
 
 
 def extract(payload, mlflow: bool = False):
-    """Which form the body uses: ("rows", list), ("inputs", value) or ("split", (columns, data))."""
-    if isinstance(payload, dict):
-        if "instances" in payload:
-            rows = payload["instances"]
-            if not isinstance(rows, list):
-                raise BadRequest(400, f'"instances" must be a list of rows; got {_json_type(rows)}')
-            return "rows", rows
-        if "inputs" in payload:
-            return "inputs", payload["inputs"]
-        if mlflow and "dataframe_records" in payload:
-            rows = payload["dataframe_records"]
-            if not isinstance(rows, list):
-                raise BadRequest(400, '"dataframe_records" must be a list of row objects')
-            return "rows", rows
-        if mlflow and "dataframe_split" in payload:
-            return "split", _split(payload["dataframe_split"])
-    expected = MLFLOW_BODY if mlflow else EXPECTED_BODY
-    keys = (
-        f"an object with keys {sorted(payload)}"
-        if isinstance(payload, dict)
-        else _json_type(payload)
-    )
-    raise BadRequest(400, f"expected {expected}; got {keys}")
+    """Which form the body uses (contract.REQUEST_FORMS): ("rows", list), ("inputs", value) or
+    ("split", (columns, data)). A body must carry exactly one form."""
+    forms = forms_for(mlflow)
+    given = [f for f in forms if isinstance(payload, dict) and f.key in payload]
+    if len(given) != 1:
+        got = (
+            f"an object with keys {sorted(payload)}"
+            if isinstance(payload, dict)
+            else _json_type(payload)
+        )
+        raise BadRequest(400, f"expected exactly one of {expected_body(mlflow)}; got {got}")
+    form = given[0]
+    value = payload[form.key]
+    if form.shape == "rows":
+        if not isinstance(value, list):
+            raise BadRequest(
+                400, f'"{form.key}" must be {form.description}; got {_json_type(value)}'
+            )
+        return "rows", value
+    if form.shape == "split":
+        return "split", _split(value)
+    return "inputs", value
 
 
 def _split(split):
@@ -162,6 +156,8 @@ def _columns(form, value, columns):
         lengths = {len(value[c]) for c in columns}
         if len(lengths) > 1:
             raise BadRequest(400, f'"inputs" columns have different lengths {sorted(lengths)}')
+        if lengths == {0}:
+            raise BadRequest(400, f"expected at least one row with {expected}")
         return value
     if not isinstance(value, list):
         raise BadRequest(

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+from .contract import resolve_entry, response
 from .convert import extract, make_converter, to_jsonable
 
 log = logging.getLogger("mlcontainer")
@@ -64,7 +65,7 @@ class ModelService:
             if app_dir not in sys.path:
                 sys.path.insert(0, app_dir)
             module = importlib.import_module(self.serving["module"])
-            self._entry = _resolve_entry(module, self.serving["entry"])
+            self._entry = resolve_entry(self.serving["entry"], lambda name: getattr(module, name))
             self._convert = make_converter(self.serving.get("input") or {"kind": "list"})
             if warm_up and self.sample is not None:
                 self._warm_up()
@@ -93,12 +94,4 @@ class ModelService:
             if self.mean_predict_seconds
             else elapsed
         )
-        return {"predictions": to_jsonable(output)}
-
-
-def _resolve_entry(module, entry):
-    if entry["kind"] == "function":
-        return getattr(module, entry["name"])
-    if entry["kind"] == "model":
-        return getattr(getattr(module, entry["name"]), entry.get("method", "predict"))
-    raise ValueError(f"serving.json entry kind {entry['kind']!r} is not 'function' or 'model'")
+        return response(to_jsonable(output))

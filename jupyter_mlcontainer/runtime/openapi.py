@@ -1,18 +1,19 @@
-"""An OpenAPI 3.0 document derived from serving.json's input schema, with sample.json as example."""
+"""An OpenAPI 3.0 document derived from the contract (contract.py: request forms, routes) and
+serving.json's input schema, with sample.json as example."""
+
+from .contract import PREDICT_ROUTES, forms_for
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def build_openapi(serving: dict, sample) -> dict:
     spec = serving.get("input") or {"kind": "list"}
-    request = _request_schema(spec)
     predictions = {
         "type": "object",
         "required": ["predictions"],
         "properties": {"predictions": {"type": "array", "items": {}}},
     }
     if sample is not None:
-        request["example"] = sample.get("request")
         predictions["example"] = sample.get("expected")
     errors = {
         "400": _error_response("Malformed JSON, or a body that is neither instances nor inputs"),
@@ -21,13 +22,20 @@ def build_openapi(serving: dict, sample) -> dict:
         "500": _error_response("The model (or, rarely, the runtime) raised an exception"),
         "503": _error_response("The model is still loading (see Retry-After)"),
     }
-    predict = {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
-        "responses": {
-            "200": {"description": "Predictions", "content": _json(predictions)},
-            **errors,
-        },
-    }
+
+    def predict(mlflow: bool) -> dict:
+        request = _request_schema(spec, mlflow)
+        if sample is not None:
+            request["example"] = sample.get("request")
+        return {
+            "requestBody": {"required": True, "content": _json(request)},
+            "responses": {
+                "200": {"description": "Predictions", "content": _json(predictions)},
+                **errors,
+            },
+        }
+
+    summaries = {"/predict": "Predict", "/invocations": "Predict (MLflow and SageMaker compatible)"}
     title = serving.get("notebook", {}).get("path") or serving.get("module", "model")
     return {
         "openapi": "3.0.3",
@@ -36,9 +44,9 @@ def build_openapi(serving: dict, sample) -> dict:
             "version": serving.get("notebook", {}).get("sha256", "0")[:12] or "0",
         },
         "paths": {
-            "/predict": {"post": {"summary": "Predict", **predict}},
-            "/invocations": {
-                "post": {"summary": "Predict (MLflow and SageMaker compatible)", **predict}
+            **{
+                route: {"post": {"summary": summaries[route], **predict(mlflow)}}
+                for route, mlflow in PREDICT_ROUTES.items()
             },
             "/health": _probe("Liveness: 200 while the process serves"),
             "/ping": _probe("Liveness (SageMaker)"),
@@ -68,7 +76,24 @@ def build_openapi(serving: dict, sample) -> dict:
     }
 
 
-def _request_schema(spec):
+def _request_schema(spec, mlflow: bool):
+    """One alternative per request form the route accepts: an object with that one key."""
+    values = _form_values(spec)
+    alternatives = [
+        {
+            "type": "object",
+            "description": form.description,
+            "required": [form.key],
+            "properties": {form.key: values[form.key]},
+            "additionalProperties": False,
+        }
+        for form in forms_for(mlflow)
+    ]
+    return {"oneOf": alternatives}
+
+
+def _form_values(spec) -> dict:
+    """The schema of each form's value for this input kind."""
     kind = spec.get("kind")
     if kind == "dataframe":
         columns = spec["columns"]
@@ -85,20 +110,31 @@ def _request_schema(spec):
         inputs = {
             "type": "object",
             "required": list(columns),
-            "properties": {c: {"type": "array", "items": s} for c, s in properties.items()},
+            "properties": {
+                c: {"type": "array", "minItems": 1, "items": s} for c, s in properties.items()
+            },
         }
+        records = {"type": "array", "minItems": 1, "items": row_object}
     elif kind in ("ndarray", "tensor"):
         shape = spec.get("shape") or [None]
-        leaf = _dtype_schema(spec.get("dtype"))
-        inputs = _nested(leaf, shape)
-        instances = inputs
+        inputs = _nested(_dtype_schema(spec.get("dtype")), shape)
+        instances = records = inputs
     else:
-        instances = {"type": "array", "items": {}}
+        instances = records = {"type": "array", "minItems": 1, "items": {}}
         inputs = {}
-    return {
+    split = {
         "type": "object",
-        "properties": {"instances": instances, "inputs": inputs},
-        "oneOf": [{"required": ["instances"]}, {"required": ["inputs"]}],
+        "required": ["data"],
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "data": {"type": "array", "minItems": 1, "items": {"type": "array"}},
+        },
+    }
+    return {
+        "instances": instances,
+        "inputs": inputs,
+        "dataframe_records": records,
+        "dataframe_split": split,
     }
 
 
@@ -108,6 +144,8 @@ def _nested(leaf, shape):
         schema = {"type": "array", "items": schema}
         if size is not None:
             schema.update(minItems=size, maxItems=size)
+        else:
+            schema["minItems"] = 1
     return schema
 
 

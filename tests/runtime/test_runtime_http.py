@@ -92,7 +92,8 @@ def test_openapi_document_follows_the_input_schema(server, churn_root):
     assert document["openapi"].startswith("3.0")
     post = document["paths"]["/predict"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
-    row = schema["properties"]["instances"]["items"]["oneOf"][0]
+    instances = next(alt for alt in schema["oneOf"] if alt["required"] == ["instances"])
+    row = instances["properties"]["instances"]["items"]["oneOf"][0]
     assert row["required"] == ["age", "income", "city", "member"]
     assert row["properties"]["age"]["type"] == "integer"
     assert row["properties"]["income"]["type"] == "number"

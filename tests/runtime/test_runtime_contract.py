@@ -1,0 +1,92 @@
+"""The OpenAPI document and the runtime accept exactly the same request forms, on each route."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_mlcontainer.runtime.contract import (
+    PREDICT_ROUTES,
+    REQUEST_FORMS,
+    EntryNotCallable,
+    describe_entry,
+    entry_of,
+    resolve_entry,
+)
+from jupyter_mlcontainer.runtime.convert import BadRequest, extract, make_converter
+from jupyter_mlcontainer.runtime.openapi import build_openapi
+
+SPEC = {"kind": "dataframe", "columns": ["age", "income"], "dtypes": {"age": "int64", "income": "float64"}}
+#: A valid value for each form, for the dataframe above.
+VALUES = {
+    "instances": [{"age": 31, "income": 1.5}],
+    "inputs": {"age": [31], "income": [1.5]},
+    "dataframe_records": [{"age": 31, "income": 1.5}],
+    "dataframe_split": {"columns": ["age", "income"], "data": [[31, 1.5]]},
+}
+
+
+def documented_keys(route: str) -> set:
+    document = build_openapi({"input": SPEC}, sample=None)
+    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    keys = set()
+    for alternative in schema["oneOf"]:
+        assert alternative["additionalProperties"] is False, "one form per body"
+        (key,) = alternative["required"]
+        keys.add(key)
+    return keys
+
+
+def accepted_keys(mlflow: bool) -> set:
+    convert = make_converter(SPEC)
+    accepted = set()
+    for form in REQUEST_FORMS:
+        try:
+            frame = convert(*extract({form.key: VALUES[form.key]}, mlflow))
+        except BadRequest:
+            continue
+        assert frame.to_dict("records") == [{"age": 31, "income": 1.5}]
+        accepted.add(form.key)
+    return accepted
+
+
+@pytest.mark.parametrize("route", sorted(PREDICT_ROUTES))
+def test_every_form_the_runtime_accepts_is_documented_and_vice_versa(route):
+    assert accepted_keys(PREDICT_ROUTES[route]) == documented_keys(route)
+
+
+def test_predict_takes_ours_and_invocations_takes_mlflows_too():
+    assert documented_keys("/predict") == {"instances", "inputs"}
+    assert documented_keys("/invocations") == set(VALUES)
+
+
+def test_a_body_with_two_forms_is_refused():
+    with pytest.raises(BadRequest) as caught:
+        extract({"instances": VALUES["instances"], "inputs": VALUES["inputs"]})
+    assert caught.value.status == 400 and "exactly one of" in caught.value.message
+
+
+def test_empty_columns_are_refused_as_empty_not_as_a_wrong_dtype():
+    """The document requires at least one value per column; the runtime says why it refuses."""
+    with pytest.raises(BadRequest) as caught:
+        make_converter(SPEC)(*extract({"inputs": {"age": [], "income": []}}))
+    assert caught.value.status == 400 and "at least one row" in caught.value.message
+    schema = build_openapi({"input": SPEC}, None)["paths"]["/predict"]["post"]["requestBody"]
+    inputs = next(
+        alt for alt in schema["content"]["application/json"]["schema"]["oneOf"]
+        if alt["required"] == ["inputs"]
+    )
+    assert inputs["properties"]["inputs"]["properties"]["age"]["minItems"] == 1
+
+
+def test_the_entry_is_resolved_the_same_way_everywhere():
+    class Model:
+        def predict_proba(self, rows):
+            return rows
+
+    names = {"clf": Model(), "predict": len}
+    model = entry_of("model", "clf", "predict_proba")
+    assert resolve_entry(model, names.__getitem__)([1]) == [1]
+    assert resolve_entry(entry_of("function", "predict"), names.__getitem__)([1, 2]) == 2
+    assert describe_entry(model) == "clf.predict_proba" and describe_entry(entry_of("function", "predict")) == "predict()"
+    with pytest.raises(EntryNotCallable, match="has no method 'transform'"):
+        resolve_entry(entry_of("model", "clf", "transform"), names.__getitem__)
