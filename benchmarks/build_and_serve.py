@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 import urllib.error
-from dataclasses import replace
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,8 +53,11 @@ def timed_build(options, config, out_dir, no_cache=False, kernel=None):
 
     start = time.perf_counter()
     result = containerize(
-        replace(options, no_cache=no_cache), kernel=kernel, config=config, on_event=on_event,
-        out_dir=out_dir
+        replace(options, no_cache=no_cache),
+        kernel=kernel,
+        config=config,
+        on_event=on_event,
+        out_dir=out_dir,
     )
     end = time.perf_counter()
     stages = {
@@ -141,9 +144,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(command: list[str], cwd: Path, env: dict, url: str, body: bytes) -> subprocess.Popen:
-    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(
+    command: list[str], cwd: Path, env: dict, url: str, body: bytes
+) -> subprocess.Popen:
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
@@ -171,16 +181,33 @@ def throughput(context: Path, single_row: dict, duration: float, rounds: int) ->
 
     state = context / "artifacts" / "state"
     work = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
-    joblib.dump(make_pipeline(joblib.load(state / "scaler.joblib"), joblib.load(state / "clf.joblib")),
-                work / "model.joblib")
+    joblib.dump(
+        make_pipeline(joblib.load(state / "scaler.joblib"), joblib.load(state / "clf.joblib")),
+        work / "model.joblib",
+    )
     body = json.dumps(single_row).encode()
     servers = {
-        "mlcontainer": lambda port: ([sys.executable, "-m", "mlcontainer_runtime"],
-                                     context / "artifacts" / "files",
-                                     {"PYTHONPATH": str(context / "app"), "PORT": str(port),
-                                      "MLCONTAINER_HOST": "127.0.0.1"}),
-        "fastapi": lambda port: ([sys.executable, str(HERE / "baseline_fastapi.py"), "--model",
-                                  str(work / "model.joblib"), "--port", str(port)], work, {}),
+        "mlcontainer": lambda port: (
+            [sys.executable, "-m", "mlcontainer_runtime"],
+            context / "artifacts" / "files",
+            {
+                "PYTHONPATH": str(context / "app"),
+                "PORT": str(port),
+                "MLCONTAINER_HOST": "127.0.0.1",
+            },
+        ),
+        "fastapi": lambda port: (
+            [
+                sys.executable,
+                str(HERE / "baseline_fastapi.py"),
+                "--model",
+                str(work / "model.joblib"),
+                "--port",
+                str(port),
+            ],
+            work,
+            {},
+        ),
     }
     figures = {name: {1: [], 16: []} for name in servers}
     for _ in range(rounds):
@@ -200,7 +227,9 @@ def throughput(context: Path, single_row: dict, duration: float, rounds: int) ->
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebook", default=str(HERE.parent / "examples" / "iris_classifier.ipynb"))
+    parser.add_argument(
+        "--notebook", default=str(HERE.parent / "examples" / "iris_classifier.ipynb")
+    )
     parser.add_argument("--duration", type=float, default=5, help="seconds per load run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per server")
     args = parser.parse_args(argv)
@@ -231,19 +260,34 @@ def main(argv=None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"notebook: {Path(args.notebook).name}   base image: {base}")
-    print(f"cold build (no cache, headless):                    {cold_s:6.1f} s   " + _stages(cold_stages))
-    print(f"code-only rebuild, headless (re-runs the notebook): {warm_s:6.1f} s   " + _stages(warm_stages))
-    print(f"code-only rebuild, live kernel (JupyterLab, magic): {live_s:6.1f} s   " + _stages(live_stages))
-    print(f"  docker build step: cold {cold_stages['build']:.1f} s, code-only {warm_stages['build']:.1f} s "
-          f"(ratio {warm_stages['build'] / cold_stages['build']:.3f}); whole pipeline ratio headless "
-          f"{warm_s / cold_s:.3f}, live kernel {live_s / cold_s:.3f}")
-    print("image: {image_mb:.1f} MB = base {base_mb:.1f} + dependencies {dependencies_mb:.1f} "
-          "+ overhead {overhead_mb:.2f} MB (serving stack {serving_stack_mb:.2f}, app and state "
-          "{app_and_state_mb:.2f})".format(**sizes))
-    answers, predictions = zip(*starts)
-    print("cold start (start → runtime answers → first correct prediction): "
-          + ", ".join(f"{a:.2f} → {p:.2f}" for a, p in starts)
-          + f" s (median {statistics.median(answers):.2f} → {statistics.median(predictions):.2f} s)")
+    print(
+        f"cold build (no cache, headless):                    {cold_s:6.1f} s   "
+        + _stages(cold_stages)
+    )
+    print(
+        f"code-only rebuild, headless (re-runs the notebook): {warm_s:6.1f} s   "
+        + _stages(warm_stages)
+    )
+    print(
+        f"code-only rebuild, live kernel (JupyterLab, magic): {live_s:6.1f} s   "
+        + _stages(live_stages)
+    )
+    print(
+        f"  docker build step: cold {cold_stages['build']:.1f} s, code-only {warm_stages['build']:.1f} s "
+        f"(ratio {warm_stages['build'] / cold_stages['build']:.3f}); whole pipeline ratio headless "
+        f"{warm_s / cold_s:.3f}, live kernel {live_s / cold_s:.3f}"
+    )
+    print(
+        "image: {image_mb:.1f} MB = base {base_mb:.1f} + dependencies {dependencies_mb:.1f} "
+        "+ overhead {overhead_mb:.2f} MB (serving stack {serving_stack_mb:.2f}, app and state "
+        "{app_and_state_mb:.2f})".format(**sizes)
+    )
+    answers, predictions = zip(*starts, strict=False)
+    print(
+        "cold start (start → runtime answers → first correct prediction): "
+        + ", ".join(f"{a:.2f} → {p:.2f}" for a, p in starts)
+        + f" s (median {statistics.median(answers):.2f} → {statistics.median(predictions):.2f} s)"
+    )
     print(f"{'server':>12} {'clients':>7} {'req/s (each round)':>24} {'p50 ms':>8} {'p99 ms':>8}")
     for name, by_concurrency in load.items():
         for concurrency, results in by_concurrency.items():
@@ -254,7 +298,9 @@ def main(argv=None) -> int:
     for concurrency in (1, 16):
         ours = statistics.mean(r.requests_per_second for r in load["mlcontainer"][concurrency])
         theirs = statistics.mean(r.requests_per_second for r in load["fastapi"][concurrency])
-        print(f"throughput ratio at {concurrency:>2} clients (mlcontainer / fastapi): {ours / theirs:.2f}")
+        print(
+            f"throughput ratio at {concurrency:>2} clients (mlcontainer / fastapi): {ours / theirs:.2f}"
+        )
     return 0
 
 

@@ -28,18 +28,34 @@ def stage_seconds(notebook: Path, out_dir: str) -> dict:
         ExportOptions(notebook=str(notebook)),
         context_only=True,
         out_dir=out_dir,
-        on_event=lambda e: marks.append((e.stage, time.perf_counter())) if e.kind == "stage" else None,
+        on_event=lambda e: (
+            marks.append((e.stage, time.perf_counter())) if e.kind == "stage" else None
+        ),
     )
     end = time.perf_counter()
-    return {s: (marks[i + 1][1] if i + 1 < len(marks) else end) - t for i, (s, t) in enumerate(marks)}
+    return {
+        s: (marks[i + 1][1] if i + 1 < len(marks) else end) - t for i, (s, t) in enumerate(marks)
+    }
 
 
 def execute_seconds(notebook: Path, out_dir: str) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-         "--output-dir", out_dir, str(notebook)],
-        check=True, capture_output=True, cwd=notebook.parent,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--output-dir",
+            out_dir,
+            str(notebook),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=notebook.parent,
     )
     return time.perf_counter() - start
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -77,7 +76,7 @@ class ServingClient:
             connection.request(method, self._parts.path.rstrip("/") + path, body, headers)
             answer = connection.getresponse()
             raw = answer.read()
-        except socket.timeout as error:
+        except TimeoutError as error:
             raise InstanceUnreachable(
                 f"{self.url}{path} did not answer within {self.timeout:g} s.", UNREACHABLE_HINT
             ) from error

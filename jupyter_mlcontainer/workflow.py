@@ -13,7 +13,6 @@ import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 from .config import MLContainerConfig, cache_dir, load_config
 from .engine import open_engine
@@ -59,10 +58,10 @@ class BuildResult:
     image: str = ""  # image id (empty with context_only)
     tag: str = ""  # mlcontainer/<name>:<content hash>
     size: int = 0  # image size in bytes
-    instance: Optional[Instance] = None  # with options.run
-    sizes: Optional[dict] = None  # bytes: base, system_packages, python_packages, app
-    parity: Optional[dict] = None  # ParityReport.to_dict() when an instance answered the sample
-    sample: Optional[dict] = None  # {"request": ..., "expected": ...}
+    instance: Instance | None = None  # with options.run
+    sizes: dict | None = None  # bytes: base, system_packages, python_packages, app
+    parity: dict | None = None  # ParityReport.to_dict() when an instance answered the sample
+    sample: dict | None = None  # {"request": ..., "expected": ...}
     warnings: tuple = ()
 
     def to_dict(self) -> dict:
@@ -72,11 +71,11 @@ class BuildResult:
 def containerize(
     options: ExportOptions,
     kernel=None,
-    config: Optional[MLContainerConfig] = None,
+    config: MLContainerConfig | None = None,
     on_event: EventSink = ignore_events,
-    cancel: Optional[threading.Event] = None,
+    cancel: threading.Event | None = None,
     context_only: bool = False,
-    out_dir: Optional[str] = None,
+    out_dir: str | None = None,
 ) -> BuildResult:
     """Run the whole pipeline.
 

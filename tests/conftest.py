@@ -66,7 +66,9 @@ def base_image(engine) -> str:
     for image in candidates:
         if engine.image_exists(image):
             return image
-    pytest.skip(f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`")
+    pytest.skip(
+        f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`"
+    )
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ from jupyter_mlcontainer.workflow import containerize
 pytestmark = pytest.mark.engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SERVED_EXAMPLES = sorted(
-    p.stem for p in EXAMPLES.glob("*.ipynb") if p.stem != "containerize_magic"
-)
+SERVED_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.ipynb") if p.stem != "containerize_magic")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +41,13 @@ def test_every_example_builds_runs_and_answers_like_the_notebook(engine, config,
         listed = {i.name: i for i in engine.list_instances(labels=config.labels)}
         assert listed[result.instance.name].url == result.instance.url
         assert [e.stage for e in events if e.kind == "stage"] == [
-            "analyse", "capture", "environment", "render", "build", "run", "check",
+            "analyse",
+            "capture",
+            "environment",
+            "render",
+            "build",
+            "run",
+            "check",
         ]
         steps = [e for e in events if e.kind == "step"]
         assert steps and steps[-1].step == steps[-1].total
@@ -58,45 +62,78 @@ def test_a_code_only_change_rebuilds_from_the_dependency_cache(engine, config, t
     options = ExportOptions(notebook=str(notebook), name="test-cache")
     containerize(options, config=config, out_dir=str(tmp_path / "context"))
 
-    text = notebook.read_text().replace("def predict(X):", "def predict(X):\\n    \\\"\\\"\\\"Species for rows of measurements.\\\"\\\"\\\"", 1)
+    text = notebook.read_text().replace(
+        "def predict(X):",
+        'def predict(X):\\n    \\"\\"\\"Species for rows of measurements.\\"\\"\\"',
+        1,
+    )
     assert text != notebook.read_text()
     notebook.write_text(text)
     events = []
-    result = containerize(options, config=config, on_event=events.append, out_dir=str(tmp_path / "context"))
+    result = containerize(
+        options, config=config, on_event=events.append, out_dir=str(tmp_path / "context")
+    )
 
     cached = {e.message for e in events if e.kind == "cache"}
     rebuilt = {e.message for e in events if e.kind == "step"} - cached
-    assert any(step.startswith("RUN python3 -m venv") for step in cached), "dependencies reinstalled"
+    assert any(step.startswith("RUN python3 -m venv") for step in cached), (
+        "dependencies reinstalled"
+    )
     assert "COPY --from=builder /opt/venv /opt/venv" in cached
     assert "COPY app/ /srv/app/" in rebuilt
-    module = engine.run_command(result.tag, ["cat", "/srv/app/notebook_code.py"], labels=config.labels)
+    module = engine.run_command(
+        result.tag, ["cat", "/srv/app/notebook_code.py"], labels=config.labels
+    )
     assert "Species for rows of measurements." in module
 
 
 def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
     context = tmp_path / "context"
     subprocess.run(
-        ["jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"), "--context-only",
-         "--out", str(context), "--base-image", config.base_image, "-q"],
-        check=True, capture_output=True, timeout=300,
+        [
+            "jupyter",
+            "mlcontainer",
+            "build",
+            str(EXAMPLES / "one_cell.ipynb"),
+            "--context-only",
+            "--out",
+            str(context),
+            "--base-image",
+            config.base_image,
+            "-q",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     tag = "mlcontainer-test/by-hand:latest"
     label = ",".join(f"{k}={v}" for k, v in config.labels.items())
     built = subprocess.run(
         ["docker", "build", "-q", "-t", tag, "--label", label, str(context)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert built.returncode == 0, built.stderr
-    check = engine.run_command(tag, ["python", "-m", "mlcontainer_runtime", "check"], labels=config.labels)
+    check = engine.run_command(
+        tag, ["python", "-m", "mlcontainer_runtime", "check"], labels=config.labels
+    )
     assert check.strip().endswith("PASS")
-    inspect = json.loads(subprocess.run(["docker", "inspect", tag], capture_output=True, text=True).stdout)
+    inspect = json.loads(
+        subprocess.run(["docker", "inspect", tag], capture_output=True, text=True).stdout
+    )
     image = inspect[0]["Config"]
     assert image["User"] == "10001:10001"
     assert image["Healthcheck"]["Test"][-1] == "healthcheck"
     assert image["Labels"]["io.mlcontainer.entry"] == "predict()"
     assert image["Labels"]["org.opencontainers.image.title"] == "one_cell"
     leftovers = engine.run_command(
-        tag, ["python", "-c", "import os; print(os.path.exists('/build'), os.path.exists('/opt/venv/bin/pip'))"],
+        tag,
+        [
+            "python",
+            "-c",
+            "import os; print(os.path.exists('/build'), os.path.exists('/opt/venv/bin/pip'))",
+        ],
         labels=config.labels,
     )
     assert leftovers.strip() == "False False", "wheels and pip stay in the builder stage"
@@ -108,9 +145,13 @@ def test_rebuilding_the_forest_example_keeps_its_tag_and_every_layer(engine, con
     options = ExportOptions(notebook=str(EXAMPLES / "wine_joblib.ipynb"), name="test-forest")
     first = containerize(options, config=config, out_dir=str(tmp_path / "context"))
     events = []
-    second = containerize(options, config=config, on_event=events.append, out_dir=str(tmp_path / "context"))
+    second = containerize(
+        options, config=config, on_event=events.append, out_dir=str(tmp_path / "context")
+    )
     assert second.tag == first.tag and second.image == first.image
-    layers = {e.message for e in events if e.kind == "step" and e.message.startswith(("COPY", "RUN"))}
+    layers = {
+        e.message for e in events if e.kind == "step" and e.message.startswith(("COPY", "RUN"))
+    }
     cached = {e.message for e in events if e.kind == "cache"}
     assert layers and layers <= cached, f"rebuilt: {layers - cached}"
 
@@ -128,15 +169,24 @@ def test_a_base_without_openmp_gets_libgomp1_from_debian(engine, config, tmp_pat
         pass
     assert "libgomp" not in engine.run_command(base, ["ldconfig", "-p"], labels=config.labels)
     result = containerize(
-        ExportOptions(notebook=str(EXAMPLES / "lightgbm_booster.ipynb"), name="test-openmp",
-                      base_image=base, run=True),
-        config=config, out_dir=str(tmp_path / "context"),
+        ExportOptions(
+            notebook=str(EXAMPLES / "lightgbm_booster.ipynb"),
+            name="test-openmp",
+            base_image=base,
+            run=True,
+        ),
+        config=config,
+        out_dir=str(tmp_path / "context"),
     )
     try:
-        assert "apt-get install -y --no-install-recommends libgomp1" in (
-            tmp_path / "context" / "Dockerfile").read_text()
+        assert (
+            "apt-get install -y --no-install-recommends libgomp1"
+            in (tmp_path / "context" / "Dockerfile").read_text()
+        )
         assert result.parity["passed"], result.parity
-        assert result.sizes["system_packages"] > 0 and result.sizes["base"] == engine.image_size(base)
+        assert result.sizes["system_packages"] > 0 and result.sizes["base"] == engine.image_size(
+            base
+        )
     finally:
         engine.stop(result.instance.id)
 
@@ -145,8 +195,12 @@ def test_an_image_that_cannot_answer_its_sample_is_never_tagged(engine, config, 
     from jupyter_mlcontainer.errors import BuildFailed
 
     context = tmp_path / "context"
-    containerize(ExportOptions(notebook=str(EXAMPLES / "one_cell.ipynb")), config=config,
-                 context_only=True, out_dir=str(context))
+    containerize(
+        ExportOptions(notebook=str(EXAMPLES / "one_cell.ipynb")),
+        config=config,
+        context_only=True,
+        out_dir=str(context),
+    )
     sample = json.loads((context / "sample.json").read_text())
     sample["expected"]["predictions"] = [0.0, 0.0, 0.0]  # not what the model answers
     (context / "sample.json").write_text(json.dumps(sample))

@@ -10,11 +10,13 @@ import sys
 import time
 
 import pytest
-from ports import free_port
-from stubs import STUB_SERVER
 
 from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.errors import InstanceUnreachable
+
+from ports import free_port
+from stubs import STUB_SERVER
+
 
 @pytest.fixture(scope="module")
 def stub_url(tmp_path_factory):

@@ -21,7 +21,10 @@ NOTEBOOKS = sorted(
     p for p in EXAMPLES.glob("*.ipynb") if "mlcontainer" in nbformat.read(p, as_version=4).metadata
 )
 INPUT_KINDS = {
-    "pandas DataFrame": "dataframe", "numpy array": "ndarray", "torch tensor": "tensor", "list of rows": "list",
+    "pandas DataFrame": "dataframe",
+    "numpy array": "ndarray",
+    "torch tensor": "tensor",
+    "list of rows": "list",
 }
 #: Cells whose output depends on the machine or the clock (timings, `!shell`, `%who`).
 IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|\?\s*$", re.MULTILINE)
@@ -132,7 +135,7 @@ def test_example_executes_and_serves_its_sample(path, fresh_examples):
     expected = f"function `{meta['entry']}`" if "entry" in meta else f"model `{meta['model']}`"
     assert serves.startswith(expected)
 
-    for index, (before, after) in enumerate(zip(saved.cells, executed.cells)):
+    for index, (before, after) in enumerate(zip(saved.cells, executed.cells, strict=False)):
         if before.cell_type != "code" or IPYTHON_SYNTAX.search(before.source):
             continue
         assert text_outputs(after) == text_outputs(before), (

@@ -35,7 +35,9 @@ OPTIONS = [o for o in build_options() if _given(o) is not None]
 
 def test_options_are_declared_once_with_help():
     names = [o.name for o in build_options()]
-    assert {"model", "entry", "sample", "system_packages", "keep_gpu_packages", "port"} <= set(names)
+    assert {"model", "entry", "sample", "system_packages", "keep_gpu_packages", "port"} <= set(
+        names
+    )
     assert all(o.help for o in build_options())
 
 

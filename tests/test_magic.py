@@ -306,19 +306,23 @@ def test_a_torch_model_ending_in_numpy_serves_from_the_live_kernel(
     shutil.copy(EXAMPLE.parent / "torch_numpy.ipynb", path)
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(new_code_cell(
-        "%load_ext jupyter_mlcontainer\n"
-        "inst = %containerize predict --sample sample_rows --name torch-magic\n"
-        "print('same:', inst.predict(sample_rows) == predict(sample_rows).tolist())\n"
-        "inst.stop()"
-    ))
+    notebook.cells.append(
+        new_code_cell(
+            "%load_ext jupyter_mlcontainer\n"
+            "inst = %containerize predict --sample sample_rows --name torch-magic\n"
+            "print('same:', inst.predict(sample_rows) == predict(sample_rows).tolist())\n"
+            "inst.stop()"
+        )
+    )
     client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=800)
     with client.setup_kernel(cwd=str(tmp_path)):
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     assert "same: True" in printed
-    serving = json.loads(engine.run_command(
-        "mlcontainer/torch-magic:latest", ["cat", "/srv/app/serving.json"], labels=test_labels
-    ))
+    serving = json.loads(
+        engine.run_command(
+            "mlcontainer/torch-magic:latest", ["cat", "/srv/app/serving.json"], labels=test_labels
+        )
+    )
     assert "numpy" in serving["packages"]

@@ -21,7 +21,9 @@ def add_command(commands) -> None:
     command.add_argument("--suite", default=DEFAULT_SUITE, choices=sorted(PYTHON_OF_SUITE))
     command.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror URL")
     command.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
-    command.add_argument("-q", "--quiet", action="store_true", help="hide debootstrap and build logs")
+    command.add_argument(
+        "-q", "--quiet", action="store_true", help="hide debootstrap and build logs"
+    )
     command.set_defaults(handler=run)
 
 

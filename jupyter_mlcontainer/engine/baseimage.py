@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import BaseImageError
 from ..events import ProgressEvent

@@ -310,7 +310,7 @@ def _execution_order_warnings(notebook) -> list[str]:
         for index, cell in enumerate(notebook.cells)
         if cell.get("cell_type") == "code" and cell.get("execution_count")
     ]
-    for (_, previous), (index, count) in zip(counts, counts[1:]):
+    for (_, previous), (index, count) in zip(counts, counts[1:], strict=False):
         if count < previous:
             return [
                 f"Cells ran out of order (cell {index} ran as [{count}] after [{previous}]): the "

@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from ..errors import CaptureError, NotebookError, last_lines
 from .capture import capture_state
@@ -40,7 +41,7 @@ class ClientKernel:
         self.timeout = timeout
 
     @classmethod
-    def from_kernel_manager(cls, kernel_manager, timeout: float = 600) -> "ClientKernel":
+    def from_kernel_manager(cls, kernel_manager, timeout: float = 600) -> ClientKernel:
         client = kernel_manager.blocking_client()
         client.start_channels()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 
 def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
@@ -22,26 +21,26 @@ class ExportOptions:
     """What every front door asks of the pipeline. Stages read it and never change it."""
 
     notebook: str
-    model: Optional[str] = option(None, "serve VAR.<method>(inputs)", metavar="VAR")
-    entry: Optional[str] = option(
+    model: str | None = option(None, "serve VAR.<method>(inputs)", metavar="VAR")
+    entry: str | None = option(
         None, "serve the function NAME(inputs) (default: predict)", metavar="NAME"
     )
     method: str = option(
         "predict", "the model method to serve, e.g. predict_proba (default: predict)", "NAME"
     )
-    sample: Optional[str] = option(
+    sample: str | None = option(
         None,
         "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
         "(default: the first 3 rows passed to the model's last .fit)",
         metavar="EXPR",
     )
-    name: Optional[str] = option(
+    name: str | None = option(
         None,
         "image and instance name, folded to what Docker accepts (default: the notebook's "
         "file name)",
         metavar="NAME",
     )
-    base_image: Optional[str] = option(
+    base_image: str | None = option(
         None,
         "base image (default: configured, else python:X.Y-slim or the offline one)",
         metavar="IMG",
@@ -60,7 +59,7 @@ class ExportOptions:
     )
     no_cache: bool = option(False, "rebuild every image layer")
     run: bool = option(False, "start the image on 127.0.0.1 and check parity", instance=True)
-    port: Optional[int] = option(
+    port: int | None = option(
         None,
         "host port on 127.0.0.1; 0 picks a free one (default: configured, 0)",
         metavar="N",
@@ -97,8 +96,8 @@ class ServingPlan:
     local_modules: tuple = ()  # .py files beside the notebook
     files: tuple = ()  # notebook-relative files the kept code reads
     loaded: tuple = ()  # names the kept code loads from those files
-    sample_expression: Optional[str] = None  # given, or inferred from the last .fit(...)
-    sample_rows: Optional[int] = None  # take the first rows of an inferred sample
+    sample_expression: str | None = None  # given, or inferred from the last .fit(...)
+    sample_rows: int | None = None  # take the first rows of an inferred sample
     warnings: tuple = ()
 
 
@@ -127,7 +126,7 @@ class Capture:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Capture":
+    def from_json(cls, text: str) -> Capture:
         data = json.loads(text)
         return cls(**{**data, "state": tuple(data["state"]), "modules": tuple(data["modules"])})
 
@@ -137,5 +136,5 @@ class Environment:
     """What the image installs: Python distributions and Debian packages, and why."""
 
     packages: dict  # distribution → exact version, as the trial run proved them
-    wheels: Optional[tuple] = None  # their files; None: pip reaches an index during the build
+    wheels: tuple | None = None  # their files; None: pip reaches an index during the build
     system_packages: tuple = ()  # Debian packages for shared libraries the wheels need

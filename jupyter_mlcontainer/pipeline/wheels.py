@@ -53,7 +53,7 @@ def download_wheels(
             )
             _pip_download(missing, python, machine, cache)
     found = [_cached(cache, name, version) for name, version in sorted(wanted.items())]
-    absent = [name for name, path in zip(sorted(wanted), found) if path is None]
+    absent = [name for name, path in zip(sorted(wanted), found, strict=False) if path is None]
     if absent:
         raise DependencyError(
             f"No wheel for {', '.join(absent)} was found for Python {python} on {machine}.",

@@ -38,11 +38,13 @@ def decode(body: bytes):
     try:
         return json.loads(body)
     except ValueError as error:
-        raise BadRequest(400, f"request body is not valid JSON ({error}); expected {EXPECTED_BODY}")
+        raise BadRequest(
+            400, f"request body is not valid JSON ({error}); expected {EXPECTED_BODY}"
+        ) from None
     except RecursionError:  # e.g. thousands of "[": the parser recurses once per level
         raise BadRequest(
             400, f"request body is nested too deeply to parse; expected {EXPECTED_BODY}"
-        )
+        ) from None
 
 
 def extract(payload, mlflow: bool = False):
@@ -209,7 +211,7 @@ def _cast_column(values, dtype, column):
     try:
         return pd.Series(values, dtype=dtype)
     except (ValueError, TypeError) as error:  # extension dtypes: category, string, Int64, ...
-        raise BadRequest(422, f"{where} expects {dtype} values: {error}")
+        raise BadRequest(422, f"{where} expects {dtype} values: {error}") from None
 
 
 def _cast(value, dtype, where):
@@ -222,7 +224,9 @@ def _cast(value, dtype, where):
     try:
         array = np.asarray(value)
     except ValueError as error:
-        raise BadRequest(422, f"{where} is not a rectangular array of {dtype} values: {error}")
+        raise BadRequest(
+            422, f"{where} is not a rectangular array of {dtype} values: {error}"
+        ) from None
     allowed = _COMPATIBLE.get(dtype.kind)
     if allowed is not None and array.dtype.kind not in allowed:
         got = _KIND_WORDS.get(array.dtype.kind, str(array.dtype))
@@ -237,7 +241,7 @@ def _cast(value, dtype, where):
     try:
         return array.astype(dtype, copy=False)
     except (ValueError, TypeError, OverflowError) as error:
-        raise BadRequest(422, f"{where} expects {dtype} values: {error}")
+        raise BadRequest(422, f"{where} expects {dtype} values: {error}") from None
 
 
 def _array_converter(spec, tensor):
@@ -270,7 +274,7 @@ def _array_converter(spec, tensor):
 
 def _shape_matches(actual, expected):
     return len(actual) == len(expected) and all(
-        e is None or e == a for a, e in zip(actual, expected)
+        e is None or e == a for a, e in zip(actual, expected, strict=False)
     )
 
 

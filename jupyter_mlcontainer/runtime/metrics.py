@@ -34,7 +34,7 @@ class Metrics:
         ]
         for route, (counts, total, count) in sorted(self._latency.items()):
             cumulative = 0
-            for bound, bucket in zip(BUCKETS + ("+Inf",), counts):
+            for bound, bucket in zip(BUCKETS + ("+Inf",), counts, strict=False):
                 cumulative += bucket
                 lines.append(
                     f'mlcontainer_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}'

@@ -78,7 +78,7 @@ def _difference(expected, actual, path):
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return f"{at}length {len(expected)} != {len(actual)}"
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
             detail = _difference(e, a, f"{path}[{i}]")
             if detail:
                 return detail

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError

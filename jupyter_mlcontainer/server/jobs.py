@@ -10,10 +10,10 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 from tornado.ioloop import IOLoop
 from tornado.locks import Condition

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as widgets
 

@@ -52,11 +52,7 @@ export interface IJobError {
 }
 
 export type JobStatus =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled';
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface IJob {
   id: string;
@@ -170,7 +166,9 @@ export async function followJob(
   signal: AbortSignal
 ): Promise<IJob> {
   const response = await send(`jobs/${jobId}/events`, { signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = response
+    .body!.pipeThrough(new TextDecoderStream())
+    .getReader();
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();

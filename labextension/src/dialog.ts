@@ -28,10 +28,14 @@ function element<K extends keyof HTMLElementTagNameMap>(
 
 function row(label: string, control: HTMLElement, note = ''): HTMLElement {
   const wrapper = element('label', { class: 'jp-mlcontainer-field' });
-  wrapper.appendChild(element('span', { class: 'jp-mlcontainer-label' }, label));
+  wrapper.appendChild(
+    element('span', { class: 'jp-mlcontainer-label' }, label)
+  );
   wrapper.appendChild(control);
   if (note) {
-    wrapper.appendChild(element('span', { class: 'jp-mlcontainer-note' }, note));
+    wrapper.appendChild(
+      element('span', { class: 'jp-mlcontainer-note' }, note)
+    );
   }
   return wrapper;
 }
@@ -52,7 +56,9 @@ export class ContainerizeForm extends Widget {
     });
     this.nameInput.value = saved.name || defaults.name;
 
-    this.targetSelect = element('select', { 'data-testid': 'mlcontainer-target' });
+    this.targetSelect = element('select', {
+      'data-testid': 'mlcontainer-target'
+    });
     const groups: [string, string, string[]][] = [
       ['Models (fitted in the notebook)', 'model', candidates?.models ?? []],
       ['Functions', 'entry', candidates?.functions ?? []]
@@ -63,11 +69,15 @@ export class ContainerizeForm extends Widget {
       }
       const group = element('optgroup', { label: title });
       for (const name of names) {
-        group.appendChild(element('option', { value: `${kind}:${name}` }, name));
+        group.appendChild(
+          element('option', { value: `${kind}:${name}` }, name)
+        );
       }
       this.targetSelect.appendChild(group);
     }
-    this.targetSelect.appendChild(element('option', { value: OTHER }, 'Other…'));
+    this.targetSelect.appendChild(
+      element('option', { value: OTHER }, 'Other…')
+    );
     this.targetSelect.value = this.initialTarget(candidates);
 
     this.otherInput = element('input', {

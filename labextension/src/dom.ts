@@ -13,7 +13,11 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-export function button(label: string, testid: string, primary = false): HTMLButtonElement {
+export function button(
+  label: string,
+  testid: string,
+  primary = false
+): HTMLButtonElement {
   const node = element(
     'button',
     `jp-Button jp-mod-styled ${primary ? 'jp-mod-accept' : 'jp-mod-reject'}`,

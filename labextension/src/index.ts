@@ -117,7 +117,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         openJob({ id, notebook: path });
       } catch (error) {
         const hint = error instanceof APIError ? `\n${error.hint}` : '';
-        showErrorMessage('Cannot containerize', `${(error as Error).message}${hint}`);
+        showErrorMessage(
+          'Cannot containerize',
+          `${(error as Error).message}${hint}`
+        );
       }
     };
 
@@ -147,7 +150,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           onClick: () => void containerize(panel)
         });
         button.node.dataset.testid = 'mlcontainer-toolbar-button';
-        panel.toolbar.insertAfter('cellType', 'mlcontainer-containerize', button);
+        panel.toolbar.insertAfter(
+          'cellType',
+          'mlcontainer-containerize',
+          button
+        );
         return button;
       }
     });

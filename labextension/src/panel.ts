@@ -23,7 +23,6 @@ const STAGES = [
   'check'
 ];
 
-
 function short(value: unknown): string {
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
@@ -36,7 +35,10 @@ function short(value: unknown): string {
  * reloaded page reattaches to a running build.
  */
 export class BuildPanel extends Widget {
-  constructor(readonly jobId: string, notebook: string) {
+  constructor(
+    readonly jobId: string,
+    notebook: string
+  ) {
     super();
     this.id = `mlcontainer-build-${jobId}`;
     this.addClass('jp-mlcontainer-panel');
@@ -109,7 +111,11 @@ export class BuildPanel extends Widget {
       const first = await requestAPI<IJob>(`jobs/${this.jobId}`);
       this.created = first.created;
       this.timer = window.setInterval(() => this.tick(), 1000);
-      job = await followJob(this.jobId, e => this.onEvent(e), this.abort.signal);
+      job = await followJob(
+        this.jobId,
+        e => this.onEvent(e),
+        this.abort.signal
+      );
     } catch (error) {
       if (!this.isDisposed) {
         this.showError(error as Error);
@@ -156,7 +162,9 @@ export class BuildPanel extends Widget {
       return;
     }
     const within =
-      event.stage === 'build' && event.total ? (event.step - 1) / event.total : 0;
+      event.stage === 'build' && event.total
+        ? (event.step - 1) / event.total
+        : 0;
     this.bar.value = Math.max(
       Number(this.bar.value),
       (index + within) / STAGES.length
@@ -249,7 +257,9 @@ export class BuildPanel extends Widget {
     }
   }
 
-  private parityTable(parity: NonNullable<IBuildResult['parity']>): HTMLElement {
+  private parityTable(
+    parity: NonNullable<IBuildResult['parity']>
+  ): HTMLElement {
     const section = element('section', 'jp-mlcontainer-parity');
     section.dataset.testid = 'mlcontainer-parity';
     section.appendChild(
@@ -297,7 +307,11 @@ export class BuildPanel extends Widget {
       try {
         payload = JSON.parse(input.value);
       } catch (error) {
-        this.showResponse(output, `Not JSON: ${(error as Error).message}`, true);
+        this.showResponse(
+          output,
+          `Not JSON: ${(error as Error).message}`,
+          true
+        );
         return;
       }
       send.disabled = true;
@@ -335,7 +349,11 @@ export class BuildPanel extends Widget {
     return section;
   }
 
-  private showResponse(output: HTMLElement, text: string, failed: boolean): void {
+  private showResponse(
+    output: HTMLElement,
+    text: string,
+    failed: boolean
+  ): void {
     output.hidden = false;
     output.textContent = text;
     output.classList.toggle('jp-mod-error', failed);

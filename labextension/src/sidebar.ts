@@ -8,7 +8,6 @@ import { element, formatDuration } from './dom';
 /** Seconds between refreshes while the sidebar is visible. */
 const REFRESH_SECONDS = 5;
 
-
 /**
  * Running instances (read from the engine's labels, so nothing is lost when
  * Jupyter restarts) and this server's recent builds, which reopen their panel.
@@ -27,7 +26,11 @@ export class InstancesSidebar extends Widget {
 
     const header = element('header');
     header.appendChild(element('h2', '', 'ML containers'));
-    const refresh = element('button', 'jp-Button jp-mod-minimal jp-mlcontainer-refresh', '↻');
+    const refresh = element(
+      'button',
+      'jp-Button jp-mod-minimal jp-mlcontainer-refresh',
+      '↻'
+    );
     refresh.title = 'Refresh';
     refresh.onclick = () => this.refresh();
     header.appendChild(refresh);
@@ -65,7 +68,10 @@ export class InstancesSidebar extends Widget {
 
   protected onAfterShow(msg: Message): void {
     this.refresh();
-    this.timer = window.setInterval(() => this.refresh(), REFRESH_SECONDS * 1000);
+    this.timer = window.setInterval(
+      () => this.refresh(),
+      REFRESH_SECONDS * 1000
+    );
   }
 
   protected onAfterHide(msg: Message): void {
@@ -94,9 +100,13 @@ export class InstancesSidebar extends Widget {
     const item = element('li', 'jp-mlcontainer-instance');
     item.dataset.testid = 'mlcontainer-instance';
     item.dataset.name = instance.name;
-    item.appendChild(element('div', 'jp-mlcontainer-instance-name', instance.name));
+    item.appendChild(
+      element('div', 'jp-mlcontainer-instance-name', instance.name)
+    );
     if (instance.notebook) {
-      item.appendChild(element('div', 'jp-mlcontainer-muted', instance.notebook));
+      item.appendChild(
+        element('div', 'jp-mlcontainer-muted', instance.notebook)
+      );
     }
     const link = element('a', '', instance.url);
     link.href = instance.url;
@@ -112,7 +122,11 @@ export class InstancesSidebar extends Widget {
 
     const logs = element('pre', 'jp-mlcontainer-instance-logs');
     logs.hidden = true;
-    const logsButton = element('button', 'jp-Button jp-mod-styled jp-mod-reject', 'Logs');
+    const logsButton = element(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-reject',
+      'Logs'
+    );
     logsButton.dataset.testid = 'mlcontainer-logs';
     logsButton.onclick = async () => {
       if (!logs.hidden) {
@@ -129,7 +143,11 @@ export class InstancesSidebar extends Widget {
       }
       logs.hidden = false;
     };
-    const stopButton = element('button', 'jp-Button jp-mod-styled jp-mod-warn', 'Stop');
+    const stopButton = element(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-warn',
+      'Stop'
+    );
     stopButton.dataset.testid = 'mlcontainer-sidebar-stop';
     stopButton.onclick = async () => {
       stopButton.disabled = true;
@@ -150,12 +168,18 @@ export class InstancesSidebar extends Widget {
   private drawJobs(jobs: IJob[]): void {
     this.jobList.replaceChildren();
     if (!jobs.length) {
-      this.jobList.appendChild(element('li', 'jp-mlcontainer-empty', 'No builds yet.'));
+      this.jobList.appendChild(
+        element('li', 'jp-mlcontainer-empty', 'No builds yet.')
+      );
       return;
     }
     for (const job of jobs.slice().reverse()) {
       const item = element('li', 'jp-mlcontainer-job');
-      const open = element('button', 'jp-Button jp-mod-minimal', job.name || job.notebook.split('/').pop() || job.id);
+      const open = element(
+        'button',
+        'jp-Button jp-mod-minimal',
+        job.name || job.notebook.split('/').pop() || job.id
+      );
       open.title = 'Show this build';
       open.onclick = () => this.openJob(job);
       const badge = element('span', 'jp-mlcontainer-badge', job.status);

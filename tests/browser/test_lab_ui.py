@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]

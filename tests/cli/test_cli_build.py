@@ -17,8 +17,14 @@ def _run(*command, cwd=None):
 
 def test_build_context_only_prints_json(tmp_path):
     result = _run(
-        "jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"),
-        "--context-only", "--out", str(tmp_path / "ctx"), "--json",
+        "jupyter",
+        "mlcontainer",
+        "build",
+        str(EXAMPLES / "one_cell.ipynb"),
+        "--context-only",
+        "--out",
+        str(tmp_path / "ctx"),
+        "--json",
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -30,8 +36,17 @@ def test_build_context_only_prints_json(tmp_path):
 
 
 def test_build_reports_a_missing_entry_with_its_candidates(tmp_path):
-    result = _run("jupyter", "mlcontainer", "build", str(EXAMPLES / "one_cell.ipynb"), "--entry", "nope",
-                  "--context-only", "--out", str(tmp_path / "ctx"))
+    result = _run(
+        "jupyter",
+        "mlcontainer",
+        "build",
+        str(EXAMPLES / "one_cell.ipynb"),
+        "--entry",
+        "nope",
+        "--context-only",
+        "--out",
+        str(tmp_path / "ctx"),
+    )
     assert result.returncode == 1
     assert "defines no function named 'nope'" in result.stderr
     assert "--entry predict" in result.stderr
@@ -40,15 +55,25 @@ def test_build_reports_a_missing_entry_with_its_candidates(tmp_path):
 
 def test_build_never_empties_a_folder_of_other_files(tmp_path):
     shutil.copy(EXAMPLES / "one_cell.ipynb", tmp_path / "one_cell.ipynb")
-    result = _run("jupyter", "mlcontainer", "build", "one_cell.ipynb", "--context-only", "--out", ".",
-                  cwd=tmp_path)
+    result = _run(
+        "jupyter",
+        "mlcontainer",
+        "build",
+        "one_cell.ipynb",
+        "--context-only",
+        "--out",
+        ".",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "already holds files that are not a build context" in result.stderr
     assert (tmp_path / "one_cell.ipynb").is_file()
 
 
 def test_build_of_a_missing_notebook_fails_cleanly(tmp_path):
-    result = _run("jupyter", "mlcontainer", "build", str(tmp_path / "absent.ipynb"), "--context-only")
+    result = _run(
+        "jupyter", "mlcontainer", "build", str(tmp_path / "absent.ipynb"), "--context-only"
+    )
     assert result.returncode == 1 and "No notebook at" in result.stderr
 
 
@@ -57,8 +82,16 @@ def test_nbconvert_exporter_writes_a_reproducible_context_archive(tmp_path):
     archives = []
     for attempt in range(2):
         out = tmp_path / f"out{attempt}"
-        result = _run("jupyter", "nbconvert", "--to", "mlcontainer", "--output-dir", str(out), "iris.ipynb",
-                      cwd=tmp_path)
+        result = _run(
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "mlcontainer",
+            "--output-dir",
+            str(out),
+            "iris.ipynb",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         archives.append((out / "iris.tar.gz").read_bytes())
     assert archives[0] == archives[1], "the same notebook gives the same archive"

@@ -14,7 +14,10 @@ from jupyter_mlcontainer.errors import BaseImageError
 def test_base_image_runs_python_311_and_is_idempotent(engine, base_image):
     """Setup built the offline image; a second run must skip and print the same tag."""
     result = subprocess.run(
-        ["jupyter", "mlcontainer", "base-image", "--quiet"], capture_output=True, text=True, timeout=600
+        ["jupyter", "mlcontainer", "base-image", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == baseimage.base_image_tag()

@@ -47,5 +47,7 @@ def test_a_missing_base_image_says_how_to_make_one(engine, tmp_path):
 
 
 def test_external_images_skip_build_stages():
-    dockerfile = "FROM base:1 AS builder\nRUN true\nFROM base:1\nCOPY --from=builder / /\nFROM builder\n"
+    dockerfile = (
+        "FROM base:1 AS builder\nRUN true\nFROM base:1\nCOPY --from=builder / /\nFROM builder\n"
+    )
     assert external_images(dockerfile) == ["base:1"]

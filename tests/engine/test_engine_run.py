@@ -8,10 +8,8 @@ import time
 
 import docker
 import pytest
-from ports import free_port
 
 from jupyter_mlcontainer.client import ServingClient
-from jupyter_mlcontainer.readiness import wait_ready
 from jupyter_mlcontainer.engine.base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
@@ -23,6 +21,9 @@ from jupyter_mlcontainer.engine.base import (
 )
 from jupyter_mlcontainer.engine.docker import ENGINE_HINT, DockerEngine
 from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, PortInUse, RunFailed
+from jupyter_mlcontainer.readiness import wait_ready
+
+from ports import free_port
 
 engine_test = pytest.mark.engine
 

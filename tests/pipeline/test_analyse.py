@@ -21,7 +21,9 @@ def notebook(tmp_path, *cells, name="nb.ipynb", metadata=None):
     nb = nbformat.v4.new_notebook(metadata=metadata or {})
     for cell in cells:
         source, tags, count = cell if isinstance(cell, tuple) else (cell, [], None)
-        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}, execution_count=count))
+        nb.cells.append(
+            nbformat.v4.new_code_cell(source, metadata={"tags": tags}, execution_count=count)
+        )
     path = tmp_path / name
     nbformat.write(nb, path)
     return str(path)
@@ -61,7 +63,10 @@ def test_one_cell_notebook_is_sliced_by_statement(tmp_path):
         "def predict(rows):\n    return model.predict(np.asarray(rows))\n",
     )
     plan = plan_for(path)
-    assert list(plan.code) == ["import numpy as np", "def predict(rows):\n    return model.predict(np.asarray(rows))"]
+    assert list(plan.code) == [
+        "import numpy as np",
+        "def predict(rows):\n    return model.predict(np.asarray(rows))",
+    ]
     assert list(plan.state) == ["model"]
 
 
@@ -77,7 +82,11 @@ def test_magics_shell_escapes_and_help_parse_and_never_reach_the_code(tmp_path):
     plan = plan_for(path)
     code = "\n".join(plan.code)
     assert "get_ipython" not in code and "%" not in code and "!" not in code
-    assert list(plan.code) == ["import numpy as np", "SCALE = 2.0", "def predict(X):\n    return np.asarray(X) * SCALE"]
+    assert list(plan.code) == [
+        "import numpy as np",
+        "SCALE = 2.0",
+        "def predict(X):\n    return np.asarray(X) * SCALE",
+    ]
     assert python_source("%%bash\necho hi") is None
 
 
@@ -164,7 +173,11 @@ def test_notebook_metadata_supplies_defaults_and_candidates(tmp_path):
         metadata={"mlcontainer": {"model": "reg", "sample": "X_test[:2]"}},
     )
     plan = plan_for(path)
-    assert (plan.entry_kind, plan.entry_name, plan.sample_expression) == ("model", "reg", "X_test[:2]")
+    assert (plan.entry_kind, plan.entry_name, plan.sample_expression) == (
+        "model",
+        "reg",
+        "X_test[:2]",
+    )
     candidates = find_candidates(path)
     assert candidates["models"] == ["reg", "clf"] and candidates["functions"] == ["predict"]
     assert candidates["sample"] == "X_test[:2]"

@@ -21,7 +21,9 @@ from jupyter_mlcontainer.pipeline.capture import (
 
 
 def _namespace():
-    frame = pd.DataFrame({"age": [31, 45, 27, 52], "income": [1.5, 2.5, 0.5, 3.0], "city": list("abab")})
+    frame = pd.DataFrame(
+        {"age": [31, 45, 27, 52], "income": [1.5, 2.5, 0.5, 3.0], "city": list("abab")}
+    )
     model = LogisticRegression().fit(frame[["age", "income"]], [0, 1, 0, 1])
     return {"X": frame[["age", "income"]], "model": model, "scale": lambda v: v * 2}
 
@@ -43,13 +45,22 @@ def test_capture_serialises_state_and_records_the_sample_and_the_answer(tmp_path
     captured = capture_state(_namespace(), _request(tmp_path))
     formats = {item["name"]: item["format"] for item in captured.state}
     assert formats == {"model": "joblib", "scale": "pickle"}, "functions go through cloudpickle"
-    assert (tmp_path / "state" / "model.joblib").is_file() and (tmp_path / "state" / "scale.pkl").is_file()
-    assert captured.request == {"instances": [
-        {"age": 31, "income": 1.5}, {"age": 45, "income": 2.5}, {"age": 27, "income": 0.5},
-    ]}
+    assert (tmp_path / "state" / "model.joblib").is_file() and (
+        tmp_path / "state" / "scale.pkl"
+    ).is_file()
+    assert captured.request == {
+        "instances": [
+            {"age": 31, "income": 1.5},
+            {"age": 45, "income": 2.5},
+            {"age": 27, "income": 0.5},
+        ]
+    }
     assert captured.expected == {"predictions": [0, 1, 0]}
-    assert captured.input == {"kind": "dataframe", "columns": ["age", "income"],
-                                 "dtypes": {"age": "int64", "income": "float64"}}
+    assert captured.input == {
+        "kind": "dataframe",
+        "columns": ["age", "income"],
+        "dtypes": {"age": "int64", "income": "float64"},
+    }
     assert {"sklearn", "numpy", "joblib", "cloudpickle", "pandas"} <= set(captured.modules)
     assert captured.executable == sys.executable
     assert captured.python == f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -63,7 +74,10 @@ def test_missing_variables_and_failing_samples_are_explained(tmp_path):
     with pytest.raises(CaptureError, match="No sample input"):
         capture_state(_namespace(), _request(tmp_path, sample=None))
     with pytest.raises(CaptureError, match="has no method 'transform'"):
-        capture_state(_namespace(), _request(tmp_path, entry={"kind": "model", "name": "model", "method": "transform"}))
+        capture_state(
+            _namespace(),
+            _request(tmp_path, entry={"kind": "model", "name": "model", "method": "transform"}),
+        )
 
 
 def test_pickle_opcodes_name_modules_and_notebook_classes():
@@ -72,7 +86,10 @@ def test_pickle_opcodes_name_modules_and_notebook_classes():
     main.Clip.__module__ = "__main__"
     saved, sys.modules["__main__"] = sys.modules["__main__"], main
     try:
-        payload = pickle.dumps({"clip": main.Clip(), "arr": np.arange(3), "frame": pd.DataFrame({"a": [1]})}, protocol=4)
+        payload = pickle.dumps(
+            {"clip": main.Clip(), "arr": np.arange(3), "frame": pd.DataFrame({"a": [1]})},
+            protocol=4,
+        )
     finally:
         sys.modules["__main__"] = saved
     found = pickle_globals(payload)
@@ -81,7 +98,11 @@ def test_pickle_opcodes_name_modules_and_notebook_classes():
 
 
 def test_input_kinds():
-    assert describe_input(np.zeros((3, 4), dtype=np.float32)) == {"kind": "ndarray", "dtype": "float32", "shape": [None, 4]}
+    assert describe_input(np.zeros((3, 4), dtype=np.float32)) == {
+        "kind": "ndarray",
+        "dtype": "float32",
+        "shape": [None, 4],
+    }
     assert describe_input([[1, 2]]) == {"kind": "list"}
 
 
@@ -93,14 +114,20 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
     from jupyter_mlcontainer.runtime import state as runtime_state
 
     rng = np.random.default_rng(0)
-    data = lightgbm.Dataset(rng.random((60, 3)), label=rng.integers(0, 2, 60), params={"verbose": -1})
+    data = lightgbm.Dataset(
+        rng.random((60, 3)), label=rng.integers(0, 2, 60), params={"verbose": -1}
+    )
     booster = lightgbm.train({"objective": "binary", "verbose": -1}, data, num_boost_round=3)
     module = torch.nn.Linear(3, 1)
     state_dir = tmp_path / "artifacts" / "state"
     state_dir.mkdir(parents=True)
-    saved = {item["name"]: item for item in (
-        save_state("booster", booster, state_dir), save_state("net", module, state_dir),
-    )}
+    saved = {
+        item["name"]: item
+        for item in (
+            save_state("booster", booster, state_dir),
+            save_state("net", module, state_dir),
+        )
+    }
     assert saved["booster"]["format"] == "lightgbm" and saved["net"]["format"] == "torch"
     monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
     rows = rng.random((4, 3))
@@ -150,13 +177,17 @@ def test_an_unchanged_forest_saves_to_the_same_bytes_whatever_its_padding_holds(
     for tree in forest.estimators_:
         state = tree.tree_.__getstate__()
         nodes = state["nodes"]
-        assert nodes.dtype.itemsize > sum(nodes.dtype.fields[n][0].itemsize for n in nodes.dtype.names)
+        assert nodes.dtype.itemsize > sum(
+            nodes.dtype.fields[n][0].itemsize for n in nodes.dtype.names
+        )
         nodes.view(np.uint8).reshape(len(nodes), -1)[:, -4:] = 0xAB  # stale bytes in the padding
         tree.tree_.__setstate__(state)
     dump_canonical(forest, tmp_path / "dirty.joblib")
     joblib.dump(forest, tmp_path / "plain-dirty.joblib")
 
-    assert (tmp_path / "plain-clean.joblib").read_bytes() != (tmp_path / "plain-dirty.joblib").read_bytes()
+    assert (tmp_path / "plain-clean.joblib").read_bytes() != (
+        tmp_path / "plain-dirty.joblib"
+    ).read_bytes()
     assert (tmp_path / "clean.joblib").read_bytes() == (tmp_path / "dirty.joblib").read_bytes()
     reloaded = joblib.load(tmp_path / "dirty.joblib")
     assert (reloaded.predict_proba(X) == forest.predict_proba(X)).all()

@@ -44,6 +44,12 @@ def test_requirements_txt_beside_the_notebook_is_read_like_repo2docker(tmp_path)
     (tmp_path / "environment.yml").write_text(
         "dependencies:\n  - python=3.11\n  - scikit-learn=1.5\n  - nodejs\n  - pip:\n    - joblib\n"
     )
-    assert requirement_lines(tmp_path) == ["scikit-learn", "joblib"], "conda-only packages are left out"
-    (tmp_path / "requirements.txt").write_text("# pinned\n--index-url https://example.invalid\njoblib>=1  # ok\n\n")
-    assert requirement_lines(tmp_path) == ["joblib>=1"], "requirements.txt wins over environment.yml"
+    assert requirement_lines(tmp_path) == ["scikit-learn", "joblib"], (
+        "conda-only packages are left out"
+    )
+    (tmp_path / "requirements.txt").write_text(
+        "# pinned\n--index-url https://example.invalid\njoblib>=1  # ok\n\n"
+    )
+    assert requirement_lines(tmp_path) == ["joblib>=1"], (
+        "requirements.txt wins over environment.yml"
+    )

@@ -20,54 +20,88 @@ NEVER_IN_LOCK = {"jupyterlab", "jupyter-server", "ipykernel", "matplotlib", "not
 #: What each example's slice must keep and drop, which state it captures, what it pins.
 EXPECTED = {
     "iris_classifier": dict(
-        state={"clf", "scaler"}, input="ndarray", packages={"scikit-learn", "numpy"},
-        kept=["def predict(X):"], dropped=["plt.", "print(", "confusion_matrix", ".fit(", "load_iris"],
+        state={"clf", "scaler"},
+        input="ndarray",
+        packages={"scikit-learn", "numpy"},
+        kept=["def predict(X):"],
+        dropped=["plt.", "print(", "confusion_matrix", ".fit(", "load_iris"],
     ),
     "churn_pipeline": dict(
-        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas"},
-        kept=[], dropped=["plt.", "ColumnTransformer(", ".fit("],
+        state={"model"},
+        input="dataframe",
+        packages={"scikit-learn", "pandas"},
+        kept=[],
+        dropped=["plt.", "ColumnTransformer(", ".fit("],
     ),
     "custom_transformer": dict(
-        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas"},
+        state={"model"},
+        input="dataframe",
+        packages={"scikit-learn", "pandas"},
         kept=["class QuantileClipper(", "KEY_FEATURES = [", "CLIP_QUANTILES = "],
         dropped=["plt.", ".fit(X_train", "load_breast_cancer"],
     ),
     "ipython_magics": dict(
-        state={"model"}, input="ndarray", packages={"scikit-learn"},
+        state={"model"},
+        input="ndarray",
+        packages={"scikit-learn"},
         kept=["warnings.filterwarnings(", "sklearn.set_config(", "def predict(X):"],
         dropped=["get_ipython", "def show_inputs", "%"],
     ),
     "one_cell": dict(
-        state={"reg"}, input="ndarray", packages={"scikit-learn"},
-        kept=["TARGET_RANGE = ", "def predict(X):"], dropped=["plt.", "print(", "load_diabetes"],
+        state={"reg"},
+        input="ndarray",
+        packages={"scikit-learn"},
+        kept=["TARGET_RANGE = ", "def predict(X):"],
+        dropped=["plt.", "print(", "load_diabetes"],
     ),
     "torch_regression": dict(
-        state={"model"}, input="tensor", packages={"torch"},
+        state={"model"},
+        input="tensor",
+        packages={"torch"},
         kept=["class Regressor(nn.Module):", "def predict(", "N_FEATURES = ", "HIDDEN_UNITS = "],
         dropped=["optim", "loss.backward", "plt."],
     ),
     "xgboost_churn": dict(
-        state={"model"}, input="dataframe", packages={"scikit-learn", "pandas", "numpy", "scipy"},
-        kept=[], dropped=["plt.", ".fit(", "roc_auc_score", "XGBClassifier("],
+        state={"model"},
+        input="dataframe",
+        packages={"scikit-learn", "pandas", "numpy", "scipy"},
+        kept=[],
+        dropped=["plt.", ".fit(", "roc_auc_score", "XGBClassifier("],
     ),
     "lightgbm_booster": dict(
-        state={"booster"}, input="ndarray", packages={"lightgbm", "numpy"},
-        kept=["def predict(X):"], dropped=["lgb.train", "plt.", "print("],
+        state={"booster"},
+        input="ndarray",
+        packages={"lightgbm", "numpy"},
+        kept=["def predict(X):"],
+        dropped=["lgb.train", "plt.", "print("],
     ),
     "torch_numpy": dict(
-        state={"model"}, input="list", packages={"torch", "numpy"},
-        kept=["class Classifier(nn.Module):", "def predict(rows):", "N_FEATURES = ", "N_CLASSES = "],
+        state={"model"},
+        input="list",
+        packages={"torch", "numpy"},
+        kept=[
+            "class Classifier(nn.Module):",
+            "def predict(rows):",
+            "N_FEATURES = ",
+            "N_CLASSES = ",
+        ],
         dropped=["optimizer", "backward", "plt."],
     ),
     "pandas_output_pipeline": dict(
-        state={"model"}, input="ndarray", packages={"scikit-learn", "pandas"},
-        kept=[], dropped=[".fit(", "load_wine", "import pandas"],
+        state={"model"},
+        input="ndarray",
+        packages={"scikit-learn", "pandas"},
+        kept=[],
+        dropped=[".fit(", "load_wine", "import pandas"],
     ),
     "wine_joblib": dict(
-        state=set(), input="dataframe", packages={"scikit-learn", "joblib", "pandas"},
+        state=set(),
+        input="dataframe",
+        packages={"scikit-learn", "joblib", "pandas"},
         kept=['model = joblib.load("models/wine_model.joblib")', "from wine_features import"],
         dropped=["joblib.dump", "plt.", ".fit("],
-        files=["models/wine_model.joblib"], local=["wine_features.py"],
+        files=["models/wine_model.joblib"],
+        local=["wine_features.py"],
     ),
 }
 
@@ -100,8 +134,11 @@ def test_slice_keeps_the_prediction_path_only(contexts, name):
         assert dropped not in body
     state_files = {p.stem for p in (context / "artifacts" / "state").iterdir()}
     assert state_files == expected["state"]
-    files = sorted(p.relative_to(context / "artifacts" / "files").as_posix()
-                   for p in (context / "artifacts" / "files").rglob("*") if p.is_file())
+    files = sorted(
+        p.relative_to(context / "artifacts" / "files").as_posix()
+        for p in (context / "artifacts" / "files").rglob("*")
+        if p.is_file()
+    )
     assert files == expected.get("files", [])
     for local in expected.get("local", []):
         assert (context / "app" / local).read_text() == (EXAMPLES / local).read_text()
@@ -116,7 +153,9 @@ def test_generated_module_answers_like_the_notebook_in_a_fresh_interpreter(conte
         [sys.executable, "-m", "mlcontainer_runtime", "check"],
         cwd=context / "artifacts" / "files",
         env={"PYTHONPATH": str(context / "app"), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(" PASS ") == 3 and "FAIL" not in result.stdout
@@ -125,7 +164,11 @@ def test_generated_module_answers_like_the_notebook_in_a_fresh_interpreter(conte
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_lock_pins_what_serving_imports_and_nothing_of_jupyter(contexts, name):
     context = contexts(name, 1)
-    lines = [l for l in (context / "requirements.lock").read_text().splitlines() if not l.startswith("#")]
+    lines = [
+        line
+        for line in (context / "requirements.lock").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     pins = dict(line.split("==") for line in lines)
     assert EXPECTED[name]["packages"] <= set(pins)
     assert "uvicorn" in pins
@@ -135,7 +178,9 @@ def test_lock_pins_what_serving_imports_and_nothing_of_jupyter(contexts, name):
     for package in EXPECTED[name]["packages"]:
         assert pins[package] == version(package), "pinned to what the kernel ran"
     assert not [p for p in pins if p.startswith("nvidia-")], "GPU-only packages are left out"
-    wheels = sorted(p.name.split("-")[0].lower().replace("_", "-") for p in (context / "wheels").iterdir())
+    wheels = sorted(
+        p.name.split("-")[0].lower().replace("_", "-") for p in (context / "wheels").iterdir()
+    )
     assert wheels == sorted(pins)
 
 

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"

@@ -15,7 +15,11 @@ from jupyter_mlcontainer.runtime.contract import (
 from jupyter_mlcontainer.runtime.convert import BadRequest, extract, make_converter
 from jupyter_mlcontainer.runtime.openapi import build_openapi
 
-SPEC = {"kind": "dataframe", "columns": ["age", "income"], "dtypes": {"age": "int64", "income": "float64"}}
+SPEC = {
+    "kind": "dataframe",
+    "columns": ["age", "income"],
+    "dtypes": {"age": "int64", "income": "float64"},
+}
 #: A valid value for each form, for the dataframe above.
 VALUES = {
     "instances": [{"age": 31, "income": 1.5}],
@@ -27,7 +31,9 @@ VALUES = {
 
 def documented_keys(route: str) -> set:
     document = build_openapi({"input": SPEC}, sample=None)
-    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     keys = set()
     for alternative in schema["oneOf"]:
         assert alternative["additionalProperties"] is False, "one form per body"
@@ -72,7 +78,8 @@ def test_empty_columns_are_refused_as_empty_not_as_a_wrong_dtype():
     assert caught.value.status == 400 and "at least one row" in caught.value.message
     schema = build_openapi({"input": SPEC}, None)["paths"]["/predict"]["post"]["requestBody"]
     inputs = next(
-        alt for alt in schema["content"]["application/json"]["schema"]["oneOf"]
+        alt
+        for alt in schema["content"]["application/json"]["schema"]["oneOf"]
         if alt["required"] == ["inputs"]
     )
     assert inputs["properties"]["inputs"]["properties"]["age"]["minItems"] == 1
@@ -87,6 +94,9 @@ def test_the_entry_is_resolved_the_same_way_everywhere():
     model = entry_of("model", "clf", "predict_proba")
     assert resolve_entry(model, names.__getitem__)([1]) == [1]
     assert resolve_entry(entry_of("function", "predict"), names.__getitem__)([1, 2]) == 2
-    assert describe_entry(model) == "clf.predict_proba" and describe_entry(entry_of("function", "predict")) == "predict()"
+    assert (
+        describe_entry(model) == "clf.predict_proba"
+        and describe_entry(entry_of("function", "predict")) == "predict()"
+    )
     with pytest.raises(EntryNotCallable, match="has no method 'transform'"):
         resolve_entry(entry_of("model", "clf", "transform"), names.__getitem__)

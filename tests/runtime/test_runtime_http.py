@@ -32,7 +32,7 @@ def expected_for(churn_model, rows):
 
 def assert_close(actual, expected):
     assert len(actual) == len(expected)
-    assert all(math.isclose(a, e, rel_tol=1e-9) for a, e in zip(actual, expected))
+    assert all(math.isclose(a, e, rel_tol=1e-9) for a, e in zip(actual, expected, strict=False))
 
 
 def test_predict_accepts_rows_as_objects_and_lists_and_columns(server, churn_model):

@@ -7,8 +7,9 @@ import json
 
 import nbformat
 import pytest
-from ports import free_port
 from tornado.httpclient import HTTPClientError
+
+from ports import free_port
 
 ROUTES = [
     ("GET", "config"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from jupyter_server.auth import Authorizer
+
 from test_server_api import ROUTES, call
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from test_server_api import call, wait_for_job
 
 pytestmark = pytest.mark.engine

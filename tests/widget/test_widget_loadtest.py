@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from ports import free_port
 
 from jupyter_mlcontainer.errors import LoadTestRefused
 from jupyter_mlcontainer.widget.histogram import latency_histogram_png
@@ -16,6 +15,8 @@ from jupyter_mlcontainer.widget.loadtest import (
     percentile,
     run_load_test,
 )
+
+from ports import free_port
 
 
 def test_percentiles_are_latencies_some_request_had():
@@ -49,7 +50,9 @@ def test_bounds_are_enforced(bounds):
 
 
 def test_a_closed_port_counts_as_no_answer():
-    result = run_load_test(f"http://localhost:{free_port()}", {"instances": []}, requests=6, concurrency=3)
+    result = run_load_test(
+        f"http://localhost:{free_port()}", {"instances": []}, requests=6, concurrency=3
+    )
     assert result.statuses == {0: 6}
     assert result.ok == 0 and result.errors == 6 and not result.timed_out
     assert result.summary() == "6 requests, none answered 2xx (6× no answer)"

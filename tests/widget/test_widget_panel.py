@@ -12,10 +12,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ports import free_port
 
 from jupyter_mlcontainer.widget import TestPanel
 from jupyter_mlcontainer.widget.loadtest import run_load_test
+
+from ports import free_port
 
 SAMPLE = {"instances": [[1, 2], [3, 4]]}
 
