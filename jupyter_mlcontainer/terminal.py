@@ -9,7 +9,8 @@ from .events import ProgressEvent
 
 
 class TerminalProgress:
-    """An event sink for the CLI; `quiet` keeps stdout clean for `--json` output."""
+    """An event sink for the CLI, writing to stderr so that stdout stays clean for `--json`;
+    without `verbose`, log lines are left out."""
 
     def __init__(self, stream: IO[str] | None = None, verbose: bool = True):
         self.stream = stream or sys.stderr

@@ -6,7 +6,6 @@ A pickle made in a notebook refers to the notebook's classes as `__main__.Name`;
 
 import contextlib
 import importlib
-import json
 import pickle
 import sys
 import threading
@@ -81,16 +80,10 @@ def _xgboost(path, class_path):
     return model
 
 
-def _json(path, _):
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
-
-
 _LOADERS = {
     "joblib": _joblib,
     "pickle": _pickle,
     "torch": _torch,
     "lightgbm": _lightgbm,
     "xgboost": _xgboost,
-    "json": _json,
 }

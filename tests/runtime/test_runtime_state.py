@@ -1,6 +1,7 @@
 """State saved by a notebook (classes in __main__ included) loads in the runtime; array and tensor inputs."""
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -67,12 +68,12 @@ def test_load_state_says_what_is_wrong(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
     (tmp_path / "artifacts" / "state").mkdir(parents=True)
-    (tmp_path / "artifacts" / "state" / "vocabulary.json").write_text('{"a": 1}')
-    assert load_state("vocabulary.json", "json", __name__) == {"a": 1}
+    (tmp_path / "artifacts" / "state" / "vocabulary.pkl").write_bytes(pickle.dumps({"a": 1}))
+    assert load_state("vocabulary.pkl", "pickle", __name__) == {"a": 1}
     with pytest.raises(FileNotFoundError, match="missing.joblib is missing"):
         load_state("missing.joblib", "joblib", __name__)
     with pytest.raises(ValueError, match="unknown state format 'skops'"):
-        load_state("vocabulary.json", "skops", __name__)
+        load_state("vocabulary.pkl", "skops", __name__)
     assert sys.modules["__main__"].__name__ != __name__  # restored after loading
 
 
@@ -80,7 +81,7 @@ NDARRAY_CODE = """
     import numpy as np
     from mlcontainer_runtime.state import load_state
 
-    weights = np.asarray(load_state("weights.json", "json", __name__), dtype="float32")
+    weights = np.asarray(load_state("weights.pkl", "pickle", __name__), dtype="float32")
 
 
     def predict(x):
@@ -92,7 +93,7 @@ NDARRAY_CODE = """
 def test_ndarray_input(serve, new_root):
     weights = [1.0, 10.0, 100.0]
     sample = {"request": {"instances": [[1, 2, 3]]}, "expected": {"predictions": [321.0]}}
-    state = {"weights.json": lambda path: path.write_text(json.dumps(weights))}
+    state = {"weights.pkl": lambda path: path.write_bytes(pickle.dumps(weights))}
     root = new_root(
         NDARRAY_CODE,
         {"kind": "ndarray", "dtype": "float32", "shape": [None, 3]},
