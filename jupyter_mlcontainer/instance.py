@@ -42,21 +42,10 @@ class ServingInstance:
         self.client = ServingClient(instance.url, timeout=timeout)
         self._engine = engine
 
-    @property
-    def url(self) -> str:
-        return self.instance.url
-
-    @property
-    def name(self) -> str:
-        return self.instance.name
-
-    @property
-    def id(self) -> str:
-        return self.instance.id
-
-    @property
-    def image(self) -> str:
-        return self.instance.image
+    url = property(lambda self: self.instance.url, doc="the instance's URL on 127.0.0.1")
+    name = property(lambda self: self.instance.name, doc="the container's name")
+    id = property(lambda self: self.instance.id, doc="the container's id")
+    image = property(lambda self: self.instance.image, doc="the image it runs")
 
     @property
     def engine(self):

@@ -25,16 +25,17 @@ class TerminalProgress:
     @staticmethod
     def format(event: ProgressEvent) -> str:
         counter = f"[{event.step}/{event.total}] " if event.total else ""
-        if event.kind == "stage":
-            return f"==> {counter}{event.message}"
-        if event.kind == "step":
-            return f"--> {counter}{event.message}"
         if event.kind == "cache":
             return f"    {counter}cached"
-        if event.kind == "warning":
-            return f"warning: {event.message}"
-        if event.kind == "error":
-            return f"error: {event.message}"
-        if event.kind == "done":
-            return f"done: {event.message}"
-        return f"    {event.message}"
+        prefix = _PREFIXES.get(event.kind, "    ")
+        return prefix.format(counter=counter) + event.message
+
+
+#: How each kind of event starts its line; logs are indented.
+_PREFIXES = {
+    "stage": "==> {counter}",
+    "step": "--> {counter}",
+    "warning": "warning: ",
+    "error": "error: ",
+    "done": "done: ",
+}

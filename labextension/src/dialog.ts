@@ -26,6 +26,17 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** A single-line text input, identified for tests by `testid`. */
+function textInput(testid: string, placeholder = ''): HTMLInputElement {
+  const input = element('input', {
+    type: 'text',
+    'data-testid': testid,
+    spellcheck: 'false'
+  });
+  input.placeholder = placeholder;
+  return input;
+}
+
 function row(label: string, control: HTMLElement, note = ''): HTMLElement {
   const wrapper = element('label', { class: 'jp-mlcontainer-field' });
   wrapper.appendChild(
@@ -49,11 +60,7 @@ export class ContainerizeForm extends Widget {
     const candidates = defaults.candidates;
     const saved = candidates?.defaults ?? {};
 
-    this.nameInput = element('input', {
-      type: 'text',
-      'data-testid': 'mlcontainer-name',
-      spellcheck: 'false'
-    });
+    this.nameInput = textInput('mlcontainer-name');
     this.nameInput.value = saved.name || defaults.name;
 
     this.targetSelect = element('select', {
@@ -80,25 +87,14 @@ export class ContainerizeForm extends Widget {
     );
     this.targetSelect.value = this.initialTarget(candidates);
 
-    this.otherInput = element('input', {
-      type: 'text',
-      placeholder: 'model variable, or entry function as def:name',
-      'data-testid': 'mlcontainer-other',
-      spellcheck: 'false'
-    });
-    this.methodInput = element('input', {
-      type: 'text',
-      'data-testid': 'mlcontainer-method',
-      spellcheck: 'false'
-    });
+    this.otherInput = textInput(
+      'mlcontainer-other',
+      'model variable, or entry function as def:name'
+    );
+    this.methodInput = textInput('mlcontainer-method');
     this.methodInput.value = saved.method || 'predict';
 
-    this.sampleInput = element('input', {
-      type: 'text',
-      placeholder: 'e.g. X_test[:3]',
-      'data-testid': 'mlcontainer-sample',
-      spellcheck: 'false'
-    });
+    this.sampleInput = textInput('mlcontainer-sample', 'e.g. X_test[:3]');
     this.sampleInput.value = candidates?.sample ?? '';
 
     this.runInput = element('input', {
@@ -115,12 +111,10 @@ export class ContainerizeForm extends Widget {
       'data-testid': 'mlcontainer-port'
     });
 
-    this.systemPackagesInput = element('input', {
-      type: 'text',
-      placeholder: 'e.g. libgeos-c1v5 (found on their own otherwise)',
-      'data-testid': 'mlcontainer-system-packages',
-      spellcheck: 'false'
-    });
+    this.systemPackagesInput = textInput(
+      'mlcontainer-system-packages',
+      'e.g. libgeos-c1v5 (found on their own otherwise)'
+    );
     this.keepGpuInput = element('input', {
       type: 'checkbox',
       'data-testid': 'mlcontainer-keep-gpu'

@@ -13,14 +13,15 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** A JupyterLab-styled button: `accept` for the main action, `warn` for a destructive one. */
 export function button(
   label: string,
   testid: string,
-  primary = false
+  style: 'accept' | 'reject' | 'warn' = 'reject'
 ): HTMLButtonElement {
   const node = element(
     'button',
-    `jp-Button jp-mod-styled ${primary ? 'jp-mod-accept' : 'jp-mod-reject'}`,
+    `jp-Button jp-mod-styled jp-mod-${style}`,
     label
   );
   node.dataset.testid = testid;

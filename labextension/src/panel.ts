@@ -300,7 +300,7 @@ export class BuildPanel extends Widget {
     const output = element('pre', 'jp-mlcontainer-response');
     output.dataset.testid = 'mlcontainer-response';
     output.hidden = true;
-    const send = button('Send test request', 'mlcontainer-send', true);
+    const send = button('Send test request', 'mlcontainer-send', 'accept');
     const stop = button('Stop instance', 'mlcontainer-stop');
     send.onclick = async () => {
       let payload: unknown;

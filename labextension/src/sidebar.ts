@@ -3,7 +3,7 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { IInstance, IJob, requestAPI } from './api';
-import { element, formatDuration } from './dom';
+import { button, element, formatDuration } from './dom';
 
 /** Seconds between refreshes while the sidebar is visible. */
 const REFRESH_SECONDS = 5;
@@ -122,12 +122,7 @@ export class InstancesSidebar extends Widget {
 
     const logs = element('pre', 'jp-mlcontainer-instance-logs');
     logs.hidden = true;
-    const logsButton = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-reject',
-      'Logs'
-    );
-    logsButton.dataset.testid = 'mlcontainer-logs';
+    const logsButton = button('Logs', 'mlcontainer-logs');
     logsButton.onclick = async () => {
       if (!logs.hidden) {
         logs.hidden = true;
@@ -143,12 +138,7 @@ export class InstancesSidebar extends Widget {
       }
       logs.hidden = false;
     };
-    const stopButton = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-warn',
-      'Stop'
-    );
-    stopButton.dataset.testid = 'mlcontainer-sidebar-stop';
+    const stopButton = button('Stop', 'mlcontainer-sidebar-stop', 'warn');
     stopButton.onclick = async () => {
       stopButton.disabled = true;
       try {
