@@ -143,9 +143,10 @@ def run_all_cells(page) -> None:
 
 
 def open_and_run(page, lab, notebook: str) -> None:
-    """Open `notebook` in JupyterLab and run all its cells in its kernel."""
+    """Open `notebook` in JupyterLab and run all its cells in its kernel. `reset` starts from an
+    empty workspace, so an earlier test's notebook and panels are not restored beside it."""
     url, token = lab
-    page.goto(f"{url}/lab/tree/{notebook}?token={token}")
+    page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}")
     page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for()
     # A notebook saved without kernel metadata asks for one: take the default (Python 3).
     if wait_until(page, "() => !!document.querySelector('.jp-Dialog')", 5):
@@ -229,6 +230,7 @@ def test_the_toolbar_serves_an_xgboost_model_whose_library_imports_scikit_learn_
     lab, page, engine, test_labels
 ):
     open_and_run(page, lab, LAZY_NOTEBOOK)
+    assert page.locator(".jp-NotebookPanel").count() == 1, "only this notebook is open"
     page.locator("[data-testid=mlcontainer-toolbar-button]").first.click()
     page.locator("[data-testid=mlcontainer-dialog]").wait_for()
     assert page.locator("[data-testid=mlcontainer-target]").input_value() == "model:model"
