@@ -61,6 +61,10 @@ class TrialFailed(BuildFailed):
     """The served code failed, or answered differently, in a fresh interpreter before the build."""
 
 
+class PushFailed(MLContainerError):
+    """The registry could not be reached, refused us, or the target is not a valid name."""
+
+
 class RunFailed(MLContainerError):
     """A container did not start or did not become ready."""
 

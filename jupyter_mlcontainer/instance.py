@@ -8,6 +8,7 @@ the engine, which stays the record of what runs.
 from __future__ import annotations
 
 import html
+import sys
 
 from .client import ServingClient
 from .engine.base import Instance
@@ -46,6 +47,15 @@ class ServingInstance:
     name = property(lambda self: self.instance.name, doc="the container's name")
     id = property(lambda self: self.instance.id, doc="the container's id")
     image = property(lambda self: self.instance.image, doc="the image it runs")
+
+    def push(self, target: str, on_event=None):
+        """Push this instance's image to `target` (`REGISTRY/REPOSITORY[:TAG]`, default tag:
+        the content hash) with your Docker credentials; returns a PushResult."""
+        from .deploy.push import push_image
+        from .terminal import TerminalProgress
+
+        sink = on_event or TerminalProgress(stream=sys.stdout, verbose=False)
+        return push_image(self.engine, self.image, target, on_event=sink)
 
     @property
     def engine(self):

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_PACKAGES=(docker.io iptables debootstrap chromium wrk)
+APT_PACKAGES=(docker.io iptables debootstrap chromium wrk docker-registry)
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/mlcontainer-dockerd.log}
 
 missing=()

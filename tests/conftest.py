@@ -84,3 +84,43 @@ def serving_image(engine, base_image, test_labels, tmp_path_factory) -> str:
     return build_serving_image(
         engine, base_image, test_labels, tmp_path_factory.mktemp("stub-image")
     )
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """Debian's reference registry (v2) on 127.0.0.1 with its storage in a temporary folder;
+    yields its address (host:port). The Docker engine trusts plain HTTP on 127.0.0.0/8."""
+    import shutil
+    import subprocess
+    import time
+    import urllib.request
+
+    from ports import free_port
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("no docker-registry (apt-get install docker-registry; scripts/setup.sh does)")
+    folder = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {address}\n"
+    )
+    with open(folder / "registry.log", "w") as log:
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+                break
+            except OSError:
+                assert process.poll() is None, (folder / "registry.log").read_text()
+                assert time.monotonic() < deadline, "the registry did not answer within 20 s"
+                time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import MLContainerError
-from . import base_image, build, instances
+from . import base_image, build, instances, push
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_command(commands)
     base_image.add_command(commands)
     instances.add_commands(commands)
+    push.add_command(commands)
     return parser
 
 

@@ -115,6 +115,26 @@ def image_tags(name: str, content_hash: str) -> tuple[str, str]:
     return f"{repository}:{content_hash}", f"{repository}:latest"
 
 
+_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_TARGET = re.compile(rf"^({_HOST})/({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)(?::({_TAG}))?$")
+
+
+def split_push_target(target: str) -> tuple[str, str, str | None]:
+    """`REGISTRY/REPOSITORY[:TAG]` → (registry, registry/repository, tag or None), as Docker's
+    reference grammar allows; raises ValueError saying what is wrong."""
+    match = _TARGET.match(target)
+    registry = target.split("/", 1)[0]
+    if match is None or not ("." in registry or ":" in registry or registry == "localhost"):
+        raise ValueError(
+            f"{target!r} is not REGISTRY/REPOSITORY[:TAG]: the registry is a host (with a dot, "
+            "a port or 'localhost'), the repository lowercase letters, digits and . _ - "
+            "separated by /, the tag up to 128 letters, digits, _ . -"
+        )
+    return match[1], f"{match[1]}/{match[2]}", match[3]
+
+
 def split_image_ref(ref: str) -> tuple[str, str]:
     """`repo[:tag]` → (repo, tag); a colon in a registry's host:port is not a tag."""
     repository, colon, tag = ref.rpartition(":")
@@ -145,6 +165,8 @@ class ContainerEngine(Protocol):
         extra_tags: tuple = (),
         no_cache: bool = False,
     ) -> Iterator[ProgressEvent]: ...
+    def push(self, image: str, repository: str, tag: str, tally) -> Iterator[ProgressEvent]: ...
+    def image_refs(self, name: str) -> list[str]: ...
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str: ...
     def run(
         self,

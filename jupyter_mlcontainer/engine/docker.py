@@ -36,6 +36,7 @@ from .base import (
     split_image_ref,
 )
 from .buildstream import build_events
+from .pushstream import PushTally, push_error, push_events
 
 _FROM = re.compile(
     r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE
@@ -175,6 +176,25 @@ class DockerEngine:
             ) from error
         for extra in extra_tags:
             self.api.tag(tag, *split_image_ref(extra))
+
+    @_reaches_engine
+    def push(
+        self, image: str, repository: str, tag: str, tally: PushTally
+    ) -> Iterator[ProgressEvent]:
+        """Tag `image` as repository:tag and push it with the user's Docker credentials
+        (`docker login`), yielding a step per layer; raises PushFailed with what to do."""
+        registry = repository.split("/", 1)[0]
+        self.api.tag(image, repository, tag)
+        try:
+            stream = self.api.push(repository, tag=tag, stream=True, decode=True)
+            yield from push_events(stream, registry, tally)
+        except APIError as error:
+            raise push_error(str(error.explanation), registry) from error
+
+    @_reaches_engine
+    def image_refs(self, name: str) -> list[str]:
+        """Every `repository:tag` that names the same image as `name`."""
+        return list(self.client.images.get(name).tags)
 
     @_reaches_engine
     def image_id(self, name: str) -> str:

@@ -17,7 +17,7 @@ from .instances import (
     InstanceLogsHandler,
     InstancePredictHandler,
 )
-from .validation import read_job_request, resolve_notebook
+from .validation import PUSH_FIELDS, check_fields, read_job_request, resolve_notebook
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE = 15
@@ -82,6 +82,20 @@ class JobListHandler(MLContainerHandler):
         self.finish({"id": job.id})
 
 
+class PushHandler(MLContainerHandler):
+    """POST {"source": NAME|IMAGE, "to": REGISTRY/REPOSITORY[:TAG]} → a job that streams like a
+    build (GET /mlcontainer/jobs/<id>/events)."""
+
+    @tornado.web.authenticated
+    @authorized(action="write")
+    def post(self):
+        body = check_fields(self.json_body(), PUSH_FIELDS, required=("source", "to"))
+        job = self.jobs.submit_push(body["source"], body["to"])
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
+        self.finish({"id": job.id})
+
+
 class JobHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized
@@ -134,6 +148,7 @@ def setup_handlers(web_app) -> None:
             (url_path_join(base, "config"), ConfigHandler),
             (url_path_join(base, "candidates"), CandidatesHandler),
             (url_path_join(base, "jobs"), JobListHandler),
+            (url_path_join(base, "push"), PushHandler),
             (url_path_join(base, "jobs", job), JobHandler),
             (url_path_join(base, "jobs", job, "events"), JobEventsHandler),
             (url_path_join(base, "instances"), InstanceListHandler),

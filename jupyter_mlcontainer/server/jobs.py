@@ -36,9 +36,12 @@ Build = Callable[["Job", EventSink], object]
 
 @dataclass
 class Job:
-    options: ExportOptions
+    options: ExportOptions | None  # a build's; None for a push
     kernel_id: str | None = None
     path: str = ""  # the notebook as the request named it, relative to the server root
+    kind: str = "build"  # build | push
+    target: str = ""  # a push's REGISTRY/REPOSITORY[:TAG]
+    work: Build | None = field(default=None, repr=False)  # what runs, when not the build
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "queued"  # queued | running | succeeded | failed | cancelled
     stage: str = ""
@@ -79,8 +82,9 @@ class Job:
     def to_dict(self, events: bool = True) -> dict:
         summary = {
             "id": self.id,
-            "notebook": self.path or self.options.notebook,
-            "name": self.options.name,
+            "kind": self.kind,
+            "notebook": self.path or (self.options.notebook if self.options else ""),
+            "name": self.options.name if self.options else self.target,
             "status": self.status,
             "stage": self.stage,
             "result": self.result,
@@ -103,7 +107,25 @@ class JobManager:
 
     def submit(self, options: ExportOptions, kernel_id: str | None = None, path: str = "") -> Job:
         """Queue a build; call on the event loop thread."""
-        job = Job(options, kernel_id, path)
+        return self._queue(Job(options, kernel_id, path))
+
+    def submit_push(self, source: str, target: str) -> Job:
+        """Queue a push of `source` (instance, image name or reference) to `target`; it shares
+        the build queue, the event record and cancellation with builds."""
+        from ..deploy.push import push_image
+        from ..engine import open_engine
+
+        def push(job: Job, on_event: EventSink):
+            def checked(event: ProgressEvent) -> None:
+                if job.cancel.is_set():
+                    raise JobCancelled("The push was cancelled.")
+                on_event(event)
+
+            return push_image(open_engine(), source, target, on_event=checked)
+
+        return self._queue(Job(None, path=source, kind="push", target=target, work=push))
+
+    def _queue(self, job: Job) -> Job:
         self._forget_old()
         self._jobs[job.id] = job
         self._executor.submit(self._work, job, IOLoop.current())
@@ -150,7 +172,7 @@ class JobManager:
         try:
             if job.cancel.is_set():
                 raise JobCancelled("The build was cancelled before it started.")
-            result = self._build(job, on_event)
+            result = (job.work or self._build)(job, on_event)
         except JobCancelled as error:
             outcome = ("cancelled", None, _error_dict(error))
         except MLContainerError as error:

@@ -18,6 +18,13 @@ JOB_FIELDS = {
 }
 
 
+#: The body of POST /mlcontainer/push.
+PUSH_FIELDS = {
+    "source": (str, "an instance's name, a notebook's image name, or an image reference"),
+    "to": (str, "REGISTRY/REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/iris"),
+}
+
+
 def parse_json_body(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"null")

@@ -24,6 +24,7 @@ ROUTES = [
     ("DELETE", "instances/some-name"),
     ("GET", "instances/some-name/logs"),
     ("POST", "instances/some-name/predict"),
+    ("POST", "push"),
 ]
 
 

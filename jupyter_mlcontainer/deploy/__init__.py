@@ -1,0 +1,1 @@
+"""Shipping built images: to a registry, over the engine protocol."""
