@@ -92,10 +92,8 @@ def registry(tmp_path_factory):
     yields its address (host:port). The Docker engine trusts plain HTTP on 127.0.0.0/8."""
     import shutil
     import subprocess
-    import time
-    import urllib.request
 
-    from ports import free_port
+    from ports import free_port, wait_until_answers
 
     binary = shutil.which("docker-registry")
     if binary is None:
@@ -111,15 +109,7 @@ def registry(tmp_path_factory):
     with open(folder / "registry.log", "w") as log:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, (folder / "registry.log").read_text()
-                assert time.monotonic() < deadline, "the registry did not answer within 20 s"
-                time.sleep(0.2)
+        wait_until_answers(f"http://{address}/v2/", process, folder / "registry.log", 20)
         yield address
     finally:
         process.terminate()

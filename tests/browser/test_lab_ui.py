@@ -8,12 +8,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ports import free_port
+from ports import free_port, wait_until_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -76,15 +75,7 @@ def lab(tmp_path_factory, base_image, test_labels):
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                    break
-                except OSError:
-                    assert process.poll() is None, (home / "lab.log").read_text()
-                    assert time.monotonic() < deadline, "jupyter lab did not start within 60 s"
-                    time.sleep(0.5)
+            wait_until_answers(f"{url}/api/status?token={token}", process, home / "lab.log", 60)
             yield url, token
         finally:
             process.terminate()
