@@ -13,6 +13,8 @@ from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.workflow import containerize
 
+from build_summary import assert_matches_schema
+
 pytestmark = pytest.mark.engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -35,6 +37,7 @@ def test_every_example_builds_runs_and_answers_like_the_notebook(engine, config,
     )
     try:
         assert result.parity["passed"], result.parity
+        assert_matches_schema(result.to_dict())
         assert len(result.parity["rows"]) == 3
         assert result.instance.url.startswith("http://127.0.0.1:")
         assert result.tag.startswith(f"mlcontainer/test-{name}:")

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import MLContainerError
-from . import base_image, build, instances, push
+from . import base_image, build, ci, instances, push
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     base_image.add_command(commands)
     instances.add_commands(commands)
     push.add_command(commands)
+    ci.add_command(commands)
     return parser
 
 

@@ -8,6 +8,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from build_summary import assert_matches_schema
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -28,6 +30,7 @@ def test_build_context_only_prints_json(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert_matches_schema(summary)
     assert summary["context"] == str(tmp_path / "ctx")
     assert summary["tag"] == "" and summary["instance"] is None
     assert summary["sample"]["expected"]["predictions"]
