@@ -40,7 +40,7 @@ class _ContextExporter(Exporter):
             if not notebook.is_file():  # an in-memory notebook: its local modules are unknown
                 notebook = Path(scratch) / f"{name}.ipynb"
                 nbformat.write(nb_copy, notebook)
-            values = {name: getattr(self, name) for name in exporter_traits()}
+            values = {name: getattr(self, name) for name in self.trait_names(config=True)}
             options = options_from(values, str(notebook))
             context = Path(scratch) / "context"
             containerize(options, context_only=True, out_dir=str(context))

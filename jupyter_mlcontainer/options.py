@@ -46,7 +46,9 @@ def build_options() -> list[Option]:
 def _kind(hint) -> type:
     """`Optional[str]` → str; `tuple` → tuple."""
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]
-    return typing.get_origin(arguments[0]) or arguments[0] if arguments else hint
+    if not arguments:
+        return hint
+    return typing.get_origin(arguments[0]) or arguments[0]
 
 
 def argparse_arguments(leave_out: tuple = ()) -> list[tuple[tuple, dict]]:

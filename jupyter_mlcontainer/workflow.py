@@ -34,7 +34,7 @@ from .pipeline.analyse import analyse_notebook, local_module_files, third_party_
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
 from .pipeline.lean import lean_for_cpu
-from .pipeline.native import missing_libraries, system_packages
+from .pipeline.native import base_libraries, missing_libraries, system_packages
 from .pipeline.plan import Capture, Environment, ExportOptions, ServingPlan
 from .pipeline.render import (
     BuildContext,
@@ -209,7 +209,7 @@ def add_system_packages(
     if environment.wheels is None:  # installed from an index at build time: what was named
         packages = system_packages({}, options.system_packages)
     else:
-        provided = engine.shared_libraries(base_image) if engine else set()
+        provided = base_libraries(engine, base_image) if engine else set()
         missing = missing_libraries(environment.wheels, provided)
         packages = system_packages(missing, options.system_packages)
     return replace(environment, system_packages=tuple(packages))

@@ -209,22 +209,6 @@ class DockerEngine:
         """(the instruction that made it, bytes) for each layer of an image, oldest first."""
         return [(layer["CreatedBy"], layer["Size"]) for layer in reversed(self.api.history(name))]
 
-    def shared_libraries(self, image: str) -> set[str]:
-        """The shared libraries an image provides, from its `ldconfig -p`; cached per image id.
-        None are known of an image that is not here yet (the build pulls it)."""
-        from ..config import cache_dir
-
-        if not self.image_exists(image):
-            return set()
-        cached = cache_dir("shared-libraries", self.image_id(image).split(":")[-1][:16])
-        if cached.is_file():
-            return set(cached.read_text().split())
-        output = self.run_command(image, ["ldconfig", "-p"])
-        libraries = {line.split()[0] for line in output.splitlines()[1:] if "=>" in line}
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text("\n".join(sorted(libraries)) + "\n")
-        return libraries
-
     @_reaches_engine
     def remove_image(self, name: str) -> None:
         try:

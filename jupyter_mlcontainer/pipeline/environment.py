@@ -6,6 +6,7 @@ Requirement files beside the notebook are read on the host by `requirement_lines
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata as metadata
 import re
 import sys
@@ -26,7 +27,7 @@ def pin_environment(
     """Exact versions of every distribution the modules and requirements need, transitively."""
     warnings = []
     roots = set(RUNTIME_REQUIREMENTS)
-    providers = metadata.packages_distributions()
+    providers = _providers()
     for module in modules:
         if module in local_modules or module in sys.stdlib_module_names or module == "__main__":
             continue
@@ -54,14 +55,21 @@ def pin_environment(
 def installed_modules(modules: list[str]) -> list[str]:
     """Those of `modules` that an installed distribution provides; the rest of what an
     interpreter registers at top level (extension internals, `cython_runtime`) is left out."""
-    providers = metadata.packages_distributions()
+    providers = _providers()
     return [module for module in modules if module in providers]
 
 
 def loaded_distributions(modules: list[str]) -> set:
     """The distributions (canonical names) that provide these top-level modules."""
-    providers = metadata.packages_distributions()
+    providers = _providers()
     return {canonicalize_name(d) for module in modules for d in providers.get(module, [])}
+
+
+@functools.cache
+def _providers() -> dict:
+    """Top-level module → distributions; reading every installed distribution is slow, so once
+    per process (the trial's interpreter asks three times)."""
+    return metadata.packages_distributions()
 
 
 def _installed_version(name: str) -> str | None:

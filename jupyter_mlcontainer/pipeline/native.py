@@ -119,6 +119,23 @@ def wheel_libraries(wheel: Path) -> dict:
     return result
 
 
+def base_libraries(engine, image: str) -> set[str]:
+    """The shared libraries `image` provides, from its `ldconfig -p`, cached per image id. None
+    are known of an image the engine does not have yet (the build pulls it)."""
+    from ..config import cache_dir
+
+    if not engine.image_exists(image):
+        return set()
+    cached = cache_dir("shared-libraries", engine.image_id(image).split(":")[-1][:16])
+    if cached.is_file():
+        return set(cached.read_text().split())
+    output = engine.run_command(image, ["ldconfig", "-p"])
+    libraries = {line.split()[0] for line in output.splitlines()[1:] if "=>" in line}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("\n".join(sorted(libraries)) + "\n")
+    return libraries
+
+
 def missing_libraries(wheels: Iterable[Path], base_libraries: Iterable[str]) -> dict:
     """Library → the wheels that need it, for what neither the wheels nor the base provide."""
     needed: dict[str, set] = {}

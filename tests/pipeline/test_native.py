@@ -70,3 +70,15 @@ def test_system_package_names_are_checked_before_they_reach_a_dockerfile():
     with pytest.raises(DependencyError, match="Not a Debian package name"):
         system_packages({}, ["libgomp1 && curl example.invalid"])
     assert system_packages({}, ["libgomp1", "libgomp1"]) == ["libgomp1"]
+
+
+@pytest.mark.engine
+def test_the_base_image_is_asked_once_what_it_provides(engine, base_image):
+    from jupyter_mlcontainer.pipeline.native import base_libraries
+
+    provided = base_libraries(engine, base_image)
+    assert {"libc.so.6", "libstdc++.so.6"} <= provided
+    if base_image.startswith("mlcontainer/python:"):
+        assert "libgomp.so.1" in provided, "the offline base image carries OpenMP"
+    assert base_libraries(engine, base_image) == provided  # read from the cache this time
+    assert base_libraries(engine, "mlcontainer-test/not-here:1") == set()
