@@ -59,21 +59,29 @@ class ServingClient:
     def predict(self, payload: dict) -> Response:
         return self.request("POST", "/predict", payload)
 
-    def request(self, method: str, path: str, payload: Any = None) -> Response:
-        """Send one request; raise InstanceUnreachable only when nothing answers."""
+    def connect(self) -> http.client.HTTPConnection:
+        """A connection to the instance, not yet opened; it opens on its first request."""
         connection_class = (
             http.client.HTTPSConnection
             if self._parts.scheme == "https"
             else http.client.HTTPConnection
         )
-        connection = connection_class(self._parts.hostname, self._parts.port, timeout=self.timeout)
+        return connection_class(self._parts.hostname, self._parts.port, timeout=self.timeout)
+
+    def path(self, route: str) -> str:
+        """The request path of `route` under the instance's URL (which may have a prefix)."""
+        return self._parts.path.rstrip("/") + route
+
+    def request(self, method: str, path: str, payload: Any = None) -> Response:
+        """Send one request; raise InstanceUnreachable only when nothing answers."""
+        connection = self.connect()
         body = None if payload is None else json.dumps(payload).encode()
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
-            connection.request(method, self._parts.path.rstrip("/") + path, body, headers)
+            connection.request(method, self.path(path), body, headers)
             answer = connection.getresponse()
             raw = answer.read()
         except TimeoutError as error:

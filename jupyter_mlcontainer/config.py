@@ -7,9 +7,10 @@ Set it in `jupyter_server_config.py` (or `jupyter_mlcontainer_config.py`) as
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
-from traitlets import Bool, Dict, Int, Unicode, default
+from traitlets import Bool, Dict, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 BASE_IMAGE_ENV = "MLCONTAINER_BASE_IMAGE"
@@ -37,6 +38,23 @@ class MLContainerConfig(Configurable):
         ),
     ).tag(config=True)
 
+    harden = Bool(
+        True,
+        help=(
+            "Run local instances with least privilege: a read-only root filesystem with a "
+            "64 MB tmpfs on /tmp, every Linux capability dropped and no-new-privileges. False "
+            "(`run --no-harden`) is for a model that must write outside /tmp."
+        ),
+    ).tag(config=True)
+
+    memory = Unicode(
+        "",
+        help="Memory limit of local instances as Docker takes it ('512m', '2g'); empty: none. "
+        "An instance that outgrows it is killed, and `ls` says OOM-killed.",
+    ).tag(config=True)
+
+    cpus = Float(0.0, help="CPUs local instances may use (1.5); 0: no limit.").tag(config=True)
+
     labels = Dict(
         help=(
             "Extra labels put on every image and container, e.g. {'team': 'fraud'}. "
@@ -52,6 +70,10 @@ class MLContainerConfig(Configurable):
     @default("base_image")
     def _default_base_image(self) -> str:
         return os.environ.get(BASE_IMAGE_ENV, "")
+
+    def run_options(self) -> dict:
+        """What `ContainerEngine.run` takes from this configuration: hardening and limits."""
+        return {"harden": self.harden, "memory": self.memory or None, "cpus": self.cpus or None}
 
     def base_image_for(self, python_version: str) -> str:
         """The base image to use for a kernel running `python_version` ("3.11")."""
@@ -78,3 +100,12 @@ def cache_dir(*parts: str) -> Path:
     """A folder under $XDG_CACHE_HOME/jupyter-mlcontainer (~/.cache by default)."""
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return root.joinpath("jupyter-mlcontainer", *parts)
+
+
+def write_cache_file(path: Path, text: str) -> None:
+    """Write a cache entry whole or not at all: two builds at once may compute the same entry,
+    and one must never read the other's half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

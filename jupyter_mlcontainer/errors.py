@@ -5,12 +5,14 @@ Front doors turn them into a 4xx response, a red line in a widget or a non-zero 
 
 
 class MLContainerError(Exception):
-    """Base class: `message` says what went wrong, `hint` what to do about it."""
+    """Base class: `message` says what went wrong, `hint` what to do about it, `output` the
+    log that shows it (a failed build step's, a failed replica's)."""
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "", output: str = ""):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.output = output
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.hint}" if self.hint else self.message
@@ -33,12 +35,20 @@ class CaptureError(MLContainerError):
     """The kernel could not evaluate or serialise what the serving code needs."""
 
 
+class SecretFound(MLContainerError):
+    """The served code, a captured value or a copied file holds what looks like a credential."""
+
+
 class DependencyError(MLContainerError):
     """A package the serving code needs cannot be pinned or downloaded."""
 
 
 class EngineUnavailable(MLContainerError):
     """The Docker engine cannot be reached."""
+
+
+class DiskFull(MLContainerError):
+    """No space was left to write a build context or a wheel."""
 
 
 class BaseImageMissing(MLContainerError):
@@ -52,10 +62,6 @@ class BaseImageError(MLContainerError):
 class BuildFailed(MLContainerError):
     """A build step failed; `output` holds that step's log."""
 
-    def __init__(self, message: str, hint: str = "", output: str = ""):
-        super().__init__(message, hint)
-        self.output = output
-
 
 class TrialFailed(BuildFailed):
     """The served code failed, or answered differently, in a fresh interpreter before the build."""
@@ -63,6 +69,30 @@ class TrialFailed(BuildFailed):
 
 class PushFailed(MLContainerError):
     """The registry could not be reached, refused us, or the target is not a valid name."""
+
+
+class DeployFailed(MLContainerError):
+    """A deployment could not be made, scaled or rolled out; a failed rollout was rolled back."""
+
+
+class SwarmNotActive(DeployFailed):
+    """Replicas need Docker's swarm mode, and it is off; it is never turned on unasked."""
+
+
+class DeploymentNotFound(DeployFailed):
+    """No deployment has the given name."""
+
+
+class AuditUnavailable(MLContainerError):
+    """An audit could not run: no bill of materials, no pip-audit, or no advisory service."""
+
+
+class ManifestError(MLContainerError):
+    """Options for Kubernetes or KServe manifests are invalid or contradict each other."""
+
+
+class ForeignImage(MLContainerError):
+    """An image that no notebook built here, started without --allow-foreign."""
 
 
 class RunFailed(MLContainerError):

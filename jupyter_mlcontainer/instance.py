@@ -12,7 +12,7 @@ import sys
 
 from .client import ServingClient
 from .engine.base import Instance
-from .errors import PredictionFailed
+from .errors import PredictionFailed, RunFailed
 from .runtime.convert import to_jsonable
 
 
@@ -28,6 +28,13 @@ def request_body(inputs) -> dict:
     return {"instances": rows}
 
 
+def notebook_progress():
+    """Progress lines in the cell's output, without the build log's detail."""
+    from .terminal import TerminalProgress
+
+    return TerminalProgress(stream=sys.stdout, verbose=False)
+
+
 class ServingInstance:
     def __init__(
         self,
@@ -36,8 +43,12 @@ class ServingInstance:
         reference=None,
         engine=None,
         timeout: float = 30,
+        rebuild=None,
+        namespace: dict | None = None,
     ):
         self.instance = instance
+        self._rebuild = rebuild  # the magic's build again, from the live kernel
+        self._namespace = namespace  # the live kernel's variables, to compare captured state
         self.sample = sample  # sample.json's {"request", "expected"}
         self.reference = reference  # request body → the kernel's own predictions
         self.client = ServingClient(instance.url, timeout=timeout)
@@ -52,10 +63,50 @@ class ServingInstance:
         """Push this instance's image to `target` (`REGISTRY/REPOSITORY[:TAG]`, default tag:
         the content hash) with your Docker credentials; returns a PushResult."""
         from .deploy.push import push_image
-        from .terminal import TerminalProgress
 
-        sink = on_event or TerminalProgress(stream=sys.stdout, verbose=False)
-        return push_image(self.engine, self.image, target, on_event=sink)
+        return push_image(self.engine, self.image, target, on_event=on_event or notebook_progress())
+
+    def drift(self):
+        """Does the image still match? The notebook on disk, the kernel's packages and, from
+        the kernel that built it, the captured values (a model re-trained since differs).
+        A DriftReport: `.drifted`, `.summary()`, `.details()`."""
+        from .provenance import check_image
+
+        return check_image(self.engine, self.name, namespace=self._namespace)
+
+    def redeploy(self) -> ServingInstance:
+        """After re-training: rebuild from the live kernel (from cache where nothing else
+        changed) and replace this instance at the same URL, or roll out its deployment; prints
+        the sample's answers before and after. This object then stands for the new one."""
+        if self._rebuild is None:
+            raise RunFailed(
+                f"{self.name} was not made by %containerize in this kernel.",
+                "Run `%containerize` again with the same name instead.",
+            )
+        new = self._rebuild()
+        self.instance, self.client = new.instance, new.client
+        self.sample, self.reference = new.sample, new.reference
+        return self
+
+    def deploy(self, replicas: int = 2, port: int | None = None, init_swarm: bool = False):
+        """Serve this instance's image from `replicas` replicas behind one URL (Docker's swarm
+        mode; `init_swarm=True` turns it on if it is off); returns a DeployedModel."""
+        from .config import load_config
+        from .deploy.replicas import deploy
+
+        config = load_config()
+        deployment = deploy(
+            self.engine,
+            self.image,
+            replicas=replicas,
+            port=port,
+            name=self.name,
+            init_swarm=init_swarm,
+            run_options=config.run_options(),
+            labels=config.labels,
+            on_event=notebook_progress(),
+        )
+        return DeployedModel(self.engine, deployment)
 
     @property
     def engine(self):
@@ -77,6 +128,13 @@ class ServingInstance:
             )
         return answer.body["predictions"]
 
+    @property
+    def state(self) -> str:
+        """The container's state as the engine says now: `running`, `exited`, or
+        `OOM-killed (limit 64 MB)` when it outgrew its memory limit."""
+        self.instance = self.engine.find_instance(self.id)
+        return self.instance.state
+
     def health(self) -> bool:
         return self.client.ready().ok
 
@@ -95,12 +153,58 @@ class ServingInstance:
 
     def __repr__(self) -> str:
         return (
-            f"<ServingInstance {self.name} {self.url or self.instance.status} image={self.image}>"
+            f"<ServingInstance {self.name} "
+            f"{self.url if self.instance.status == 'running' else self.instance.state} "
+            f"image={self.image}>"
         )
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left'>{key}</th><td><code>{html.escape(str(value))}</code></td></tr>"
-            for key, value in (("url", self.url), ("image", self.image), ("id", self.id[:12]))
+            for key, value in (
+                ("url", self.url if self.instance.status == "running" else self.instance.state),
+                ("image", self.image),
+                ("id", self.id[:12]),
+            )
         )
         return f"<b>ServingInstance {html.escape(self.name)}</b><table>{rows}</table>"
+
+
+class DeployedModel:
+    """A deployment made from the notebook: `url`, `scale(n)`, `rollout()`, `undeploy()`."""
+
+    def __init__(self, engine, deployment):
+        self.engine = engine
+        self.deployment = deployment
+
+    name = property(lambda self: self.deployment.name, doc="the deployment's name")
+    url = property(lambda self: self.deployment.url, doc="the front's URL on 127.0.0.1")
+
+    def predict(self, inputs):
+        """Predictions from whichever replica the front picks."""
+        answer = ServingClient(self.url).predict(request_body(inputs))
+        if not answer.ok:
+            raise PredictionFailed(f"{self.name} answered {answer.status}: {answer.error}")
+        return answer.body["predictions"]
+
+    def scale(self, replicas: int) -> DeployedModel:
+        from .deploy.replicas import scale
+
+        self.deployment = scale(self.engine, self.name, replicas, notebook_progress())
+        return self
+
+    def rollout(self, image: str | None = None) -> DeployedModel:
+        """To `image`, or to the notebook's latest build; a failed rollout is rolled back."""
+        from .deploy.replicas import rollout
+
+        self.deployment = rollout(self.engine, self.name, image, notebook_progress())
+        return self
+
+    def undeploy(self) -> None:
+        from .deploy.replicas import undeploy
+
+        undeploy(self.engine, self.name, notebook_progress())
+
+    def __repr__(self) -> str:
+        d = self.deployment
+        return f"<DeployedModel {d.name} {d.url} {d.running}/{d.replicas} replicas image={d.image}>"

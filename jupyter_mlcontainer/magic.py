@@ -24,6 +24,7 @@ from .events import ProgressEvent
 from .instance import ServingInstance
 from .options import argparse_arguments, options_from
 from .pipeline.plan import ExportOptions
+from .replace import summary as replacement_summary
 from .terminal import TerminalProgress
 
 #: How many of the kernel's latest inputs are checked against the saved notebook.
@@ -64,7 +65,8 @@ class ContainerizeMagics(Magics):
         """Build a serving container from the live kernel and start it.
 
         `inst = %containerize clf` returns a ServingInstance: inst.url, inst.predict(X),
-        inst.logs(), inst.stop(). With --no-run it returns the BuildResult.
+        inst.logs(), inst.stop(). With --no-run it returns the BuildResult. With --explain it
+        shows the slice report (what would go into the image and why) and builds nothing.
         """
         args = parse_argstring(self.containerize, line)
         for key, value in vars(args).items():
@@ -98,16 +100,43 @@ class ContainerizeMagics(Magics):
         except BaseException as error:
             progress.fail(error)
             raise
+        if options.explain:
+            progress.finish("explained; nothing was built")
+            _show_report(self.shell, result.report)
+            return None
         if result.instance is None:
             progress.finish(f"built {result.tag} ({result.size / 1e6:.0f} MB)")
             return result
         verdict = "parity PASS" if (result.parity or {}).get("passed") else "parity FAIL"
         progress.finish(f"{result.instance.name} at {result.instance.url}, {verdict}")
+        if result.replacement:
+            print(replacement_summary(result.replacement))
+        print(drift_line(result.instance.name))
         reference = live_reference(self.shell.user_ns, Path(result.context))
-        instance = ServingInstance(result.instance, sample=result.sample, reference=reference)
+        instance = ServingInstance(
+            result.instance,
+            sample=result.sample,
+            reference=reference,
+            rebuild=lambda: self._build(options),
+            namespace=self.shell.user_ns,
+        )
         if show:
             show(instance.panel())
         return instance
+
+
+def drift_line(name: str) -> str:
+    """One line saying whether the instance's image matches the notebook on disk and the
+    kernel's packages (it may not: an unsaved notebook, a package installed mid-build)."""
+    from .engine import DockerEngine
+    from .provenance import check_image
+
+    try:
+        report = check_image(DockerEngine(), name)
+    except MLContainerError as error:
+        return f"drift check: could not check {name}: {error.message}"
+    details = "".join(f"\n  - {line}" for line in report.details())
+    return f"drift check: {report.summary()}{details}"
 
 
 def run_cancellable(options: ExportOptions, kernel, on_event):
@@ -279,6 +308,16 @@ def _progress_sink(shell, title: str):
     progress = BuildProgress(title)
     display(progress)
     return progress, display
+
+
+def _show_report(shell, report) -> None:
+    """The slice report in the cell: Markdown where a frontend draws it, text elsewhere."""
+    if getattr(shell, "kernel", None) is None:
+        print(report.text(), end="")
+        return
+    from IPython.display import display
+
+    display(report)
 
 
 def _briefly(error: MLContainerError) -> MLContainerError:

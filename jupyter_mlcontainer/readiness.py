@@ -29,7 +29,10 @@ def wait_ready(
             raise _failed(
                 engine,
                 current,
-                f"{current.name} stopped (exit code {current.exit_code}) before it was ready.",
+                f"{current.name} stopped (exit code {current.exit_code}) before it was ready."
+                if not current.oom_killed
+                else f"{current.name} was {current.state} before it was ready: give it more "
+                "memory (`--memory`).",
             )
         answer = _probe(current.url, path, timeout=min(2.0, timeout))
         if answer is not None and answer.status == 404 and path == "/ready":

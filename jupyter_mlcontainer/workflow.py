@@ -9,15 +9,19 @@ Each stage takes values and returns a new one (`ServingPlan`, `Capture`, `Enviro
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .config import MLContainerConfig, cache_dir, load_config
+from .diskspace import clear_when_full
 from .engine import open_engine
 from .engine.base import (
+    CODE_SHA256_LABEL,
     ENTRY_LABEL,
+    KERNEL_PYTHON_LABEL,
     NAME_LABEL,
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
@@ -31,6 +35,7 @@ from .events import EventSink, ProgressEvent, ignore_events
 from .job import Job
 from .locks import exclusive_folder
 from .pipeline.analyse import analyse_notebook, local_module_files, third_party_imports_of_files
+from .pipeline.cells import code_sha256
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
 from .pipeline.lean import lean_for_cpu
@@ -42,10 +47,14 @@ from .pipeline.render import (
     render_context,
     render_serving_files,
 )
+from .pipeline.report import SliceReport, slice_report
+from .pipeline.secrets import refuse_secrets, scan_context
 from .pipeline.templates import entry_label, plan_entry
 from .pipeline.trial import trial_run
-from .pipeline.wheels import download_wheels
+from .pipeline.trialcache import remember_trial, reused_trial, trial_key
+from .pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from .readiness import wait_ready
+from .replace import Replacement, deployment_under, restart, roll_out, serving_under
 
 #: How many times capture may widen the slice to define notebook classes a pickle refers to.
 _MAX_CAPTURE_ROUNDS = 3
@@ -63,9 +72,13 @@ class BuildResult:
     parity: dict | None = None  # ParityReport.to_dict() when an instance answered the sample
     sample: dict | None = None  # {"request": ..., "expected": ...}
     warnings: tuple = ()
+    replacement: Replacement | None = None  # when the name already served
+    report: SliceReport | None = None  # what went into the image and why
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["report"] = self.report.to_dict() if self.report else None
+        return data
 
 
 def containerize(
@@ -87,24 +100,37 @@ def containerize(
     config = config or load_config()
     job = Job(on_event, cancel)
     plan = analyse_stage(job, options)
+    if options.explain:
+        return explain(job, plan, options, kernel, config)
     destination = Path(out_dir) if out_dir else default_context_folder(plan)
-    with exclusive_folder(destination, job.waiting_for(f"with {destination}")):
+    with (
+        exclusive_folder(destination, job.waiting_for(f"with {destination}")),
+        clear_when_full(destination),
+    ):
         state_dir = prepare_destination(destination)
         plan, capture = capture_stage(job, plan, options, kernel, state_dir)
         engine = open_engine(required=not context_only)
         base_image = options.base_image or choose_base_image(engine, config, capture.python)
         environment = environment_stage(job, plan, capture, destination, options, config)
         environment = add_system_packages(environment, engine, base_image, options)
+        report = report_stage(job, plan, capture, environment, engine, base_image)
         job.stage("render", f"Writing the build context to {destination}")
-        context = render_context(plan, capture, environment, destination, base_image, config.labels)
-        done = {"context": str(destination), "name": plan.name, "sample": capture.sample}
+        context = render_context(
+            plan, capture, environment, destination, base_image, config.labels, report.markdown()
+        )
+        done = {
+            "context": str(destination),
+            "name": plan.name,
+            "sample": capture.sample,
+            "report": report,
+        }
         if context_only:
             return BuildResult(**done, warnings=tuple(job.warnings))
-        image = build_stage(job, engine, plan, context, config, options.no_cache)
-    instance, parity = (
+        image = build_stage(job, engine, plan, capture, context, config, options.no_cache)
+    instance, parity, replacement = (
         run_stage(job, engine, image, plan, capture, options, config)
         if options.run
-        else (None, None)
+        else (None, None, None)
     )
     return BuildResult(
         **done,
@@ -114,8 +140,64 @@ def containerize(
         sizes=image.sizes,
         instance=instance,
         parity=parity,
+        replacement=replacement,
         warnings=tuple(job.warnings),
     )
+
+
+def explain(
+    job: Job, plan: ServingPlan, options: ExportOptions, kernel, config: MLContainerConfig
+) -> BuildResult:
+    """The slice report without an image: capture and the environment run (the values' sizes
+    and the packages come from them) in a scratch folder that is deleted afterwards; nothing
+    is rendered into a context and nothing is built."""
+    with tempfile.TemporaryDirectory(prefix="mlcontainer-explain-") as scratch:
+        destination = Path(scratch) / "context"
+        state_dir = prepare_destination(destination)
+        plan, capture = capture_stage(job, plan, options, kernel, state_dir)
+        engine = open_engine(required=False)
+        base_image = options.base_image or choose_base_image(engine, config, capture.python)
+        environment = environment_stage(job, plan, capture, destination, options, config)
+        environment = add_system_packages(environment, engine, base_image, options)
+        report = report_stage(job, plan, capture, environment, engine, base_image)
+    job.on_event(ProgressEvent("done", "explained; nothing was built", "environment"))
+    return BuildResult(
+        context="",
+        name=plan.name,
+        sample=capture.sample,
+        warnings=tuple(job.warnings),
+        report=report,
+    )
+
+
+def report_stage(
+    job: Job, plan: ServingPlan, capture: Capture, environment: Environment, engine, base_image
+) -> SliceReport:
+    """The slice report, with what only this machine can measure: the base image's size and
+    the wheels' unpacked sizes. Its own warnings join the job's."""
+    job.check()
+    folder = Path(plan.notebook).resolve().parent
+    module_files = tuple(
+        path.relative_to(folder).as_posix()
+        for path in local_module_files(folder, plan.local_modules)
+    )
+    base_size = None
+    if engine is not None and engine.image_exists(base_image):
+        base_size = engine.image_size(base_image)
+    report = slice_report(
+        plan,
+        capture,
+        environment,
+        base_image,
+        base_size=base_size,
+        installed=installed_sizes(environment.wheels) if environment.wheels is not None else None,
+        module_files=module_files,
+        warnings=tuple(job.warnings),
+    )
+    for warning in report.warnings:
+        if warning not in job.warnings:
+            job.warn(warning, "report")
+    return report
 
 
 def analyse_stage(job: Job, options: ExportOptions) -> ServingPlan:
@@ -179,14 +261,30 @@ def environment_stage(
     job.stage("environment", f"Trial run of the served code with {capture.executable}")
     folder = Path(plan.notebook).resolve().parent
     render_serving_files(plan, capture, destination, local_module_files(folder, plan.local_modules))
-    trial = trial_run(
-        capture.executable,
-        destination,
-        list(capture.modules),
-        requirement_lines(folder),
-        list(plan.local_modules),
-    )
-    job.log(f"trial run PASS, imports {', '.join(trial.modules)}", "environment")
+    findings = scan_context(destination)
+    for finding in findings:  # the slice report lists them too
+        job.warn(f"looks like a credential: {finding}", "environment")
+    if not (options.allow_secrets or options.explain):
+        refuse_secrets(findings)
+    requirements = requirement_lines(folder)
+    key = trial_key(destination, capture, requirements, plan.local_modules)
+    trial = reused_trial(key, capture.executable)
+    if trial is None:
+        trial = trial_run(
+            capture.executable,
+            destination,
+            list(capture.modules),
+            requirements,
+            list(plan.local_modules),
+        )
+        remember_trial(key, trial)
+        job.log(f"trial run PASS, imports {', '.join(trial.modules)}", "environment")
+    else:
+        job.log(
+            "trial run reused: the served code, the values' modules and the packages are those "
+            f"of an earlier trial (imports {', '.join(trial.modules)})",
+            "environment",
+        )
     for warning in trial.warnings:
         job.warn(warning, "environment")
     packages = trial.packages
@@ -198,7 +296,15 @@ def environment_stage(
     if config.download_wheels:
         waiting = job.waiting_for("downloading into the wheel cache")
         wheels = tuple(download_wheels(packages, capture.python, job.on_event, waiting=waiting))
-    return Environment(packages=packages, wheels=wheels)
+        packages = with_wheels(packages, wheels)
+    return Environment(
+        packages=packages,
+        wheels=wheels,
+        providers=trial.providers,
+        required_by=trial.required_by,
+        imported=trial.modules,
+        requirements=tuple(requirements),
+    )
 
 
 def add_system_packages(
@@ -219,6 +325,7 @@ def build_stage(
     job: Job,
     engine,
     plan: ServingPlan,
+    capture: Capture,
     context: BuildContext,
     config: MLContainerConfig,
     no_cache: bool,
@@ -226,7 +333,7 @@ def build_stage(
     """Build and tag the image; its last step is the image's own check against the sample."""
     tag, latest = image_tags(plan.name, context.content_hash)
     job.stage("build", f"Building {tag} from {context.base_image}")
-    labels = {**image_labels(plan), **config.labels}
+    labels = {**image_labels(plan, capture), **config.labels}
     events = engine.build(context.path, tag, labels, extra_tags=(latest,), no_cache=no_cache)
     try:
         for event in events:
@@ -251,21 +358,46 @@ def run_stage(
     capture: Capture,
     options: ExportOptions,
     config,
-) -> tuple[Instance, dict]:
-    """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did."""
-    job.stage("run", f"Starting {plan.name}")
-    port = options.port if options.port is not None else config.default_port
-    instance = _start(engine, image.tag, port, image.labels, plan.name)
+) -> tuple[Instance, dict, Replacement | None]:
+    """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did.
+    Under a name that already serves, replace what serves (replace.py): a deployment is rolled
+    out, an instance restarted on its own port."""
+    deployment = deployment_under(engine, plan.name)
+    previous = serving_under(engine, plan.name)
+    replacement = None
+    if deployment is not None:
+        job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
+        instance, replacement = roll_out(
+            engine, deployment, image.tag, capture.sample, job.on_event
+        )
+    elif previous is not None:
+        job.stage("run", f"Replacing {plan.name} at {previous.url}")
+        instance, replacement = restart(
+            engine,
+            previous,
+            image.tag,
+            image.labels,
+            capture.sample,
+            check_parity,
+            job.on_event,
+            **config.run_options(),
+        )
+    else:
+        job.stage("run", f"Starting {plan.name}")
+        port = options.port if options.port is not None else config.default_port
+        instance = _start(engine, image.tag, port, image.labels, plan.name, **config.run_options())
     try:
-        instance = wait_ready(engine, instance)
+        if deployment is None:
+            instance = wait_ready(engine, instance)
         job.stage("check", f"Checking {instance.url} against the notebook's answer")
         parity = check_parity(instance.url, capture.sample)
     except BaseException:
-        engine.stop(instance.id)
+        if replacement is None:
+            engine.stop(instance.id)
         raise
     verdict = "PASS" if parity["passed"] else "FAIL"
     job.on_event(ProgressEvent("done", f"{instance.url} parity {verdict}", "check"))
-    return instance, parity
+    return instance, parity, replacement
 
 
 def image_sizes(engine, tag: str, base_image: str) -> dict:
@@ -294,12 +426,16 @@ def check_parity(url: str, sample: dict) -> dict:
     return report
 
 
-def image_labels(plan: ServingPlan) -> dict:
+def image_labels(plan: ServingPlan, capture: Capture) -> dict:
+    """Provenance: the notebook and its code, the entry point, and the kernel's interpreter
+    (machine-specific, so a label rather than a file in the content-hashed context)."""
     return {
         NAME_LABEL: plan.name,
         NOTEBOOK_LABEL: str(Path(plan.notebook).resolve()),
         NOTEBOOK_SHA256_LABEL: plan.notebook_sha256,
+        CODE_SHA256_LABEL: code_sha256(plan.cells),
         ENTRY_LABEL: entry_label(plan),
+        KERNEL_PYTHON_LABEL: capture.executable,
     }
 
 
@@ -309,15 +445,20 @@ def default_context_folder(plan: ServingPlan) -> Path:
     return cache_dir("contexts", f"{plan.name}-{key}")
 
 
-def _start(engine, tag: str, port: int, labels: dict, name: str, attempts: int = 5) -> Instance:
-    """Run `tag` under a free form of `name`; a concurrent build may take the name between
-    looking and starting, so a taken name means trying the next one."""
+def _start(
+    engine, tag: str, port: int, labels: dict, name: str, attempts: int = 5, **options
+) -> Instance:
+    """Run `tag` under a free form of `name` (`options`: hardening and limits); a concurrent
+    build may take the name between looking and starting, so a taken name means trying the
+    next one."""
     for _ in range(attempts - 1):
         try:
-            return engine.run(tag, port=port, labels=labels, name=_instance_name(engine, name))
+            return engine.run(
+                tag, port=port, labels=labels, name=_instance_name(engine, name), **options
+            )
         except NameTaken:
             pass  # the next look at the instances finds the name taken and moves on
-    return engine.run(tag, port=port, labels=labels, name=_instance_name(engine, name))
+    return engine.run(tag, port=port, labels=labels, name=_instance_name(engine, name), **options)
 
 
 def _instance_name(engine, name: str) -> str:

@@ -11,4 +11,4 @@ echo "==> prettier and eslint (labextension/src)"
 (cd labextension && { [ -d node_modules ] || jlpm install --immutable; } && jlpm run lint:check)
 
 echo "==> tests"
-python3 -m pytest -v -ra tests
+python3 -m pytest -v -ra --durations=40 tests

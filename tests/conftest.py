@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -45,8 +46,10 @@ def _remove_labelled(engine) -> None:
     selector = {"label": f"{TEST_LABEL}={SESSION_ID}"}
     for container in engine.client.containers.list(all=True, filters=selector):
         container.remove(force=True)
-    for image in engine.client.images.list(filters=selector):
-        engine.client.images.remove(image.id, force=True)
+    # Newest first: an image built FROM another (and so labelled too) goes before its parent.
+    images = engine.client.images.list(filters=selector)
+    for image in sorted(images, key=lambda image: image.attrs["Created"], reverse=True):
+        engine.remove_image(image.id)
     engine.client.images.prune(filters={"dangling": True, **selector})  # builder stages' cache
 
 
@@ -84,6 +87,41 @@ def serving_image(engine, base_image, test_labels, tmp_path_factory) -> str:
     return build_serving_image(
         engine, base_image, test_labels, tmp_path_factory.mktemp("stub-image")
     )
+
+
+@contextmanager
+def _swarm_left_as_found(engine, labels: dict, turn_on: bool):
+    """Swarm mode for a test, turned on first when `turn_on`; afterwards the tests' own
+    deployments are removed and swarm mode is off again if it was off before (unless the last
+    undeploy did it already)."""
+    from jupyter_mlcontainer.deploy.replicas import remove_parts
+
+    orchestrator = engine.orchestrator()
+    was_active = orchestrator.swarm_state() == "active"
+    if turn_on and not was_active:
+        orchestrator.init_swarm()
+    try:
+        yield orchestrator
+    finally:
+        if orchestrator.swarm_state() == "active":
+            for service in orchestrator.services(labels):
+                remove_parts(orchestrator, service.name)
+            if not was_active:
+                orchestrator.leave_swarm()
+
+
+@pytest.fixture(scope="module")
+def swarm(engine, test_labels):
+    """Docker's swarm mode for deployment tests, on for the length of the module."""
+    with _swarm_left_as_found(engine, test_labels, turn_on=True) as orchestrator:
+        yield orchestrator
+
+
+@pytest.fixture
+def swarm_as_found(engine, test_labels):
+    """Swarm mode as the engine has it, for a test that turns it on through the product."""
+    with _swarm_left_as_found(engine, test_labels, turn_on=False) as orchestrator:
+        yield orchestrator
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_every_example_builds_runs_and_answers_like_the_notebook(engine, config,
     try:
         assert result.parity["passed"], result.parity
         assert_matches_schema(result.to_dict())
+        with urllib.request.urlopen(f"{result.instance.url}/metadata", timeout=10) as answer:
+            server = json.load(answer)["server"]
+        assert (server["http"], server["json"]) == ("httptools", "orjson")
         assert len(result.parity["rows"]) == 3
         assert result.instance.url.startswith("http://127.0.0.1:")
         assert result.tag.startswith(f"mlcontainer/test-{name}:")

@@ -33,3 +33,30 @@ def test_load_config_reads_jupyter_server_config(tmp_path, monkeypatch):
     )
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
     assert load_config().base_image == "configured:1"
+
+
+def test_a_cache_file_is_read_whole_while_others_write_it(tmp_path):
+    """Two builds at once may compute the same cache entry: a reader never sees a partial one."""
+    import threading
+
+    from jupyter_mlcontainer.config import write_cache_file
+
+    path = tmp_path / "entry.json"
+    whole = {"x" * 200_000, "y" * 200_000}
+    stop = threading.Event()
+
+    def write(text):
+        while not stop.is_set():
+            write_cache_file(path, text)
+
+    writers = [threading.Thread(target=write, args=(text,)) for text in whole]
+    for writer in writers:
+        writer.start()
+    try:
+        seen = [path.read_text() for _ in range(300) if path.exists()]
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+    assert seen and set(seen) <= whole
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]  # no partial file left

@@ -255,7 +255,28 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(
         client.execute_cell(refused, len(cells))
         assert re.match(r"refused 4\d\d", refused.outputs[0]["text"])
 
-        client.execute_cell(stop_cell, len(cells) + 1)
+        retrained = new_code_cell(
+            "clf.fit(X_train, (y_train + 1) % 3)\n"
+            "stale = inst.drift()\n"
+            "print('before', stale.summary(), stale.details())\n"
+            "inst.redeploy()\n"
+            "print('after', inst.drift().summary())\n"
+            "print('same url', inst.url)\n"
+            "print(inst.predict(X_test[:5]) == clf.predict(X_test[:5]).tolist())"
+        )
+        notebook.cells.insert(len(cells) + 1, retrained)
+        client.execute_cell(retrained, len(cells) + 1)
+        printed = "".join(output.get("text", "") for output in retrained.outputs)
+        assert (
+            "before model changed in the kernel "
+            "['clf differs from the captured one (re-trained or changed)']" in printed
+        )
+        assert "after up to date" in printed
+        assert "replaced: mlcontainer/iris-magic" in printed and "(changed)" in printed
+        assert f"same url {url}\nTrue" in printed
+        assert [i.url for i in engine.list_instances(labels=test_labels)].count(url) == 1
+
+        client.execute_cell(stop_cell, len(cells) + 2)
     assert url not in [
         instance.url for instance in engine.list_instances(all=True, labels=test_labels)
     ]
@@ -326,3 +347,21 @@ def test_a_torch_model_ending_in_numpy_serves_from_the_live_kernel(
         )
     )
     assert "numpy" in serving["packages"]
+
+
+def test_explain_shows_the_slice_report_and_builds_nothing(
+    shell, user_ns, tmp_path, capsys, monkeypatch
+):
+    from report_notebook import CELLS, write_report_notebook
+
+    path = write_report_notebook(tmp_path)
+    monkeypatch.chdir(path.parent)  # the notebook reads ../outside.csv
+    for source, tags, _ in CELLS:
+        if "mlcontainer:skip" not in tags:
+            shell.run_cell(source)
+    result = shell.run_line_magic("containerize", f"--explain --notebook {path}")
+    assert result is None
+    out = capsys.readouterr().out
+    assert "Slice report for model.ipynb: serving predict(inputs)" in out
+    assert "training that the captured value replaces" in out
+    assert "clf: sklearn.linear_model._logistic.LogisticRegression, joblib" in out

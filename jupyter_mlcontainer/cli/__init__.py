@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import MLContainerError
-from . import base_image, build, ci, instances, push
+from . import audit, base_image, build, ci, deploy, instances, manifests, predict, push
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     base_image.add_command(commands)
     instances.add_commands(commands)
     push.add_command(commands)
+    deploy.add_commands(commands)
     ci.add_command(commands)
+    manifests.add_command(commands)
+    audit.add_command(commands)
+    predict.add_command(commands)
     return parser
 
 

@@ -16,7 +16,8 @@ def add_command(commands) -> None:
             "Extract the serving code and the trained model from a notebook (executing it "
             "headless), pin its environment, write a build context and build the image. With "
             "--run, start it on 127.0.0.1 and check that it answers the sample exactly as the "
-            "notebook did."
+            "notebook did. With --explain, print what would go into the image and why, and "
+            "stop before building."
         ),
     )
     command.add_argument("notebook", help="path to the .ipynb file")
@@ -43,6 +44,8 @@ def run(args) -> int:
     )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif args.explain:
+        print(result.report.text(), end="")
     else:
         print(summary(result))
     return 0 if result.parity is None or result.parity["passed"] else 1
@@ -57,6 +60,10 @@ def summary(result) -> str:
         lines.append(f"sizes:   {parts} MB")
     if result.instance:
         lines.append(f"url:     {result.instance.url}  (instance {result.instance.name})")
+    if result.replacement:
+        from ..replace import summary as replacement_summary
+
+        lines.append(replacement_summary(result.replacement))
     if result.parity:
         from ..runtime.parity import ParityReport, ParityRow
 

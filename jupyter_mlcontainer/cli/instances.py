@@ -28,6 +28,12 @@ def add_commands(commands) -> None:
     run_command.add_argument(
         "--timeout", type=float, default=60, help="seconds to wait for readiness (default: 60)"
     )
+    add_run_options(run_command)
+    run_command.add_argument(
+        "--allow-foreign",
+        action="store_true",
+        help="start an image that jupyter-mlcontainer did not build (refused by default)",
+    )
     run_command.add_argument("--json", action="store_true", help="print the instance as JSON")
     run_command.set_defaults(handler=run)
 
@@ -49,6 +55,28 @@ def add_commands(commands) -> None:
     add_label_option(stop_command, "with --all: only instances carrying this label (repeatable)")
     stop_command.set_defaults(handler=stop)
 
+    check_command = commands.add_parser(
+        "check",
+        help="does an image still match its notebook and the kernel's packages?",
+        description="Compare what the image of instance (or image) NAME recorded at build time "
+        "with the notebook on disk (which code cells changed) and with the packages of the "
+        "interpreter that ran the notebook's kernel. Exit status with --json: 0 up to date, "
+        "3 drifted (notebook changed or missing, environment drifted), 1 error.",
+    )
+    check_command.add_argument("name", help="instance name, or image name or reference")
+    check_command.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter whose packages to compare (default: the one the kernel ran)",
+    )
+    check_command.add_argument(
+        "--notebook", metavar="PATH", help="notebook to compare (default: the one built from)"
+    )
+    check_command.add_argument(
+        "--json", action="store_true", help="print the report as JSON; exit 3 on any drift"
+    )
+    check_command.set_defaults(handler=check)
+
     prune_command = commands.add_parser(
         "prune",
         help="remove stopped instances, superseded images and builder caches",
@@ -62,6 +90,33 @@ def add_commands(commands) -> None:
     add_label_option(prune_command, "only what carries this label (repeatable)")
     prune_command.add_argument("--json", action="store_true", help="print the report as JSON")
     prune_command.set_defaults(handler=prune)
+
+
+def add_run_options(command) -> None:
+    """Hardening and limits, for `run` and for each replica of `deploy`."""
+    command.add_argument(
+        "--no-harden",
+        dest="harden",
+        action="store_false",
+        default=None,
+        help="run with a writable root filesystem and Docker's default capabilities (default: "
+        "read-only root, a 64 MB /tmp, no capabilities, no-new-privileges; configurable as "
+        "MLContainerConfig.harden)",
+    )
+    command.add_argument(
+        "--memory", help="memory limit as Docker takes it, e.g. 512m or 2g (default: configured)"
+    )
+    command.add_argument(
+        "--cpus", type=float, help="CPUs it may use, e.g. 1.5 (default: configured)"
+    )
+
+
+def run_options(args, config) -> dict:
+    """The configured hardening and limits, with what the command line gave over them."""
+    options = config.run_options()
+    given = {"harden": args.harden, "memory": args.memory, "cpus": args.cpus}
+    options.update({key: value for key, value in given.items() if value is not None})
+    return options
 
 
 def add_label_option(command, help: str) -> None:
@@ -85,11 +140,15 @@ def _engine():
 
 def run(args) -> int:
     from ..config import load_config
+    from ..foreign import refuse_foreign
     from ..readiness import wait_ready
 
     engine = _engine()
-    port = load_config().default_port if args.port is None else args.port
-    instance = engine.run(args.image, port=port, name=args.name)
+    config = load_config()
+    port = config.default_port if args.port is None else args.port
+    refuse_foreign(engine, args.image, args.allow_foreign)
+    options = run_options(args, config)
+    instance = engine.run(args.image, port=port, name=args.name, labels=config.labels, **options)
     print(f"waiting for {instance.name} at {instance.url} ...", file=sys.stderr)
     try:
         instance = wait_ready(engine, instance, timeout=args.timeout)
@@ -138,12 +197,32 @@ def prune(args) -> int:
     return 0
 
 
+#: `check --json`'s exit status when the image no longer matches its notebook or environment.
+DRIFT_EXIT = 3
+
+
+def check(args) -> int:
+    from ..provenance import check_image
+
+    report = check_image(_engine(), args.name, python=args.python, notebook=args.notebook)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return DRIFT_EXIT if report.drifted else 0
+    print(f"{report.name}: {report.summary()}")
+    print(f"  image     {report.image}")
+    print(f"  notebook  {report.notebook or '-'}")
+    print(f"  python    {report.python}")
+    for line in report.details():
+        print(f"  - {line}")
+    return 0
+
+
 def _row(instance: Instance) -> tuple:
     return (
         instance.name,
         instance.image,
         instance.url or "-",
-        instance.status,
+        instance.state,
         instance.labels.get(NOTEBOOK_LABEL, "-"),
         uptime(instance.started) if instance.status == "running" else "-",
     )

@@ -28,11 +28,30 @@ INSTANCE_LABEL = label("instance")
 NOTEBOOK_LABEL = label("notebook")
 NOTEBOOK_SHA256_LABEL = label("notebook-sha256")
 ENTRY_LABEL = label("entry")
+#: Where in the image its bill of materials (CycloneDX JSON) lies.
+SBOM_LABEL = label("sbom")
+#: sha256 over the code cells' sources (outputs and markdown left out), and the interpreter
+#: that ran the notebook's kernel: what `check` compares the notebook and packages with.
+CODE_SHA256_LABEL = label("code-sha256")
+KERNEL_PYTHON_LABEL = label("kernel-python")
 NAME_LABEL = label("name")
 #: The builder stage of a generated Dockerfile carries `io.mlcontainer.stage=builder`, so the
 #: untagged images it leaves as cache can be told apart from anybody else's and pruned.
 STAGE_LABEL = label("stage")
 BUILDER_STAGE = "builder"
+
+#: Marks what `deploy` makes (services, networks, fronts) with the deployment's name.
+DEPLOYMENT_LABEL = label("deployment")
+
+#: Least privilege for every instance unless relaxed (`run --no-harden`): a read-only root
+#: filesystem with a small writable /tmp, no Linux capabilities, no privilege gain through setuid.
+TMPFS_SIZE = "64m"
+HARDENING = {
+    "read_only": True,
+    "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE}"},
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+}
 
 #: The port the serving runtime listens on inside every image.
 CONTAINER_PORT = 8080
@@ -63,9 +82,20 @@ class Instance:
     created: str = ""
     started: str = ""  # ISO time the container last started
     exit_code: int | None = None  # once it has stopped
+    oom_killed: bool = False  # the kernel's OOM killer ended it (it outgrew memory_limit)
+    memory_limit: int | None = None  # bytes, when the instance runs under a memory limit
+    hardened: bool = False  # read-only root, no capabilities, no new privileges
+
+    @property
+    def state(self) -> str:
+        """`status`, said plainly when the OOM killer ended it: `OOM-killed (limit 64 MB)`."""
+        if not self.oom_killed:
+            return self.status
+        limit = f" (limit {self.memory_limit / 2**20:.0f} MB)" if self.memory_limit else ""
+        return f"OOM-killed{limit}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "state": self.state}
 
 
 @dataclass
@@ -79,6 +109,23 @@ class PruneReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A replicated service as the orchestrator sees it: the image its spec names, replicas
+    wanted and running, and the state of its last update ('' when it never had one)."""
+
+    name: str
+    image: str
+    replicas: int
+    running: int
+    labels: dict
+    update_state: str = (
+        ""  # updating | completed | paused | rollback_started | rollback_completed …
+    )
+    update_message: str = ""
+    task_errors: tuple = ()  # the latest failed tasks' errors, newest first
 
 
 #: Longest name made; Docker allows longer, but the name also becomes tags and folders.
@@ -167,6 +214,8 @@ class ContainerEngine(Protocol):
     def push(self, image: str, repository: str, tag: str, tally) -> Iterator[ProgressEvent]: ...
     def image_refs(self, name: str) -> list[str]: ...
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str: ...
+    def run_batch(self, image: str, rows: Path, fmt: str, output, on_line) -> int: ...
+    def read_image_file(self, image: str, path: str) -> bytes: ...
     def run(
         self,
         image: str,
@@ -174,11 +223,50 @@ class ContainerEngine(Protocol):
         port: int | None = None,
         labels: dict | None = None,
         name: str | None = None,
+        harden: bool = True,
+        memory: str | None = None,
+        cpus: float | None = None,
     ) -> Instance: ...
     def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]: ...
     def container_names(self) -> set[str]: ...
     def find_instance(self, name_or_id: str) -> Instance: ...
     def logs(self, name_or_id: str, tail: int = 200) -> str: ...
+    def memory_usage(self, name_or_id: str) -> int: ...
     def stop(self, name_or_id: str) -> Instance: ...
     def stop_all(self, labels: dict | None = None) -> list[str]: ...
     def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport: ...
+    def orchestrator(self) -> Orchestrator: ...
+
+
+class Orchestrator(Protocol):
+    """Replicated services and the networks between them: what `deploy` asks of swarm mode."""
+
+    def swarm_state(self) -> str: ...
+    def init_swarm(self) -> None: ...
+    def initialized_by_us(self) -> bool: ...
+    def leave_swarm(self) -> None: ...
+    def create_network(self, name: str, labels: dict) -> None: ...
+    def remove_network(self, name: str) -> None: ...
+    def create_service(
+        self,
+        name: str,
+        image: str,
+        replicas: int,
+        network: str,
+        labels: dict,
+        environment: dict,
+        run_options: dict,
+    ) -> None: ...
+    def service(self, name: str) -> ServiceState | None: ...
+    def services(self, labels: dict) -> list[ServiceState]: ...
+    def update_service(
+        self, name: str, *, image: str | None = None, replicas: int | None = None
+    ) -> None: ...
+    def remove_service(self, name: str) -> None: ...
+    def task_logs(self, name: str, tail: int = 60) -> str: ...
+    def front(self, name: str) -> Instance | None: ...
+    def front_logs(self, name: str, tail: int = 30) -> str: ...
+    def remove_container(self, name: str) -> None: ...
+    def run_front(
+        self, image: str, name: str, port: int | None, network: str, labels: dict, environment: dict
+    ) -> Instance: ...

@@ -14,6 +14,12 @@ from ..events import ProgressEvent
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _CACHE = "---> Using cache"
+_NO_SPACE = "no space left on device"
+ENGINE_DISK_HINT = (
+    "Free space where the engine keeps its images (`docker system df` shows what uses it; "
+    "`jupyter mlcontainer prune` removes superseded images and the builder stages' cache), then "
+    "build again: the steps already built are reused."
+)
 
 
 def build_events(chunks: Iterable[dict]) -> Iterator[ProgressEvent]:
@@ -22,9 +28,13 @@ def build_events(chunks: Iterable[dict]) -> Iterator[ProgressEvent]:
     step, total, step_title, step_output = 0, 0, "", []
     for chunk in chunks:
         if "error" in chunk:
+            out_of_space = _NO_SPACE in chunk["error"].lower()
             raise BuildFailed(
-                f"Build step {step}/{total} failed: {step_title}",
-                "Read the step's output below; fix the notebook or its environment.",
+                f"Build step {step}/{total} failed: {step_title}"
+                + (" (the Docker engine's disk is full)" if out_of_space else ""),
+                ENGINE_DISK_HINT
+                if out_of_space
+                else "Read the step's output below; fix the notebook or its environment.",
                 output="".join(step_output) + chunk["error"],
             )
         line = chunk.get("stream", "")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import io
 import re
 import secrets
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from ..errors import (
     BuildFailed,
     EngineUnavailable,
     InstanceNotFound,
+    MLContainerError,
     NameTaken,
     PortInUse,
     RunFailed,
@@ -26,6 +30,7 @@ from ..events import ProgressEvent
 from .base import (
     BUILDER_STAGE,
     CONTAINER_PORT,
+    HARDENING,
     IMAGE_NAMESPACE,
     INSTANCE_LABEL,
     MANAGED_LABEL,
@@ -48,8 +53,9 @@ ENGINE_HINT = (
 )
 
 
-#: Seconds a container gets to exit on SIGTERM before it is killed.
-STOP_TIMEOUT = 3
+#: Seconds a container gets to exit on SIGTERM before it is killed, as `docker stop` gives: the
+#: runtime stops accepting connections and finishes the requests in flight within them.
+STOP_TIMEOUT = 10
 
 
 def external_images(dockerfile: str) -> list[str]:
@@ -102,6 +108,13 @@ class DockerEngine:
         except (DockerException, OSError) as error:
             raise _unavailable(error) from error
         self.api = self.client.api
+
+    def _answers(self) -> bool:
+        try:
+            self.client.ping()
+        except (DockerException, requests.exceptions.ConnectionError):
+            return False
+        return True
 
     # -- images --------------------------------------------------------------------------
 
@@ -174,6 +187,14 @@ class DockerEngine:
             raise BuildFailed(
                 f"The Docker engine refused the build: {error.explanation}"
             ) from error
+        except BuildFailed as error:
+            if not self._answers():  # the step failed because the engine went away
+                raise EngineUnavailable(
+                    f"The Docker engine stopped during the build ({error.message}); nothing "
+                    "was tagged.",
+                    f"{ENGINE_HINT} Then build again: the steps already built are reused.",
+                ) from error
+            raise
         for extra in extra_tags:
             self.api.tag(tag, *split_image_ref(extra))
 
@@ -182,14 +203,24 @@ class DockerEngine:
         self, image: str, repository: str, tag: str, tally: PushTally
     ) -> Iterator[ProgressEvent]:
         """Tag `image` as repository:tag and push it with the user's Docker credentials
-        (`docker login`), yielding a step per layer; raises PushFailed with what to do."""
+        (`docker login`), yielding a step per layer; raises PushFailed with what to do.
+        A failed push takes back the tag it added, so the image never looks pushed when it
+        is not (manifests name a pushed reference when there is one)."""
         registry = repository.split("/", 1)[0]
+        reference = f"{repository}:{tag}"
+        tagged_here = reference not in self.image_refs(image)
         self.api.tag(image, repository, tag)
+        pushed = False
         try:
             stream = self.api.push(repository, tag=tag, stream=True, decode=True)
             yield from push_events(stream, registry, tally)
+            pushed = True
         except APIError as error:
             raise push_error(str(error.explanation), registry) from error
+        finally:
+            if tagged_here and not pushed:
+                with contextlib.suppress(NotFound, APIError):
+                    self.api.remove_image(reference, noprune=True)
 
     @_reaches_engine
     def image_refs(self, name: str) -> list[str]:
@@ -222,9 +253,59 @@ class DockerEngine:
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str:
         """Run a short-lived command in a fresh container and return its output."""
         output = self.client.containers.run(
-            image, command, remove=True, labels={MANAGED_LABEL: "true", **(labels or {})}
+            image,
+            command[1:],
+            entrypoint=command[:1],  # whatever the image's own entry point
+            remove=True,
+            labels={MANAGED_LABEL: "true", **(labels or {})},
         )
         return output.decode()
+
+    @_reaches_engine
+    def run_batch(self, image: str, rows: Path, fmt: str, output, on_line) -> int:
+        """`predict` in a throwaway container without network over `rows` (mounted read-only,
+        alone): its stdout is written to `output` (binary), each stderr line is passed to
+        `on_line`. Returns the exit code."""
+        container = self.client.containers.run(
+            image,
+            ["predict", "--format", fmt, "--input", "/input/rows"],
+            volumes={str(Path(rows).resolve()): {"bind": "/input/rows", "mode": "ro"}},
+            network_disabled=True,
+            detach=True,
+            labels={MANAGED_LABEL: "true"},
+        )
+        try:
+            pending = b""
+            for out, err in container.attach(stream=True, logs=True, demux=True):
+                if out:
+                    output.write(out)
+                if err:
+                    *lines, pending = (pending + err).split(b"\n")
+                    for line in lines:
+                        on_line(line.decode(errors="replace"))
+            if pending:
+                on_line(pending.decode(errors="replace"))
+            return container.wait()["StatusCode"]
+        finally:
+            container.remove(force=True)
+
+    @_reaches_engine
+    def read_image_file(self, image: str, path: str) -> bytes:
+        """One file's bytes out of an image, through a created (never started) container."""
+        container = self.client.containers.create(image, labels={MANAGED_LABEL: "true"})
+        try:
+            try:
+                chunks, _ = container.get_archive(path)
+            except NotFound:
+                raise MLContainerError(
+                    f"{image} has no {path}.",
+                    "Give an image built by jupyter-mlcontainer, or an instance of one.",
+                ) from None
+            with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+                member = next(m for m in archive.getmembers() if m.isfile())
+                return archive.extractfile(member).read()
+        finally:
+            container.remove(force=True)
 
     @_reaches_engine
     def run(
@@ -235,10 +316,20 @@ class DockerEngine:
         labels: dict | None = None,
         name: str | None = None,
         environment: dict | None = None,
+        harden: bool = True,
+        memory: str | int | None = None,
+        cpus: float | None = None,
     ) -> Instance:
         """Start a serving container detached, its port 8080 published on 127.0.0.1 only:
-        on `port`, or on a free port Docker picks when `port` is None or 0."""
+        on `port`, or on a free port Docker picks when `port` is None or 0. Hardened unless
+        `harden` is False (base.HARDENING); `memory` ("512m", bytes) and `cpus` (1.5) limit it,
+        with no swap beyond the memory limit so that outgrowing it is an OOM kill, not a crawl."""
         name = name or _default_name(image)
+        limits = {}
+        if memory:
+            limits.update(mem_limit=memory, memswap_limit=memory)
+        if cpus:
+            limits["nano_cpus"] = int(float(cpus) * 1e9)
         try:
             container = self.client.containers.create(
                 image,
@@ -248,6 +339,8 @@ class DockerEngine:
                 labels={MANAGED_LABEL: "true", INSTANCE_LABEL: "true", **(labels or {})},
                 environment={"PORT": str(CONTAINER_PORT), **(environment or {})},
                 restart_policy={"Name": "no"},
+                **(HARDENING if harden else {}),
+                **limits,
             )
         except ImageNotFound as error:
             raise RunFailed(
@@ -267,13 +360,8 @@ class DockerEngine:
             container.start()
         except APIError as error:
             container.remove(force=True)
-            explanation = str(error.explanation)
-            if port and ("already allocated" in explanation or "already in use" in explanation):
-                raise PortInUse(
-                    f"Port {port} on 127.0.0.1 is already in use.",
-                    "Pass another --port, or --port 0 to let Docker pick a free one.",
-                ) from error
-            raise RunFailed(f"{name} did not start: {explanation}") from error
+            refuse_taken_port(error, port, "or --port 0 to let Docker pick a free one")
+            raise RunFailed(f"{name} did not start: {error.explanation}") from error
         container.reload()
         return _instance(container)
 
@@ -314,6 +402,21 @@ class DockerEngine:
     def logs(self, name_or_id: str, tail: int = 200) -> str:
         container = self._container(self.find_instance(name_or_id))
         return container.logs(tail=tail).decode(errors="replace")
+
+    @_reaches_engine
+    def memory_usage(self, name_or_id: str) -> int:
+        """Bytes a running instance uses now, counted as `docker stats` counts them: the
+        cgroup's usage less the page cache it could drop (inactive files)."""
+        container = self._container(self.find_instance(name_or_id))
+        stats = container.stats(stream=False, one_shot=True).get("memory_stats") or {}
+        if "usage" not in stats:
+            raise InstanceNotFound(
+                f"{container.name} is not running, so its memory cannot be read.",
+                f"Start it again (`jupyter mlcontainer run {container.attrs['Config']['Image']}`).",
+            )
+        detail = stats.get("stats") or {}
+        cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
+        return max(stats["usage"] - cache, 0)
 
     @_reaches_engine
     def stop(self, name_or_id: str) -> Instance:
@@ -362,6 +465,12 @@ class DockerEngine:
             report.cache_bytes = self.api.prune_images(filters=caches).get("SpaceReclaimed") or 0
         return report
 
+    def orchestrator(self):
+        """Swarm mode on this engine, for deployments (engine/swarm.py)."""
+        from .swarm import SwarmOrchestrator
+
+        return SwarmOrchestrator(self.client)
+
     def _stop(self, instance: Instance) -> None:
         try:
             container = self.client.containers.get(instance.id)
@@ -386,6 +495,7 @@ def _default_name(image: str) -> str:
 
 def _instance(container) -> Instance:
     attrs = container.attrs
+    host = attrs.get("HostConfig") or {}
     bindings = (attrs["NetworkSettings"].get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
     running = container.status == "running" and bindings
     return Instance(
@@ -398,4 +508,17 @@ def _instance(container) -> Instance:
         created=attrs["Created"],
         started=attrs["State"].get("StartedAt", ""),
         exit_code=None if container.status == "running" else attrs["State"].get("ExitCode"),
+        oom_killed=bool(attrs["State"].get("OOMKilled")),
+        memory_limit=host.get("Memory") or None,
+        hardened=bool(host.get("ReadonlyRootfs")) and "ALL" in (host.get("CapDrop") or []),
     )
+
+
+def refuse_taken_port(error: APIError, port: int | None, other_choice: str) -> None:
+    """PortInUse when Docker could not publish `port` because something else holds it."""
+    explanation = str(error.explanation)
+    if port and ("already allocated" in explanation or "already in use" in explanation):
+        raise PortInUse(
+            f"Port {port} on 127.0.0.1 is already in use.",
+            f"Pass another --port, {other_choice}.",
+        ) from error

@@ -24,11 +24,14 @@ from .cells import (
     LOADER,
     SKIP_TAG,
     Statement,
+    code_cell_hashes,
     file_arguments,
+    has_star_import,
     parse_cells,
+    python_source,
     receivers_of,
 )
-from .plan import ExportOptions, ServingPlan
+from .plan import ExportOptions, ServingPlan, StatementVerdict
 
 DEFAULT_ENTRY = "predict"
 SAMPLE_ROWS = 3
@@ -85,13 +88,23 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
 
     entry_kind, entry_name = _entry(options, statements)
     definitions = _last_definitions(statements)
-    kept, state, files = _slice(
+    kept, state, files, decided, unresolved = _slice(
         entry_name, entry_kind, statements, definitions, folder, extra_roots
     )
+    verdicts = _verdicts(notebook.cells, statements, decided, definitions, state)
 
     imports = sorted({m for s in kept if s.kind == IMPORT for m in imported_modules(s)})
     local = sorted(m for m in imports if _local_module_files(folder, m))
     warnings = [p.message for p in problems] + _execution_order_warnings(notebook)
+    if not any(has_star_import(s.node) for s in kept):
+        warnings += [
+            f"`{user}` uses `{name}`, which no kept statement defines and nothing captures: "
+            "the served code would fail with a NameError. Define it at the top level of a cell "
+            "that is not tagged mlcontainer:skip."
+            for name, user in sorted(unresolved.items())
+        ]
+    reached = kept + [definitions[name] for name in state if name in definitions]
+    warnings += _outside_file_warnings(reached, kept, folder)
     sample = options.sample
     sample_rows = None
     if not sample:
@@ -100,6 +113,7 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
     return ServingPlan(
         notebook=str(options.notebook),
         notebook_sha256=hashlib.sha256(raw).hexdigest(),
+        cells=code_cell_hashes(notebook.cells),
         name=docker_name(options.name) if options.name else image_name(options.notebook),
         entry_kind=entry_kind,
         entry_name=entry_name,
@@ -114,6 +128,7 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
         sample_expression=sample,
         sample_rows=sample_rows,
         warnings=tuple(warnings),
+        verdicts=tuple(verdicts),
     )
 
 
@@ -162,23 +177,33 @@ def _last_definitions(statements: list[Statement]) -> dict[str, Statement]:
 
 
 def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots):
+    """Keep what the entry point needs, transitively. Returns the kept statements, the state
+    names, the files to copy, the reason for each statement decided here (position → (kept,
+    reason)) and the names used that nothing defines (name → the name that uses it)."""
     kept: dict[int, Statement] = {}
+    decided: dict[int, tuple[bool, str]] = {}
     state: set[str] = set()
     files: set[str] = set()
-    pending = [entry_name, *extra_roots]
+    unresolved: dict[str, str] = {}
+    # (name, who needs it): None for the entry point, "" for a name a pickle refers to.
+    pending: list[tuple[str, str | None]] = [(entry_name, None)]
+    pending += [(name, "") for name in extra_roots]
     for statement in statements:
         if INCLUDE_TAG in statement.tags and not statement.calls_ipython:
             kept[statement.position] = statement
-            pending.extend(statement.uses)
+            decided[statement.position] = (True, f"tagged {INCLUDE_TAG}")
+            pending.extend((name, _user(statement)) for name in sorted(statement.uses))
     seen: set[str] = set()
     while pending:
-        name = pending.pop()
+        name, user = pending.pop()
         if name in seen:
             continue
         seen.add(name)
         statement = definitions.get(name)
         if statement is None:
-            continue  # a builtin, or a name the notebook never binds
+            if user:  # a builtin was left out of `uses`; this name is bound nowhere
+                unresolved.setdefault(name, user)
+            continue
         is_entry_model = entry_kind == "model" and name == entry_name
         loader_files = _existing_files(statement, folder) if statement.kind == LOADER else []
         if (
@@ -187,14 +212,143 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
             and not is_entry_model
             and (statement.kind != LOADER or loader_files)
         ):
+            if statement.position not in decided:
+                decided[statement.position] = (True, _kept_reason(name, user))
             kept[statement.position] = statement
             files.update(loader_files)
-            pending.extend(statement.uses)
+            pending.extend((used, _user(statement)) for used in sorted(statement.uses))
         else:
             state.add(name)
     if entry_kind == "model":
         state.add(entry_name)
-    return [kept[p] for p in sorted(kept)], sorted(state), sorted(files)
+    return [kept[p] for p in sorted(kept)], sorted(state), sorted(files), decided, unresolved
+
+
+def _user(statement: Statement) -> str:
+    """How a reason names a kept statement that needs another name."""
+    names = sorted(statement.defines)
+    return names[0] if names else f"cell {statement.cell}"
+
+
+def _kept_reason(name: str, user: str | None) -> str:
+    if user is None:
+        return f"defines `{name}`, the entry point"
+    if user == "":
+        return f"defines `{name}`, which the captured state refers to"
+    return f"defines `{name}`, used by `{user}`"
+
+
+#: Modules whose calls draw a plot, and methods that draw one (`df.plot()`, `df.hist()`).
+PLOT_MODULES = ("matplotlib", "seaborn", "plotly", "altair", "bokeh")
+PLOT_METHODS = frozenset({"plot", "hist", "scatter", "imshow", "boxplot", "show", "savefig"})
+
+
+def _verdicts(cells, statements, decided, definitions, state) -> list[StatementVerdict]:
+    """Every top-level statement's verdict: the slice's own decisions, then why the others
+    stay out. Non-Python cell magics (`%%bash`) count as one dropped statement."""
+    plot_names = {
+        name
+        for s in statements
+        if s.kind == IMPORT and any(m in PLOT_MODULES for m in imported_modules(s))
+        for name in s.defines
+    }
+    found: list[tuple[int, int, StatementVerdict]] = []
+    for statement in statements:
+        kept, reason = decided.get(statement.position) or (
+            False,
+            _dropped_reason(statement, definitions, state, plot_names),
+        )
+        found.append(
+            (
+                statement.cell,
+                statement.position,
+                StatementVerdict(statement.cell, statement.first_line, kept, reason),
+            )
+        )
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") == "code" and python_source(cell.get("source", "")) is None:
+            line = cell.get("source", "").strip().splitlines()[0]
+            found.append((index, -1, StatementVerdict(index, line, False, "a magic/shell line")))
+    return [verdict for _, _, verdict in sorted(found, key=lambda item: item[:2])]
+
+
+def _dropped_reason(statement, definitions, state, plot_names) -> str:
+    if SKIP_TAG in statement.tags:
+        return f"tagged {SKIP_TAG}"
+    if statement.calls_ipython:
+        return "a magic/shell line"
+    if any(owner in state for owner, _ in fit_calls(statement)):
+        return "training that the captured value replaces"
+    captured = sorted(
+        n for n in statement.defines if n in state and definitions.get(n) is statement
+    )
+    if captured:
+        names = ", ".join(f"`{n}`" for n in captured)
+        return f"computes {names}, captured by value instead"
+    if _is_plot(statement, plot_names):
+        return "a plot"
+    for name in sorted(statement.defines):
+        last = definitions.get(name)
+        if last is not None and last is not statement:
+            return f"`{name}` is defined again later (cell {last.cell})"
+    return "not needed by the entry point"
+
+
+def _is_plot(statement: Statement, plot_names: set) -> bool:
+    for node in ast.walk(statement.node):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            root = node.func
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in plot_names:
+                return True
+            if node.func.attr in PLOT_METHODS:
+                return True
+    return False
+
+
+def _outside_files(statement: Statement, folder: Path) -> list[str]:
+    """String arguments of the statement's calls that name an existing file outside the
+    notebook's folder (the image never has those)."""
+    found = []
+    for node in ast.walk(statement.node):
+        if not isinstance(node, ast.Call):
+            continue
+        for argument in [*node.args, *(k.value for k in node.keywords)]:
+            if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
+                continue
+            text = argument.value
+            if not text or "\n" in text or len(text) > 1024:
+                continue
+            path = Path(text) if Path(text).is_absolute() else folder / text
+            try:
+                outside = path.is_file() and not path.resolve().is_relative_to(folder)
+            except (OSError, ValueError):
+                continue
+            if outside and text not in found:
+                found.append(text)
+    return found
+
+
+def _outside_file_warnings(reached, kept, folder: Path) -> list[str]:
+    warnings = []
+    kept_positions = {s.position for s in kept}
+    for statement in sorted(reached, key=lambda s: s.position):
+        for text in _outside_files(statement, folder):
+            if statement.position in kept_positions:
+                warnings.append(
+                    f"cell {statement.cell} reads {text}, outside the notebook's folder: the "
+                    "image will not have that file and the served code will fail to find it. "
+                    "Move the file beside the notebook and read it by a relative path."
+                )
+            else:
+                names = ", ".join(f"`{n}`" for n in sorted(statement.defines))
+                warnings.append(
+                    f"cell {statement.cell} reads {text}, outside the notebook's folder: the "
+                    f"image does not get the file; {names} is captured by value from the kernel "
+                    "instead, so rebuild when the file changes."
+                )
+    return warnings
 
 
 def _existing_files(statement: Statement, folder: Path) -> list[str]:

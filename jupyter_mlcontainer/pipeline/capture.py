@@ -9,6 +9,7 @@ loads fast in any kernel.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 import pickletools
@@ -17,6 +18,7 @@ import types
 from pathlib import Path
 
 from ..errors import CaptureError
+from .batching import batching_for
 from .plan import Capture
 
 
@@ -61,6 +63,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         request={"instances": to_jsonable(_rows(sample))},
         expected=response(to_jsonable(expected)),
         modules=tuple(sorted(modules)),
+        batching=batching_for(entry, sample, expected),
     )
 
 
@@ -109,6 +112,13 @@ def _entry_callable(namespace: dict, entry: dict):
 
 def save_state(name: str, value, state_dir: Path) -> dict:
     """Write one variable; return its file, format and the modules loading it will import."""
+    saved = _save_state(name, value, state_dir)
+    cls = type(value)
+    size = (state_dir / saved["file"]).stat().st_size
+    return {**saved, "type": f"{cls.__module__}.{cls.__qualname__}", "size": size}
+
+
+def _save_state(name: str, value, state_dir: Path) -> dict:
     kind = _native_kind(value)
     if kind == "torch":
         import torch
@@ -197,6 +207,7 @@ def _saved(name: str, path: Path, fmt: str, payload: bytes | None = None, extra=
         "format": fmt,
         "modules": sorted(referenced_modules(globals_) | set(extra)),
         "main_references": sorted(n for module, n in globals_ if module == "__main__"),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
 import re
 import symtable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class Statement:
     node: ast.AST = None
     tags: frozenset = frozenset()
     calls_ipython: bool = False
+    first_line: str = ""  # as written in the cell, before IPython's transformation
 
 
 @dataclass
@@ -65,6 +67,33 @@ def python_source(cell_source: str) -> str | None:
         cell_source = body
     cell_source = _TIMING_LINE_MAGIC.sub(r"\1", cell_source)
     return TransformerManager().transform_cell(cell_source)
+
+
+def code_cell_hashes(cells: list) -> tuple:
+    """One entry per code cell, in order: its index among all cells, its id (nbformat 4.5+,
+    else None), the sha256 of its source and its first non-blank line, which is what `check`
+    compares to say which cells changed since a build."""
+    hashes = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        hashes.append(
+            {
+                "index": index,
+                "id": cell.get("id"),
+                "sha256": hashlib.sha256(source.encode("utf-8")).hexdigest(),
+                "first_line": first[:80],
+            }
+        )
+    return tuple(hashes)
+
+
+def code_sha256(cells: tuple) -> str:
+    """One hash for the code cells (`code_cell_hashes`), blind to outputs, markdown and ids."""
+    return hashlib.sha256("\n".join(cell["sha256"] for cell in cells).encode()).hexdigest()
 
 
 def parse_cells(cells: list) -> tuple[list[Statement], list[CellProblem]]:
@@ -87,9 +116,32 @@ def parse_cells(cells: list) -> tuple[list[Statement], list[CellProblem]]:
                 )
             )
             continue
+        written = cell.get("source", "")
+        offset = _body_offset(written)
         for node in module.body:
-            statements.append(_describe(node, source, index, len(statements), tags))
+            statement = _describe(node, source, index, len(statements), tags)
+            statement.first_line = (
+                _first_line(written, offset, node) or statement.source.splitlines()[0]
+            )
+            statements.append(statement)
     return statements, problems
+
+
+def _body_offset(cell_source: str) -> int:
+    """Lines before the Python body: a `%%time` line and the blank lines above it."""
+    stripped = cell_source.lstrip()
+    if not stripped.startswith("%%"):
+        return 0
+    return cell_source[: len(cell_source) - len(stripped)].count("\n") + 1
+
+
+def _first_line(cell_source: str, offset: int, node: ast.AST) -> str:
+    """The statement's first line as the user wrote it (its decorator's, for a decorated
+    def), so a magic line reads `%matplotlib inline`, not IPython's translation."""
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    lines = cell_source.splitlines()
+    index = start - 1 + offset
+    return lines[index].strip() if 0 <= index < len(lines) else ""
 
 
 def _describe(node: ast.AST, source: str, cell: int, position: int, tags: frozenset) -> Statement:
@@ -169,6 +221,10 @@ def file_arguments(value: ast.AST) -> list[str]:
     return [a.value for a in arguments if isinstance(a, ast.Constant) and isinstance(a.value, str)]
 
 
+def has_star_import(node: ast.AST) -> bool:
+    return isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+
+
 def global_uses(node: ast.AST) -> set:
     """Module-level names a statement reads, including inside its functions and classes.
 
@@ -195,13 +251,16 @@ def _calls_ipython(node: ast.AST) -> bool:
 
 
 def _segment(source: str, node: ast.AST) -> str:
-    """The statement's own text, comments and formatting included, decorators too."""
+    """The statement's own text, comments and formatting included, decorators too, and the
+    comment that ends its last line (a `# pragma: allowlist secret` must stay with its line)."""
+    lines = source.split("\n")  # as ast counts lines; splitlines also splits at \x0c, \u2028…
     decorators = getattr(node, "decorator_list", None)
-    if decorators:
-        lines = source.splitlines()
+    if decorators:  # whole lines, so a closing comment is already in
         start = min(d.lineno for d in decorators)
-        return "\n".join(lines[start - 1 : node.end_lineno])
-    return ast.get_source_segment(source, node) or ast.unparse(node)
+        return "\n".join(line.rstrip("\r") for line in lines[start - 1 : node.end_lineno])
+    text = ast.get_source_segment(source, node) or ast.unparse(node)
+    rest = lines[node.end_lineno - 1].encode()[node.end_col_offset :].decode(errors="replace")
+    return text + rest.rstrip() if rest.lstrip().startswith("#") else text
 
 
 def receivers_of(statement: Statement, method: str) -> list[tuple[str, ast.Call]]:

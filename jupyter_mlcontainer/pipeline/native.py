@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..config import cache_dir, write_cache_file
 from ..errors import DependencyError
 
 #: Libraries every Debian-based Python image has (glibc, the GCC runtime, zlib, Python itself).
@@ -115,15 +116,13 @@ def wheel_libraries(wheel: Path) -> dict:
                     elif tag.entry.d_tag == "DT_SONAME":
                         provided.add(tag.soname)
     result = {"needed": sorted(needed), "provided": sorted(provided)}
-    cached.write_text(json.dumps(result), encoding="utf-8")
+    write_cache_file(cached, json.dumps(result))
     return result
 
 
 def base_libraries(engine, image: str) -> set[str]:
     """The shared libraries `image` provides, from its `ldconfig -p`, cached per image id. None
     are known of an image the engine does not have yet (the build pulls it)."""
-    from ..config import cache_dir
-
     if not engine.image_exists(image):
         return set()
     cached = cache_dir("shared-libraries", engine.image_id(image).split(":")[-1][:16])
@@ -131,8 +130,7 @@ def base_libraries(engine, image: str) -> set[str]:
         return set(cached.read_text().split())
     output = engine.run_command(image, ["ldconfig", "-p"])
     libraries = {line.split()[0] for line in output.splitlines()[1:] if "=>" in line}
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text("\n".join(sorted(libraries)) + "\n")
+    write_cache_file(cached, "\n".join(sorted(libraries)) + "\n")
     return libraries
 
 

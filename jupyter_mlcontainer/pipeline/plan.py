@@ -57,7 +57,16 @@ class ExportOptions:
         "keep GPU-only packages the trial run never loaded (nvidia-*) and GPU builds that have "
         "a CPU-only one (xgboost)",
     )
+    allow_secrets: bool = option(
+        False,
+        "build even though the served code, a captured value or a copied file looks like it "
+        "holds a credential (checked with detect-secrets)",
+    )
     no_cache: bool = option(False, "rebuild every image layer")
+    explain: bool = option(
+        False,
+        "print the slice report (what goes into the image and why) and stop before building",
+    )
     run: bool = option(False, "start the image on 127.0.0.1 and check parity", instance=True)
     port: int | None = option(
         None,
@@ -74,6 +83,19 @@ class ExportOptions:
                 f"Both a model ({self.model}) and an entry function ({self.entry}) were given.",
                 "Give one of them: a model variable, or a function to serve.",
             )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StatementVerdict:
+    """Why the analyse stage kept or dropped one top-level statement of the notebook."""
+
+    cell: int  # index of the cell in the notebook
+    line: str  # the statement's first line, as written in the cell
+    kept: bool
+    reason: str
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,6 +121,8 @@ class ServingPlan:
     sample_expression: str | None = None  # given, or inferred from the last .fit(...)
     sample_rows: int | None = None  # take the first rows of an inferred sample
     warnings: tuple = ()
+    cells: tuple = ()  # per code cell: index, id, sha256, first_line (`cells.code_cell_hashes`)
+    verdicts: tuple = ()  # one StatementVerdict per top-level statement, in notebook order
 
 
 @dataclass(frozen=True)
@@ -108,11 +132,12 @@ class Capture:
     python: str  # major.minor of the kernel's Python, which selects the base image
     python_full: str
     executable: str  # the kernel's interpreter, which runs the trial
-    state: tuple  # one dict per saved variable: name, file, format, modules, main_references
+    state: tuple  # per saved variable: name, file, format, modules, main_references, sha256
     input: dict  # how the runtime rebuilds the input from JSON (see docs/architecture.md)
     request: dict  # the sample as a request body
     expected: dict  # the notebook's own answer to it
     modules: tuple  # modules a static reading of the code, pickles and input says it needs
+    batching: dict = field(default_factory=lambda: {"enabled": False})  # see pipeline/batching.py
 
     @property
     def sample(self) -> dict:
@@ -138,3 +163,7 @@ class Environment:
     packages: dict  # distribution → exact version, as the trial run proved them
     wheels: tuple | None = None  # their files; None: pip reaches an index during the build
     system_packages: tuple = ()  # Debian packages for shared libraries the wheels need
+    providers: dict = field(default_factory=dict)  # top-level module → its distributions
+    required_by: dict = field(default_factory=dict)  # distribution → one that requires it
+    imported: tuple = ()  # top-level modules the trial run saw the model import
+    requirements: tuple = ()  # requirement lines read beside the notebook

@@ -14,17 +14,21 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextFolderRefused
+from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
+from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes
 from .templates import context_readme, dockerfile, generated_module, plan_entry
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
 GENERATED_MODULE = "notebook_code"
 #: Marks a folder as a build context, so that only such a folder is ever emptied.
 CONTEXT_MARKER = ".mlcontainer-context"
+#: The slice report: read by people, never copied into the image nor part of the tag.
+REPORT_FILE = "REPORT.md"
 #: Everything a context holds at its top level; nothing else is ever deleted.
 CONTEXT_ENTRIES = frozenset(
-    {CONTEXT_MARKER, ".dockerignore", "Dockerfile", "README.md", "requirements.lock"}
-    | {"sample.json", "app", "artifacts", "wheels"}
+    {CONTEXT_MARKER, ".dockerignore", "Dockerfile", "README.md", "requirements.lock", SBOM_FILE}
+    | {"sample.json", "app", "artifacts", "wheels", REPORT_FILE}
 )
 
 
@@ -70,21 +74,35 @@ def render_context(
     destination: Path,
     base_image: str,
     labels: dict,
+    report: str = "",
 ) -> BuildContext:
     """Complete the context that `render_serving_files` began: the lock, the Dockerfile, the
     README, the wheels and the package versions in serving.json. Without wheels the context's
-    pip reaches an index during the build. `labels` also mark the builder stage."""
+    pip reaches an index during the build. `labels` also mark the builder stage; `report`
+    (the slice report's Markdown) becomes REPORT.md."""
     wheels = environment.wheels
     destination = Path(destination)
-    lock = "".join(f"{name}=={version}\n" for name, version in sorted(environment.packages.items()))
+    hashes = wheel_hashes(wheels)
+    lock = lock_lines(environment.packages, hashes)
     _write(destination / "requirements.lock", lock_header(plan) + lock)
+    bill = bill_of_materials(
+        plan.name,
+        environment.packages,
+        hashes,
+        environment.system_packages,
+        base_image,
+    )
+    _write(destination / SBOM_FILE, render_bill(bill))
     _write(
         destination / "app" / "serving.json",
         _json(serving_contract(plan, capture, environment.packages)),
     )
     _write(
-        destination / ".dockerignore", f"**/__pycache__\n**/*.pyc\nREADME.md\n{CONTEXT_MARKER}\n"
+        destination / ".dockerignore",
+        f"**/__pycache__\n**/*.pyc\nREADME.md\n{REPORT_FILE}\n{CONTEXT_MARKER}\n",
     )
+    if report:
+        _write(destination / REPORT_FILE, report)
     _write(
         destination / "Dockerfile",
         dockerfile(
@@ -94,6 +112,7 @@ def render_context(
             runtime=RUNTIME_PACKAGE,
             labels=labels,
             system_packages=list(environment.system_packages),
+            hashed="--hash=" in lock,
         ),
     )
     _write(destination / "README.md", context_readme(plan, base_image))
@@ -108,13 +127,29 @@ def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dic
     """`app/serving.json`: what the runtime serves and how it reads the input."""
     return {
         "module": GENERATED_MODULE,
+        "name": plan.name,  # the model's name in the Open Inference Protocol's paths
         "entry": plan_entry(plan),
         "input": capture.input,
-        "notebook": {"path": Path(plan.notebook).name, "sha256": plan.notebook_sha256},
+        "batching": capture.batching,
+        "notebook": {
+            "path": Path(plan.notebook).name,
+            "sha256": plan.notebook_sha256,
+            "code_sha256": code_sha256(plan.cells),
+            "cells": list(plan.cells),
+        },
         "python": capture.python,
         "packages": packages,
+        "state": state_digest(capture.state),
         "generator": f"jupyter-mlcontainer {__version__}",
     }
+
+
+def state_digest(state: tuple) -> dict:
+    """The captured state's files and their sha256, and one sha256 over them all, so a live
+    kernel's capture can be compared with what an image serves."""
+    files = {item["file"]: item["sha256"] for item in state if "sha256" in item}
+    listing = "".join(f"{name}\0{digest}\n" for name, digest in sorted(files.items()))
+    return {"sha256": hashlib.sha256(listing.encode()).hexdigest(), "files": files}
 
 
 def lock_header(plan: ServingPlan) -> str:
@@ -130,7 +165,7 @@ def content_hash(context: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         relative = path.relative_to(context).as_posix()
-        if relative.startswith("wheels/"):
+        if relative.startswith("wheels/") or relative == REPORT_FILE:
             continue
         digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]

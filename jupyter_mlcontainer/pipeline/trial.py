@@ -38,6 +38,8 @@ class TrialResult:
     loaded_distributions: frozenset  # the distributions those modules come from
     report: str  # the row-by-row comparison with the notebook's answer
     warnings: tuple = field(default=())
+    providers: dict = field(default_factory=dict)  # module → distributions providing it
+    required_by: dict = field(default_factory=dict)  # dependency → a distribution needing it
 
 
 def trial_run(
@@ -106,6 +108,8 @@ def trial_run(
         loaded_distributions=frozenset(result["loaded_distributions"]),
         report=result["report"],
         warnings=tuple(result["warnings"]),
+        providers=result.get("providers", {}),
+        required_by=result.get("required_by", {}),
     )
 
 
@@ -162,14 +166,22 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     result = run_trial(request["app_dir"])
     if result["error"] is None:
-        from .environment import installed_modules, loaded_distributions, pin_environment
+        from .environment import (
+            installed_modules,
+            loaded_distributions,
+            module_providers,
+            pin_environment,
+        )
 
         observed = installed_modules(result["modules"])
         static = sorted(set(request["modules"]) - set(observed))
+        required_by: dict = {}
         packages, warnings = pin_environment(
-            static + observed, request["requirements"], set(request["local_modules"])
+            static + observed, request["requirements"], set(request["local_modules"]), required_by
         )
         result.update(
+            providers=module_providers(static + observed),
+            required_by=required_by,
             modules=observed,
             packages=packages,
             warnings=warnings,

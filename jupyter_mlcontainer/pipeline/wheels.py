@@ -19,6 +19,11 @@ from ..config import cache_dir
 from ..errors import DependencyError, last_lines
 from ..events import EventSink, ProgressEvent, ignore_events
 from ..locks import exclusive_folder
+from .environment import SERVING_SPEEDUPS
+
+#: Wheels that only make serving faster: without one for the image's platform, the runtime falls
+#: back to the standard library or pure Python.
+OPTIONAL_WHEELS = frozenset(SERVING_SPEEDUPS)
 
 #: glibc of the Debian releases the base images use is 2.36; older manylinux tags all run there.
 _MANYLINUX_GLIBC_MINORS = range(17, 37)
@@ -33,9 +38,11 @@ def download_wheels(
     python: str,
     on_event: EventSink = ignore_events,
     waiting: Callable[[], None] = lambda: None,
+    optional: frozenset = OPTIONAL_WHEELS,
 ) -> list[Path]:
     """One wheel per pinned package, for CPython `python` on this machine's architecture;
-    `waiting` is called while another build downloads into the same cache."""
+    `waiting` is called while another build downloads into the same cache. A package named in
+    `optional` that has no wheel for the platform is left out (the image runs without it)."""
     machine = platform.machine()
     cache = cache_folder(python, machine)
     cache.mkdir(parents=True, exist_ok=True)
@@ -45,13 +52,28 @@ def download_wheels(
         missing = {
             name: version for name, version in wanted.items() if not _cached(cache, name, version)
         }
+        required = {name: version for name, version in missing.items() if name not in optional}
         if missing:
             on_event(
                 ProgressEvent(
                     "log", f"downloading {len(missing)} wheels for Python {python}", "environment"
                 )
             )
-            _pip_download(missing, python, machine, cache)
+        if required:
+            _pip_download(required, python, machine, cache)
+        for name in sorted(set(missing) - set(required)):
+            try:
+                _pip_download({name: missing[name]}, python, machine, cache)
+            except DependencyError:
+                del wanted[name]
+                on_event(
+                    ProgressEvent(
+                        "log",
+                        f"no {name} wheel for Python {python} on {machine}: the image serves "
+                        "without it",
+                        "environment",
+                    )
+                )
     found = [_cached(cache, name, version) for name, version in sorted(wanted.items())]
     absent = [name for name, path in zip(sorted(wanted), found, strict=False) if path is None]
     if absent:
@@ -111,3 +133,23 @@ def _pip_download(packages: dict, python: str, machine: str, cache: Path) -> Non
             "Check that the host's pip reaches its package index (pip config list), or that "
             "every pinned package publishes a wheel for Linux.",
         )
+
+
+def installed_sizes(wheels) -> dict:
+    """Distribution (canonical name) → bytes its wheel unpacks to: an estimate of what
+    installing it adds to the image (pip adds little beyond the files)."""
+    import zipfile
+
+    sizes = {}
+    for wheel in wheels:
+        name = str(parse_wheel_filename(Path(wheel).name)[0])
+        with zipfile.ZipFile(wheel) as archive:
+            sizes[name] = sum(info.file_size for info in archive.infolist())
+    return dict(sorted(sizes.items()))
+
+
+def with_wheels(packages: dict, wheels) -> dict:
+    """The pins that have a wheel: an optional package left out by download_wheels leaves the
+    lock too, so that pip does not look for it in the image."""
+    names = {canonicalize_name(str(parse_wheel_filename(Path(w).name)[0])) for w in wheels}
+    return {name: version for name, version in packages.items() if canonicalize_name(name) in names}

@@ -1,4 +1,5 @@
-"""`python -m mlcontainer_runtime [serve|check|healthcheck]`: the image's entry point and probes."""
+"""`python -m mlcontainer_runtime [serve|check|healthcheck|predict]`: the image's entry point,
+its probes, and batch scoring."""
 
 import argparse
 import logging
@@ -18,40 +19,76 @@ def main(argv=None) -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "check", "healthcheck"],
+        choices=["serve", "check", "healthcheck", "predict"],
         help="serve on 0.0.0.0:$PORT (default); check: predict sample.json in-process and compare; "
-        "healthcheck: exit 0 when the local server is ready",
+        "healthcheck: exit 0 when the local server is ready; predict: score rows from stdin (or "
+        "--input) to stdout",
     )
-    command = parser.parse_args(argv).command
-    return {"serve": serve, "check": check, "healthcheck": healthcheck}[command]()
+    parser.add_argument(
+        "--format", default="csv", choices=["csv", "jsonl", "parquet"], help="predict's input"
+    )
+    parser.add_argument("--input", help="predict: a file to read instead of stdin")
+    parser.add_argument("--chunk-rows", type=int, default=10_000, help="predict: rows at once")
+    args = parser.parse_args(argv)
+    if args.command == "predict":
+        return predict(args)
+    return {"serve": serve, "check": check, "healthcheck": healthcheck}[args.command]()
 
 
 def _port() -> int:
     return int(os.environ.get("PORT", "8080"))
 
 
+#: Worker processes unless MLCONTAINER_WORKERS says otherwise (docs/performance.md has figures).
+DEFAULT_WORKERS = 1
+
+
 def serve() -> int:
     import uvicorn
 
-    from .app import DEFAULT_MAX_BODY_BYTES, App
+    from .app import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, App
+    from .draining import drain_before_stopping, drain_seconds
     from .model import ModelService
     from .paths import root
+    from .stack import serving_stack
 
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s:     %(message)s", stream=sys.stderr
     )
     max_body = int(os.environ.get("MLCONTAINER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-    uvicorn.run(
-        App(ModelService(root()), max_body_bytes=max_body),
+    body_timeout = float(
+        os.environ.get("MLCONTAINER_BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT_SECONDS)
+    )
+    workers = int(os.environ.get("MLCONTAINER_WORKERS", DEFAULT_WORKERS))
+    stack = serving_stack()
+    logging.getLogger("mlcontainer").info(
+        "serving with %s", ", ".join(f"{k} {v}" for k, v in stack.items())
+    )
+    service = ModelService(root())
+    app = App(service, max_body_bytes=max_body, body_timeout=body_timeout)
+    config = uvicorn.Config(
+        app,
         host=os.environ.get("MLCONTAINER_HOST", "0.0.0.0"),
         port=_port(),
-        workers=1,
+        loop=stack["loop"],
+        http=stack["http"],
         lifespan="on",
         access_log=False,
         server_header=False,
+        timeout_keep_alive=5,  # an idle connection is closed after 5 s
         log_level=os.environ.get("MLCONTAINER_LOG_LEVEL", "info"),
     )
-    return 0
+
+    def make_server(config):
+        return drain_before_stopping(uvicorn.Server(config), app, drain_seconds())
+
+    if workers > 1:
+        from .workers import run_workers
+
+        return run_workers(make_server, config, service, workers)
+    server = make_server(config)
+    server.run()
+    return 0 if server.started else 3  # uvicorn's own code for a server that could not start
 
 
 def check() -> int:
@@ -90,6 +127,24 @@ def _what_is_missing(error: Exception) -> str:
             "the Debian package that provides it."
         )
     return "The traceback above shows where the served code failed (app/notebook_code.py)."
+
+
+def predict(args) -> int:
+    from .batch import BatchError, score
+    from .model import ModelService
+    from .paths import root
+
+    service = ModelService(root())
+    service.load(warm_up=False)
+    source = open(args.input, "rb") if args.input else sys.stdin.buffer  # noqa: SIM115
+    try:
+        score(service, source, sys.stdout, args.format, args.chunk_rows)
+    except BatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout.flush()
+    return 0
 
 
 def healthcheck() -> int:

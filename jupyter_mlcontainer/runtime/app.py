@@ -12,27 +12,50 @@ import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .convert import BadRequest, decode
+from . import fastjson
+from .batching import batcher_for
+from .contract import response
+from .convert import BadRequest, decode, extract
 from .metrics import Metrics
+from .mlflow import MLflowScoring
 from .openapi import build_openapi
+from .stack import serving_stack
+from .v2 import OpenInference
 
 log = logging.getLogger("mlcontainer")
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Seconds a client gets to send a whole request body: a body that trickles in (slow-loris)
+#: is answered 408 and its connection closed, instead of holding a connection for ever.
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 DRAIN_BYTES = 64 * 1024 * 1024
 JSON = b"application/json"
+CLOSE_CONNECTION = ((b"connection", b"close"),)
 
 
 class App:
-    def __init__(self, service, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES):
+    def __init__(
+        self,
+        service,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+    ):
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        #: Set on SIGTERM when the server drains (draining.py): /ready answers 503 and every
+        #: response closes its connection, so a front stops sending here before the server stops.
+        self.draining = False
         self.metrics = Metrics()
         self._executor = None
         self._cached = {}
+        self.batcher = batcher_for(service, self.call_model)
+        self.mlflow = MLflowScoring(self)
+        self.v2 = OpenInference(self)  # its paths hold the model's name: matched in _http
         self.routes = {
             "/predict": {"POST": self.predict},
-            "/invocations": {"POST": self.invocations},
+            "/invocations": {"POST": self.mlflow.invocations},
+            "/version": {"GET": self.mlflow.version},
             "/health": {"GET": self.health},
             "/ping": {"GET": self.health},
             "/ready": {"GET": self.ready},
@@ -63,7 +86,9 @@ class App:
         started = time.perf_counter()
         path, method = scope["path"], scope["method"]
         methods = self.routes.get(path)
-        route = path if methods is not None else "other"
+        route = path
+        if methods is None:
+            route, methods = self.v2.match(path) or ("other", None)
         try:
             if methods is None:
                 raise BadRequest(404, f"no route {path}; routes are {sorted(self.routes)}")
@@ -94,6 +119,7 @@ class App:
                     (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
                     *headers,
+                    *(CLOSE_CONNECTION if self.draining else ()),
                 ],
             }
         )
@@ -101,27 +127,33 @@ class App:
         self.metrics.observe(route, status, time.perf_counter() - started)
 
     async def _body(self, scope, receive) -> bytes:
-        """The request body, refused with 413 once its declared or streamed size is too large."""
+        """The request body, refused with 413 once its declared or streamed size is too large,
+        and with 408 when it has not all arrived within `body_timeout` seconds."""
         limit = self.max_body_bytes
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             # A client waiting for "100 Continue" sends nothing more; any other is still sending.
             if headers.get(b"expect", b"").lower() != b"100-continue":
-                await _drain(receive)
+                await _drain(receive, deadline)
             raise BadRequest(
                 413, f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes"
             )
         chunks, size = [], 0
         while True:
-            message = await receive()
+            message = await _receive_by(receive, deadline)
+            if message is None:
+                raise BadRequest(
+                    408, f"the request body did not arrive within {self.body_timeout:g} seconds"
+                )
             if message["type"] == "http.disconnect":
                 raise BadRequest(400, "client disconnected before sending the whole body")
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 if message.get("more_body", False):
-                    await _drain(receive)
+                    await _drain(receive, deadline)
                 raise BadRequest(413, f"request body exceeds the limit of {limit} bytes")
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -132,6 +164,10 @@ class App:
         if not service.ready:
             return _not_ready(service)
         payload = decode(await self._body(scope, receive))
+        if self.batcher is not None and not mlflow:
+            form, value = extract(payload)
+            if self.batcher.accepts(form, value):
+                return _json_response(200, response(await self.batcher.predict(form, value)))
         if service.slow:
             result = await asyncio.get_running_loop().run_in_executor(
                 self._worker(), service.predict, payload, mlflow
@@ -140,17 +176,25 @@ class App:
             result = service.predict(payload, mlflow)
         return _json_response(200, result)
 
-    async def invocations(self, scope, receive):
-        return await self.predict(scope, receive, mlflow=True)
+    async def call_model(self, function, *args):
+        """`function(*args)` inline, or on the worker thread once predictions are slow."""
+        if self.service.slow:
+            return await asyncio.get_running_loop().run_in_executor(self._worker(), function, *args)
+        return function(*args)
 
     async def health(self, scope, receive):
         return _json_response(200, {"status": "ok"})
 
+    def unready(self):
+        """The 503 answer of a server that should get no new traffic, or None when it should."""
+        if self.draining:
+            return _json_response(503, {"status": "draining", "error": "the server is stopping"})
+        return None if self.service.ready else _not_ready(self.service)
+
     async def ready(self, scope, receive):
-        service = self.service
-        if service.ready:
-            return _json_response(200, {"status": "ready", "load_seconds": service.load_seconds})
-        return _not_ready(service)
+        return self.unready() or _json_response(
+            200, {"status": "ready", "load_seconds": self.service.load_seconds}
+        )
 
     async def metadata(self, scope, receive):
         return 200, self._cache("metadata", self._metadata), JSON, []
@@ -186,6 +230,7 @@ class App:
             "python": platform.python_version(),
             "notebook": serving.get("notebook"),
             "sample": sample.get("request") if sample else None,
+            "server": {**serving_stack(), "batching": self.batcher is not None},
         }
 
     def _cache(self, key, build):
@@ -201,16 +246,30 @@ class App:
         return self._executor
 
 
-async def _drain(receive):
-    """Read and drop the rest of a refused body (up to DRAIN_BYTES).
+async def _receive_by(receive, deadline):
+    """The next ASGI message, or None once the loop's clock passes `deadline`."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        return None
+    try:
+        return await asyncio.wait_for(receive(), remaining)
+    except asyncio.TimeoutError:
+        return None
+
+
+async def _drain(receive, deadline):
+    """Read and drop the rest of a refused body (up to DRAIN_BYTES, until `deadline`).
 
     Most clients (urllib, requests) send the whole body before reading the answer: closing on them
-    mid-upload gives them a broken pipe instead of the 413 that says what is wrong.
+    mid-upload gives them a broken pipe instead of the 413 that says what is wrong. One that
+    declares more than it sends is answered at the deadline.
     """
     drained = 0
     while drained <= DRAIN_BYTES:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
+        message = await _receive_by(receive, deadline)
+        if message is None or message["type"] != "http.request":
+            return
+        if not message.get("more_body", False):
             return
         drained += len(message.get("body", b""))
 
@@ -228,4 +287,4 @@ def _not_ready(service):
 
 
 def _json_response(status, payload, headers=()):
-    return status, json.dumps(payload, separators=(",", ":")).encode(), JSON, list(headers)
+    return status, fastjson.dumps(payload), JSON, list(headers)

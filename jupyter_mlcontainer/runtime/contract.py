@@ -84,3 +84,9 @@ def expected_body(mlflow: bool) -> str:
 def response(predictions) -> dict:
     """The body of a successful prediction."""
     return {"predictions": predictions}
+
+
+def generator_version(serving: dict) -> str:
+    """The version of jupyter-mlcontainer that wrote serving.json ("generator"), or "unknown"."""
+    generator = serving.get("generator") or ""
+    return generator.rpartition(" ")[2] or "unknown"

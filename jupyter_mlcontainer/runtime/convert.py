@@ -4,9 +4,9 @@ numpy, pandas and torch are imported only when the input kind needs them, so a m
 plain lists starts without them.
 """
 
-import json
 import math
 
+from . import fastjson
 from .contract import expected_body, forms_for
 
 EXPECTED_BODY = expected_body(mlflow=False)
@@ -33,10 +33,20 @@ class BadRequest(Exception):
         self.message = message
 
 
+def _not_json(literal):
+    raise BadRequest(
+        400, f"request body holds {literal}, which is not JSON; send null for a missing value"
+    )
+
+
 def decode(body: bytes):
-    """Parse a request body, saying what was expected when it is not JSON."""
+    """Parse a request body, saying what was expected when it is not JSON.
+
+    Python's parser takes NaN and Infinity, which JSON does not have: they are refused here, so
+    that a model never sees an infinity a client sent by mistake.
+    """
     try:
-        return json.loads(body)
+        return fastjson.loads(body, _not_json)
     except ValueError as error:
         raise BadRequest(
             400, f"request body is not valid JSON ({error}); expected {EXPECTED_BODY}"
@@ -124,6 +134,8 @@ def _dataframe_converter(spec):
 
     def convert(form, value):
         data = _columns(form, value, columns)
+        for c in columns:
+            _check_cells(data[c], c)
         cast = {c: _cast_column(data[c], dtypes[c], c) for c in columns}
         return pd.DataFrame(cast, columns=columns, copy=False)
 
@@ -195,6 +207,21 @@ def _bad_object_rows(rows, columns):
             if c not in row:
                 return f"row {i} lacks column {c!r}; expected columns {columns}"
     return f"expected rows with columns {columns}"
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_cells(values, column):
+    """A DataFrame cell holds one value: a list or an object there would either crash pandas
+    (arrays must be 1-dimensional) or reach the model as a Python object it cannot use."""
+    for i, value in enumerate(values):
+        if not isinstance(value, _SCALARS):
+            raise BadRequest(
+                422,
+                f"column {column!r} row {i} holds {_json_type(value)}; expected one value "
+                "(a number, string, boolean or null) per cell",
+            )
 
 
 def _cast_column(values, dtype, column):

@@ -1,8 +1,10 @@
 """The model behind the routes: reads the contract, loads the generated module, predicts."""
 
 import importlib
+import inspect
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -15,6 +17,9 @@ log = logging.getLogger("mlcontainer")
 #: Mean prediction time above which predictions leave the event loop for a worker thread, so that
 #: health checks and metrics still answer while a slow model computes.
 INLINE_BUDGET_SECONDS = 0.005
+
+#: Set by `deploy` on replicas: a model that cannot load ends the process (exit code 3).
+EXIT_ON_FAILED_LOAD = "MLCONTAINER_EXIT_ON_FAILED_LOAD"
 
 
 class ModelService:
@@ -53,6 +58,11 @@ class ModelService:
             self.load()
         except Exception:
             log.exception("loading the model failed; /ready answers 503")
+            if os.environ.get(EXIT_ON_FAILED_LOAD) == "1":
+                # An orchestrator sees a task that exits at once, and rolls back, sooner than one
+                # whose health check fails after its start period.
+                logging.shutdown()
+                os._exit(3)
 
     def load(self, warm_up: bool = True):
         """Import the generated module (which loads its state) and resolve the entry point.
@@ -82,16 +92,53 @@ class ModelService:
         except Exception:
             log.exception("the warm-up prediction of sample.json's request failed")
 
-    def predict(self, payload, mlflow: bool = False) -> dict:
+    def predict_inputs(self, inputs) -> list:
+        """Predictions for inputs already in the model's own form (batch scoring's fast path,
+        which checks them itself)."""
+        return to_jsonable(self._entry(inputs))
+
+    def predict(self, payload, mlflow: bool = False, params: dict | None = None) -> dict:
         """A decoded request body → {"predictions": ...}; raises BadRequest for bad input."""
         form, value = extract(payload, mlflow)
+        return response(self.predict_value(form, value, params))
+
+    def predict_value(self, form: str, value, params: dict | None = None):
+        """The entry point's output for one request form and value, as JSON values."""
+        return to_jsonable(self.run(form, value, params))
+
+    def predict_rows(self, form: str, rows: list) -> list:
+        """One prediction per row, for a batch of several requests' rows; raises when the
+        output cannot be split back row by row."""
+        predictions = self.predict_value(form, rows)
+        if not isinstance(predictions, list) or len(predictions) != len(rows):
+            raise ValueError(f"the model answered {len(rows)} rows with no list of {len(rows)}")
+        return predictions
+
+    def run(self, form: str, value, params: dict | None = None):
+        """The entry point's own output for one request form and value (convert.extract's).
+
+        `params` (MLflow's) reach an entry point that takes a `params` argument; others ignore them.
+        """
         inputs = self._convert(form, value)
         started = time.perf_counter()
-        output = self._entry(inputs)
+        if params is not None and self.takes_params:
+            output = self._entry(inputs, params=params)
+        else:
+            output = self._entry(inputs)
         elapsed = time.perf_counter() - started
         self.mean_predict_seconds = (
             0.8 * self.mean_predict_seconds + 0.2 * elapsed
             if self.mean_predict_seconds
             else elapsed
         )
-        return response(to_jsonable(output))
+        return output
+
+    @property
+    def takes_params(self) -> bool:
+        """Whether the entry point names a `params` argument, as an MLflow pyfunc's predict does.
+
+        Not `**kwargs`: a scikit-learn Pipeline's predict would route them to its last step."""
+        try:
+            return "params" in inspect.signature(self._entry).parameters
+        except (TypeError, ValueError):  # builtins and some C extensions have no signature
+            return False

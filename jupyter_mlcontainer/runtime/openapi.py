@@ -2,6 +2,7 @@
 serving.json's input schema, with sample.json as example."""
 
 from .contract import PREDICT_ROUTES, forms_for
+from .v2 import openapi_paths, openapi_schemas
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -16,7 +17,10 @@ def build_openapi(serving: dict, sample) -> dict:
     if sample is not None:
         predictions["example"] = sample.get("expected")
     errors = {
-        "400": _error_response("Malformed JSON, or a body that is neither instances nor inputs"),
+        "400": _error_response(
+            "Malformed JSON (NaN and Infinity included), or a body of none of the forms"
+        ),
+        "408": _error_response("Body not received within MLCONTAINER_BODY_TIMEOUT_SECONDS"),
         "413": _error_response("Body larger than MLCONTAINER_MAX_BODY_BYTES"),
         "422": _error_response("Wrong shape or dtype for the model's input"),
         "500": _error_response("The model (or, rarely, the runtime) raised an exception"),
@@ -27,8 +31,13 @@ def build_openapi(serving: dict, sample) -> dict:
         request = _request_schema(spec, mlflow)
         if sample is not None:
             request["example"] = sample.get("request")
+        content = _json(request)
+        if mlflow:  # MLflow's scoring server takes CSV too (mlflow.py)
+            content["text/csv"] = {
+                "schema": {"type": "string", "description": "a header row, then one row per input"}
+            }
         return {
-            "requestBody": {"required": True, "content": _json(request)},
+            "requestBody": {"required": True, "content": content},
             "responses": {
                 "200": {"description": "Predictions", "content": _json(predictions)},
                 **errors,
@@ -52,6 +61,17 @@ def build_openapi(serving: dict, sample) -> dict:
             "/ping": _probe("Liveness (SageMaker)"),
             "/ready": _probe("Readiness: 200 once the model is loaded, 503 before"),
             "/metadata": _probe("Input schema, entry point, versions and provenance"),
+            "/version": {
+                "get": {
+                    "summary": "The runtime's version (MLflow)",
+                    "responses": {
+                        "200": {
+                            "description": "The version, as text",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
@@ -63,6 +83,7 @@ def build_openapi(serving: dict, sample) -> dict:
                     },
                 }
             },
+            **openapi_paths(serving, sample),
         },
         "components": {
             "schemas": {
@@ -71,6 +92,7 @@ def build_openapi(serving: dict, sample) -> dict:
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
                 },
+                **openapi_schemas(),
             }
         },
     }
@@ -79,12 +101,14 @@ def build_openapi(serving: dict, sample) -> dict:
 def _request_schema(spec, mlflow: bool):
     """One alternative per request form the route accepts: an object with that one key."""
     values = _form_values(spec)
+    # MLflow's "params" go to an entry point that names a `params` argument (mlflow.py).
+    params = {"params": {"type": "object"}} if mlflow else {}
     alternatives = [
         {
             "type": "object",
             "description": form.description,
             "required": [form.key],
-            "properties": {form.key: values[form.key]},
+            "properties": {form.key: values[form.key], **params},
             "additionalProperties": False,
         }
         for form in forms_for(mlflow)
@@ -104,6 +128,7 @@ def _form_values(spec) -> dict:
             "type": "array",
             "minItems": len(columns),
             "maxItems": len(columns),
+            "items": _SCALAR,
             "description": f"values in column order {columns}",
         }
         instances = {"type": "array", "minItems": 1, "items": {"oneOf": [row_object, row_list]}}
@@ -149,9 +174,16 @@ def _nested(leaf, shape):
     return schema
 
 
+#: A DataFrame cell: one value, never a list or an object (the runtime answers 422 to those).
+_SCALAR = {
+    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+    "nullable": True,
+}
+
+
 def _dtype_schema(dtype):
     if dtype is None:
-        return {}
+        return dict(_SCALAR)
     text = str(dtype)
     if text.startswith(("int", "uint", "Int", "UInt")):
         schema = {"type": "integer"}
@@ -164,7 +196,7 @@ def _dtype_schema(dtype):
     elif text in ("str", "string", "category"):
         schema = {"type": "string"}
     else:
-        schema = {}
+        schema = dict(_SCALAR)
     schema["x-dtype"] = text
     return schema
 

@@ -2,10 +2,15 @@
 
 A pickle made in a notebook refers to the notebook's classes as `__main__.Name`; while loading,
 `__main__` is the generated module, which defines those classes again.
+
+Unpickling runs code, so only the files the build wrote are read: each must have the sha256
+that serving.json recorded when the notebook's kernel captured it.
 """
 
 import contextlib
+import hashlib
 import importlib
+import json
 import pickle
 import sys
 import threading
@@ -28,8 +33,28 @@ def load_state(filename: str, fmt: str, module_name: str):
         raise FileNotFoundError(
             f"state file {path} is missing; the build context's artifacts/state/ is incomplete"
         )
+    _check_recorded(path)
     with _main_as(module_name):
         return loader(path, argument)
+
+
+def _check_recorded(path):
+    """Refuse a state file that the build did not write as it is now (swapped or edited in the
+    image or the context afterwards)."""
+    serving = root() / "app" / "serving.json"
+    recorded = json.loads(serving.read_text(encoding="utf-8")).get("state", {}).get("files", {})
+    expected = recorded.get(path.name)
+    if expected is None:
+        raise ValueError(
+            f"state file {path.name} is not one the build recorded in app/serving.json; only "
+            "captured state is loaded (build the image again from the notebook)"
+        )
+    if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        raise ValueError(
+            f"state file {path.name} differs from what the notebook's kernel captured (its "
+            "sha256 is not the one in app/serving.json): it was changed after the build; build "
+            "the image again from the notebook"
+        )
 
 
 @contextlib.contextmanager

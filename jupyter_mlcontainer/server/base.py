@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
 from tornado.web import HTTPError
 
 from ..errors import (
+    DeploymentNotFound,
     EngineUnavailable,
     InstanceNotFound,
     InstanceUnreachable,
@@ -20,6 +22,7 @@ from ..errors import (
     NotebookError,
     NotebookNotFound,
     PathOutsideRoot,
+    SwarmNotActive,
 )
 from .validation import parse_json_body
 
@@ -30,6 +33,8 @@ STATUS = (
     (NotebookNotFound, 404),
     (InstanceNotFound, 404),
     (JobNotFound, 404),
+    (DeploymentNotFound, 404),
+    (SwarmNotActive, 409),
     (NotebookError, 422),
     (InstanceUnreachable, 502),
     (EngineUnavailable, 503),
@@ -51,6 +56,12 @@ class MLContainerHandler(APIHandler):
     @property
     def jobs(self):
         return self.settings["mlcontainer_jobs"]
+
+    def accepted(self, job) -> None:
+        """202 with the job's id; its events stream at /mlcontainer/jobs/<id>/events."""
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
+        self.finish({"id": job.id})
 
     def json_body(self) -> dict:
         return parse_json_body(self.request.body)

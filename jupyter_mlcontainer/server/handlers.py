@@ -11,7 +11,9 @@ from jupyter_server.utils import url_path_join
 from .. import __version__
 from ..errors import InvalidRequest
 from .base import MLContainerHandler
+from .deployments import DeploymentHandler, DeploymentListHandler, DeploymentRolloutHandler
 from .instances import (
+    InstanceDriftHandler,
     InstanceHandler,
     InstanceListHandler,
     InstanceLogsHandler,
@@ -76,10 +78,7 @@ class JobListHandler(MLContainerHandler):
                 f"No running kernel {kernel_id!r}.",
                 "Start the notebook's kernel, or leave kernel_id out to run the notebook headless.",
             )
-        job = self.jobs.submit(options, kernel_id, body["path"])
-        self.set_status(202)
-        self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
-        self.finish({"id": job.id})
+        self.accepted(self.jobs.submit(options, kernel_id, body["path"]))
 
 
 class PushHandler(MLContainerHandler):
@@ -89,11 +88,19 @@ class PushHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized(action="write")
     def post(self):
+        from ..deploy.push import push_image
+        from ..engine import open_engine
+
         body = check_fields(self.json_body(), PUSH_FIELDS, required=("source", "to"))
-        job = self.jobs.submit_push(body["source"], body["to"])
-        self.set_status(202)
-        self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
-        self.finish({"id": job.id})
+        source, target = body["source"], body["to"]
+        self.accepted(
+            self.jobs.submit_task(
+                "push",
+                target,
+                lambda on_event: push_image(open_engine(), source, target, on_event),
+                source=source,
+            )
+        )
 
 
 class JobHandler(MLContainerHandler):
@@ -142,6 +149,7 @@ def setup_handlers(web_app) -> None:
     base = url_path_join(web_app.settings["base_url"], "mlcontainer")
     job = r"(?P<job_id>[0-9a-f]+)"
     instance = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+    deployment = instance
     web_app.add_handlers(
         ".*$",
         [
@@ -151,9 +159,13 @@ def setup_handlers(web_app) -> None:
             (url_path_join(base, "push"), PushHandler),
             (url_path_join(base, "jobs", job), JobHandler),
             (url_path_join(base, "jobs", job, "events"), JobEventsHandler),
+            (url_path_join(base, "deployments"), DeploymentListHandler),
+            (url_path_join(base, "deployments", deployment), DeploymentHandler),
+            (url_path_join(base, "deployments", deployment, "rollout"), DeploymentRolloutHandler),
             (url_path_join(base, "instances"), InstanceListHandler),
             (url_path_join(base, "instances", instance), InstanceHandler),
             (url_path_join(base, "instances", instance, "logs"), InstanceLogsHandler),
             (url_path_join(base, "instances", instance, "predict"), InstancePredictHandler),
+            (url_path_join(base, "instances", instance, "drift"), InstanceDriftHandler),
         ],
     )

@@ -69,6 +69,19 @@ class InstanceLogsHandler(MLContainerHandler):
         self.finish({"name": name, "logs": await self.engine("logs", name, max(1, tail))})
 
 
+class InstanceDriftHandler(MLContainerHandler):
+    """Whether the instance's image still matches its notebook and the kernel's packages."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name):
+        from ..engine import DockerEngine
+        from ..provenance import check_image
+
+        report = await self.blocking(lambda: check_image(DockerEngine(), name))
+        self.finish(report.to_dict())
+
+
 class InstancePredictHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized

@@ -36,11 +36,11 @@ Build = Callable[["Job", EventSink], object]
 
 @dataclass
 class Job:
-    options: ExportOptions | None  # a build's; None for a push
+    options: ExportOptions | None  # a build's; None for other kinds
     kernel_id: str | None = None
     path: str = ""  # the notebook as the request named it, relative to the server root
-    kind: str = "build"  # build | push
-    target: str = ""  # a push's REGISTRY/REPOSITORY[:TAG]
+    kind: str = "build"  # build | explain | push | deploy | scale | rollout | undeploy
+    target: str = ""  # what other kinds act on: a push's REGISTRY/REPOSITORY[:TAG], a deployment
     work: Build | None = field(default=None, repr=False)  # what runs, when not the build
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = "queued"  # queued | running | succeeded | failed | cancelled
@@ -107,23 +107,25 @@ class JobManager:
 
     def submit(self, options: ExportOptions, kernel_id: str | None = None, path: str = "") -> Job:
         """Queue a build; call on the event loop thread."""
-        return self._queue(Job(options, kernel_id, path))
+        kind = "explain" if options.explain else "build"
+        return self._queue(Job(options, kernel_id, path, kind=kind))
 
-    def submit_push(self, source: str, target: str) -> Job:
-        """Queue a push of `source` (instance, image name or reference) to `target`; it shares
-        the build queue, the event record and cancellation with builds."""
-        from ..deploy.push import push_image
-        from ..engine import open_engine
+    def submit_task(
+        self, kind: str, target: str, run: Callable[[EventSink], object], source: str = ""
+    ) -> Job:
+        """Queue engine work other than a build (a push, a deploy, a scale, a rollout, an
+        undeploy): `run(on_event)` shares the queue, the event record and cancellation (checked
+        at each event) with builds."""
 
-        def push(job: Job, on_event: EventSink):
+        def work(job: Job, on_event: EventSink):
             def checked(event: ProgressEvent) -> None:
                 if job.cancel.is_set():
-                    raise JobCancelled("The push was cancelled.")
+                    raise JobCancelled(f"The {kind} was cancelled.")
                 on_event(event)
 
-            return push_image(open_engine(), source, target, on_event=checked)
+            return run(checked)
 
-        return self._queue(Job(None, path=source, kind="push", target=target, work=push))
+        return self._queue(Job(None, path=source, kind=kind, target=target, work=work))
 
     def _queue(self, job: Job) -> Job:
         self._forget_old()
@@ -189,7 +191,7 @@ class JobManager:
                 },
             )
         else:
-            outcome = ("succeeded", result.to_dict(), None)
+            outcome = ("succeeded", result.to_dict() if result is not None else None, None)
         loop.add_callback(job.finish, *outcome)
 
 

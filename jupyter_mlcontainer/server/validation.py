@@ -25,6 +25,21 @@ PUSH_FIELDS = {
 }
 
 
+#: The body of POST /mlcontainer/deployments.
+DEPLOY_FIELDS = {
+    "source": (str, "an instance's name, a notebook's image name, or an image reference"),
+    "replicas": (int, "how many replicas serve it (default 2)"),
+    "port": (int, "the front's port on 127.0.0.1 (default: a free one)"),
+    "name": (str, "the deployment's name (default: the instance's or image's)"),
+    "init_swarm": (bool, "true to turn on Docker's swarm mode if it is off"),
+    "allow_foreign": (bool, "true to deploy an image that jupyter-mlcontainer did not build"),
+}
+#: The body of PATCH /mlcontainer/deployments/<name>.
+SCALE_FIELDS = {"replicas": (int, "the number of replicas wanted")}
+#: The body of POST /mlcontainer/deployments/<name>/rollout.
+ROLLOUT_FIELDS = {"image": (str, "the image to roll out (default: the notebook's latest build)")}
+
+
 def parse_json_body(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"null")

@@ -6,16 +6,16 @@ button in a notebook can never turn into a tool for loading someone else's serve
 
 from __future__ import annotations
 
+import json
 import math
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..client import ServingClient
-from ..errors import InstanceUnreachable, LoadTestRefused
+from ..errors import LoadTestRefused
+from .loadclient import run_clients
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_REQUESTS = 2000
@@ -96,8 +96,9 @@ def run_load_test(
     max_seconds: float = 20.0,
     timeout: float = 10.0,
 ) -> LoadTestResult:
-    """Send `payload` to `url`/predict `requests` times from `concurrency` threads, stopping at
-    `max_seconds`; every bound is checked against the module's ceilings first."""
+    """Send `payload` to `url`/predict `requests` times over `concurrency` keep-alive
+    connections (as wrk does), stopping at `max_seconds`; every bound is checked against the
+    module's ceilings first."""
     check_local(url)
     for value, ceiling, name in (
         (requests, MAX_REQUESTS, "requests"),
@@ -113,30 +114,33 @@ def run_load_test(
     client = ServingClient(url, timeout=min(timeout, max_seconds))
     result = LoadTestResult(requests, concurrency)
     statuses: Counter = Counter()
-    lock = threading.Lock()
     remaining = [requests]
     started = time.perf_counter()
     deadline = started + max_seconds
 
-    def worker() -> None:
-        while time.perf_counter() < deadline:
-            with lock:
-                if remaining[0] == 0:
-                    return
-                remaining[0] -= 1
-            try:
-                answer = client.predict(payload)
-                status, latency = answer.status, answer.latency_ms
-            except InstanceUnreachable:
-                status, latency = 0, None
-            with lock:
-                statuses[status] += 1
-                if 200 <= status < 300:
-                    result.latencies_ms.append(latency)
+    def claim() -> bool:
+        if remaining[0] == 0 or time.perf_counter() >= deadline:
+            return False
+        remaining[0] -= 1
+        return True
 
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="mlcontainer-load") as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
-            future.result()
+    def record(status: int, latency_ms: float) -> None:
+        statuses[status] += 1
+        if 200 <= status < 300:
+            result.latencies_ms.append(latency_ms)
+
+    parts = urlsplit(url)
+    run_clients(
+        parts.hostname,
+        parts.port or 80,
+        client.path("/predict"),
+        json.dumps(payload).encode(),
+        concurrency,
+        claim,
+        record,
+        client.timeout,
+        tls=parts.scheme == "https",
+    )
     result.seconds = time.perf_counter() - started
     result.statuses = dict(statuses)
     result.timed_out = remaining[0] > 0

@@ -24,12 +24,74 @@ export interface IInstance {
   notebook: string;
 }
 
+/** Whether an instance's image still matches its notebook and packages. */
+export interface IDrift {
+  status:
+    | 'up-to-date'
+    | 'notebook-changed'
+    | 'notebook-missing'
+    | 'environment-drifted';
+  summary: string;
+  details: string[];
+}
+
 export interface IParityRow {
   index: number;
   expected: unknown;
   actual: unknown;
   ok: boolean;
   detail: string;
+}
+
+/** StatementVerdict.to_dict(): why one top-level statement is kept or dropped. */
+export interface IStatementVerdict {
+  /** The cell's index in the notebook (markdown cells count). */
+  cell: number;
+  /** The statement's first line. */
+  line: string;
+  kept: boolean;
+  reason: string;
+}
+
+/** SliceReport.to_dict(): what goes into the image and why. */
+export interface ISliceReport {
+  notebook: string;
+  /** What is served, e.g. predict(inputs). */
+  entry: string;
+  statements: IStatementVerdict[];
+  values: { name: string; type: string; serializer: string; size: number }[];
+  packages: {
+    name: string;
+    version: string;
+    /** The imports, pickles or packages that pulled it in. */
+    why: string[];
+    installed_size: number | null;
+  }[];
+  local_modules: string[];
+  files: string[];
+  system_packages: string[];
+  base_image: string;
+  /** Bytes; null where unknown. */
+  size_estimate: {
+    base: number | null;
+    python_packages: number | null;
+    app: number;
+    total: number | null;
+  };
+  warnings: string[];
+}
+
+/** Replacement.to_dict(): how a build under a serving name replaced what served. */
+export interface IReplacement {
+  how: 'rollout' | 'restart';
+  /** Unchanged. */
+  url: string;
+  previous_image: string;
+  /** The old and the new model's answers to the sample; null when one did not answer. */
+  before: unknown[] | null;
+  after: unknown[] | null;
+  /** Without a listener at the URL (0 for a rollout). */
+  gap_seconds: number;
 }
 
 /** BuildResult.to_dict() */
@@ -43,6 +105,8 @@ export interface IBuildResult {
   parity: { rows: IParityRow[]; passed: boolean } | null;
   sample: { request: unknown; expected: unknown } | null;
   warnings: string[];
+  replacement: IReplacement | null;
+  report: ISliceReport | null;
 }
 
 export interface IJobError {
@@ -54,13 +118,52 @@ export interface IJobError {
 export type JobStatus =
   'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
-export interface IJob {
+/** PushResult.to_dict() */
+export interface IPushResult {
+  image: string;
+  target: string;
+  digest: string;
+  layers: number;
+  layers_sent: number;
+  bytes_sent: number;
+}
+
+/** Deployment.to_dict(): replicas of one image behind one URL, on Docker's swarm mode. */
+export interface IDeployment {
+  name: string;
+  /** The front's, on 127.0.0.1; empty while the front is not running. */
+  url: string;
+  image: string;
+  /** Wanted. */
+  replicas: number;
+  /** Running and healthy. */
+  running: number;
+  /** Swarm's state of the last rollout: '', updating, completed, rollback_completed, … */
+  update: string;
+}
+
+/** GET /mlcontainer/deployments */
+export interface IDeploymentList {
+  /** 'active' when deployments can be made; 'inactive', 'worker', … otherwise. */
+  swarm: string;
+  deployments: IDeployment[];
+}
+
+export type JobKind =
+  'build' | 'explain' | 'push' | 'deploy' | 'scale' | 'rollout' | 'undeploy';
+
+/**
+ * A job's summary; `result` is an IBuildResult for a build or an explain, an IPushResult for a push, an
+ * IDeployment for a deploy, scale or rollout, null for an undeploy.
+ */
+export interface IJob<R = IBuildResult> {
   id: string;
+  kind: JobKind;
   notebook: string;
   name: string | null;
   status: JobStatus;
   stage: string;
-  result: IBuildResult | null;
+  result: R | null;
   error: IJobError | null;
   created: number;
   finished: number | null;
@@ -87,6 +190,8 @@ export interface IJobRequest {
   base_image?: string;
   system_packages?: string[];
   keep_gpu_packages?: boolean;
+  /** Only the slice report: nothing is built. */
+  explain?: boolean;
 }
 
 export interface IPredictResponse {
@@ -160,11 +265,11 @@ export function postJSON<T>(endpoint: string, body: unknown): Promise<T> {
  * Follow a job's server-sent events: the events so far, then new ones until
  * the job ends. Returns the job's final summary.
  */
-export async function followJob(
+export async function followJob<R = IBuildResult>(
   jobId: string,
   onEvent: (event: IProgressEvent) => void,
   signal: AbortSignal
-): Promise<IJob> {
+): Promise<IJob<R>> {
   const response = await send(`jobs/${jobId}/events`, { signal });
   const reader = response
     .body!.pipeThrough(new TextDecoderStream())
@@ -189,11 +294,11 @@ export async function followJob(
         continue; // a keep-alive comment
       }
       if (lines.includes('event: end')) {
-        return JSON.parse(data) as IJob;
+        return JSON.parse(data) as IJob<R>;
       }
       onEvent(JSON.parse(data) as IProgressEvent);
     }
   }
   // The stream broke off (server restart, proxy timeout): ask for the state.
-  return requestAPI<IJob>(`jobs/${jobId}`);
+  return requestAPI<IJob<R>>(`jobs/${jobId}`);
 }

@@ -2,6 +2,8 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { ICandidates, IJobRequest } from './api';
+import { ExplainControl } from './explain';
+import { ShowCell } from './report';
 
 /** What the dialog knows before it opens. */
 export interface IDialogDefaults {
@@ -9,6 +11,9 @@ export interface IDialogDefaults {
   name: string;
   runAfterBuild: boolean;
   candidates: ICandidates | null;
+  /** What every request of this notebook carries: its kernel, the base image setting. */
+  context: Pick<IJobRequest, 'kernel_id' | 'base_image'>;
+  showCell: ShowCell;
 }
 
 const OTHER = '__other__';
@@ -55,7 +60,7 @@ function row(label: string, control: HTMLElement, note = ''): HTMLElement {
 export class ContainerizeForm extends Widget {
   constructor(private readonly defaults: IDialogDefaults) {
     super();
-    this.addClass('jp-mlcontainer-form');
+    this.addClass('jp-mlcontainer-containerize');
     this.node.dataset.testid = 'mlcontainer-dialog';
     const candidates = defaults.candidates;
     const saved = candidates?.defaults ?? {};
@@ -131,7 +136,8 @@ export class ContainerizeForm extends Widget {
       ' Keep GPU-only packages the trial run never loaded'
     );
 
-    this.node.append(
+    const fields = element('div', { class: 'jp-mlcontainer-form' });
+    fields.append(
       row('Image name', this.nameInput),
       target,
       this.otherRow,
@@ -150,13 +156,25 @@ export class ContainerizeForm extends Widget {
       ),
       keepGpu
     );
+    this.explain = new ExplainControl(() => this.getValue(), defaults.showCell);
+    fields.appendChild(this.explain.node);
+    // The report opens beside the choices it describes.
+    this.node.append(fields, this.explain.view);
     this.targetSelect.addEventListener('change', () => this.updateVisibility());
     this.runInput.addEventListener('change', () => this.updateVisibility());
+    // A report describes the choices it was made for.
+    this.node.addEventListener('change', () => this.explain.reset());
     this.updateVisibility();
+  }
+
+  dispose(): void {
+    this.explain.dispose();
+    super.dispose();
   }
 
   getValue(): IJobRequest {
     const request: IJobRequest = {
+      ...this.defaults.context,
       path: this.defaults.path,
       run: this.runInput.checked
     };
@@ -225,6 +243,7 @@ export class ContainerizeForm extends Widget {
     this.portInput.disabled = !this.runInput.checked;
   }
 
+  private readonly explain: ExplainControl;
   private readonly nameInput: HTMLInputElement;
   private readonly targetSelect: HTMLSelectElement;
   private readonly otherInput: HTMLInputElement;

@@ -28,6 +28,12 @@ export function button(
   return node;
 }
 
+/** A value as JSON, cut to `width` characters, for a table cell. */
+export function shortJSON(value: unknown, width = 60): string {
+  const text = JSON.stringify(value);
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
 export function formatBytes(size: number): string {
   const units = ['B', 'kB', 'MB', 'GB'];
   let value = size;

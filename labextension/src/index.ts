@@ -14,10 +14,18 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { APIError, ICandidates, IJob, postJSON, requestAPI } from './api';
+import {
+  APIError,
+  ICandidates,
+  IJob,
+  IJobRequest,
+  postJSON,
+  requestAPI
+} from './api';
 import { askForJob } from './dialog';
 import { containerIcon } from './icon';
 import { BuildPanel } from './panel';
+import { IRegistrySetting } from './push';
 import { InstancesSidebar } from './sidebar';
 
 const PLUGIN_ID = 'jupyter-mlcontainer:plugin';
@@ -26,6 +34,7 @@ const COMMAND = 'mlcontainer:containerize';
 interface ISettings {
   baseImage: string;
   runAfterBuild: boolean;
+  registry: string;
 }
 
 /**
@@ -45,15 +54,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const settings: ISettings = { baseImage: '', runAfterBuild: true };
+    const settings: ISettings = {
+      baseImage: '',
+      runAfterBuild: true,
+      registry: ''
+    };
+    let stored: ISettingRegistry.ISettings | null = null;
     if (settingRegistry) {
       settingRegistry
         .load(PLUGIN_ID)
         .then(loaded => {
+          stored = loaded;
           const read = () => {
             settings.baseImage = loaded.get('baseImage').composite as string;
             settings.runAfterBuild = loaded.get('runAfterBuild')
               .composite as boolean;
+            settings.registry = loaded.get('registry').composite as string;
           };
           read();
           loaded.changed.connect(read);
@@ -63,16 +79,93 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
     }
 
+    const registry: IRegistrySetting = {
+      get: () => settings.registry,
+      remember: value => {
+        if (value === settings.registry) {
+          return;
+        }
+        settings.registry = value;
+        stored
+          ?.set('registry', value)
+          .catch(reason =>
+            console.error(
+              'jupyter-mlcontainer: cannot save the registry',
+              reason
+            )
+          );
+      }
+    };
+
     const panels = new WidgetTracker<MainAreaWidget<BuildPanel>>({
       namespace: 'mlcontainer-builds'
     });
-    const openJob = (job: Pick<IJob, 'id' | 'notebook'>) => {
+    /** The open notebook at `path`, opened when it is not. */
+    const notebookAt = async (path: string): Promise<NotebookPanel> =>
+      notebooks.find(panel => panel.context.path === path) ??
+      (await app.commands.execute('docmanager:open', { path }));
+
+    /** Show cell `index` of the notebook at `path`: activate it and scroll it into view. */
+    const showCell = (path: string) => async (index: number) => {
+      const panel = await notebookAt(path);
+      await panel.context.ready;
+      app.shell.activateById(panel.id);
+      const cell = panel.content.widgets[index];
+      if (cell) {
+        panel.content.activeCellIndex = index;
+        await panel.content.scrollToCell(cell, 'center');
+      }
+    };
+
+    /** What every request for a notebook carries: its kernel (whose state is captured). */
+    const jobContext = (
+      panel: NotebookPanel | undefined
+    ): Pick<IJobRequest, 'kernel_id' | 'base_image'> => {
+      const context: Pick<IJobRequest, 'kernel_id' | 'base_image'> = {};
+      const kernelId = panel?.sessionContext.session?.kernel?.id;
+      if (kernelId) {
+        context.kernel_id = kernelId;
+      }
+      if (settings.baseImage) {
+        context.base_image = settings.baseImage;
+      }
+      return context;
+    };
+
+    /** Start a build and open its panel. */
+    const build = async (request: IJobRequest) => {
+      const { id } = await postJSON<{ id: string }>('jobs', request);
+      openJob({ id, notebook: request.path }, request);
+    };
+
+    /**
+     * The same build again, with the notebook saved and its current kernel: under the same
+     * name, the server replaces what serves.
+     */
+    const redeploy = async (request: IJobRequest) => {
+      const panel = notebooks.find(
+        widget => widget.context.path === request.path
+      );
+      if (panel?.context.model.dirty) {
+        await panel.context.save();
+      }
+      await build({ ...request, kernel_id: undefined, ...jobContext(panel) });
+    };
+
+    const openJob = (
+      job: Pick<IJob, 'id' | 'notebook'>,
+      request: IJobRequest | null = null
+    ) => {
       const open = panels.find(panel => panel.content.jobId === job.id);
       if (open) {
         app.shell.activateById(open.id);
         return;
       }
-      const content = new BuildPanel(job.id, job.notebook);
+      const content = new BuildPanel(job.id, job.notebook, registry, {
+        deployed: () => void sidebar.refresh(),
+        redeploy: request ? () => redeploy(request) : null,
+        showCell: showCell(job.notebook)
+      });
       const widget = new MainAreaWidget({ content });
       widget.id = content.id;
       widget.title.label = content.title.label;
@@ -100,21 +193,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         path,
         name: PathExt.basename(path, '.ipynb'),
         runAfterBuild: settings.runAfterBuild,
-        candidates
+        candidates,
+        context: jobContext(panel),
+        showCell: showCell(path)
       });
       if (!request) {
         return;
       }
-      const kernelId = panel.sessionContext.session?.kernel?.id;
-      if (kernelId) {
-        request.kernel_id = kernelId;
-      }
-      if (settings.baseImage) {
-        request.base_image = settings.baseImage;
-      }
       try {
-        const { id } = await postJSON<{ id: string }>('jobs', request);
-        openJob({ id, notebook: path });
+        await build(request);
       } catch (error) {
         const hint = error instanceof APIError ? `\n${error.hint}` : '';
         showErrorMessage(
@@ -159,7 +246,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const sidebar = new InstancesSidebar(containerIcon, openJob);
+    const sidebar = new InstancesSidebar(containerIcon, openJob, registry);
     app.shell.add(sidebar, 'left', { rank: 900 });
     restorer?.add(sidebar, sidebar.id);
   }

@@ -10,7 +10,24 @@ import {
   postJSON,
   requestAPI
 } from './api';
-import { button, element, formatBytes, formatDuration } from './dom';
+import { DeployControl } from './deploy';
+import { button, element, formatBytes, formatDuration, shortJSON } from './dom';
+import { IRegistrySetting, PushControl } from './push';
+import { replacementView } from './replacement';
+import { reportView, ShowCell } from './report';
+
+/** What a build panel asks of the rest of the extension. */
+export interface IPanelActions {
+  /** A deployment was made: the sidebar lists it. */
+  deployed(): void;
+  /**
+   * Build the notebook again with the same choices, in a new panel; null when this page
+   * does not know the choices (a panel reopened from the sidebar).
+   */
+  redeploy: (() => Promise<void>) | null;
+  /** Show a cell of the built notebook. */
+  showCell: ShowCell;
+}
 
 /** The pipeline's stages, in order, as workflow.containerize announces them. */
 const STAGES = [
@@ -23,11 +40,6 @@ const STAGES = [
   'check'
 ];
 
-function short(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
-}
-
 /**
  * A build's progress and outcome: stages, a progress bar, the streaming log,
  * then the instance's URL, the parity check and a box to send test requests.
@@ -37,7 +49,9 @@ function short(value: unknown): string {
 export class BuildPanel extends Widget {
   constructor(
     readonly jobId: string,
-    notebook: string
+    notebook: string,
+    private readonly registry: IRegistrySetting,
+    private readonly actions: IPanelActions
   ) {
     super();
     this.id = `mlcontainer-build-${jobId}`;
@@ -101,6 +115,8 @@ export class BuildPanel extends Widget {
 
   dispose(): void {
     this.abort.abort();
+    this.push?.dispose();
+    this.deploy?.dispose();
     window.clearInterval(this.timer);
     super.dispose();
   }
@@ -245,7 +261,11 @@ export class BuildPanel extends Widget {
     fact('Size', formatBytes(result.size), 'mlcontainer-size');
     fact('Build context', result.context, 'mlcontainer-context');
     box.appendChild(facts);
+    box.appendChild(this.shipBox(result.tag, !!instance?.url));
 
+    if (result.replacement) {
+      box.appendChild(replacementView(result.replacement));
+    }
     if (result.parity) {
       box.appendChild(this.parityTable(result.parity));
     }
@@ -255,6 +275,64 @@ export class BuildPanel extends Widget {
     if (instance?.url) {
       box.appendChild(this.testBox(instance.name, result.sample?.request));
     }
+    if (result.report) {
+      const report = element('details', 'jp-mlcontainer-panel-report');
+      report.append(
+        element('summary', '', 'What went into the image'),
+        reportView(result.report, this.actions.showCell)
+      );
+      box.appendChild(report);
+    }
+  }
+
+  /**
+   * Push or deploy the built image (by its content-hash tag, so both work after the
+   * instance stops); redeploy the notebook when an instance serves it.
+   */
+  private shipBox(image: string, serving: boolean): HTMLElement {
+    this.push?.dispose();
+    this.push = new PushControl(
+      image,
+      image,
+      this.registry,
+      'mlcontainer-push'
+    );
+    this.deploy?.dispose();
+    this.deploy = new DeployControl(
+      image,
+      'mlcontainer-deploy',
+      this.actions.deployed
+    );
+    const section = element('section', 'jp-mlcontainer-push-section');
+    const actions = element('div', 'jp-mlcontainer-actions');
+    actions.append(this.push.button, this.deploy.button);
+    const redeploy = this.actions.redeploy;
+    if (serving && redeploy) {
+      actions.appendChild(this.redeployButton(redeploy));
+    }
+    section.append(actions, this.push.status, this.deploy.line.node);
+    return section;
+  }
+
+  /**
+   * Build again under the same name: the server replaces the instance (same URL) or rolls
+   * out its deployment, and the new panel shows the old and new answers side by side.
+   */
+  private redeployButton(redeploy: () => Promise<void>): HTMLButtonElement {
+    const node = button('Redeploy', 'mlcontainer-redeploy');
+    node.title =
+      'Build the notebook again with the same choices and replace this instance';
+    node.onclick = async () => {
+      node.disabled = true;
+      try {
+        await redeploy();
+      } catch (error) {
+        this.showError(error as Error);
+      } finally {
+        node.disabled = false;
+      }
+    };
+    return node;
   }
 
   private parityTable(
@@ -280,8 +358,8 @@ export class BuildPanel extends Widget {
       tr.append(
         element('td', '', String(row.index)),
         element('td', 'jp-mlcontainer-verdict', row.ok ? 'PASS' : 'FAIL'),
-        element('td', '', short(row.expected)),
-        element('td', '', short(row.actual)),
+        element('td', '', shortJSON(row.expected)),
+        element('td', '', shortJSON(row.actual)),
         element('td', '', row.detail)
       );
       table.appendChild(tr);
@@ -369,6 +447,8 @@ export class BuildPanel extends Widget {
   }
 
   private created = Date.now() / 1000;
+  private push: PushControl | null = null;
+  private deploy: DeployControl | null = null;
   private timer = 0;
   private readonly abort = new AbortController();
   private readonly statusBadge: HTMLElement;

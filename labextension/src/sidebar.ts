@@ -2,20 +2,26 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { IInstance, IJob, requestAPI } from './api';
+import { IDeploymentList, IDrift, IInstance, IJob, requestAPI } from './api';
+import { DeployControl, DeploymentItem } from './deploy';
 import { button, element, formatDuration } from './dom';
+import { IRegistrySetting, PushControl } from './push';
 
 /** Seconds between refreshes while the sidebar is visible. */
 const REFRESH_SECONDS = 5;
+/** Seconds an instance's drift check is reused before it is asked again. */
+const DRIFT_SECONDS = 30;
 
 /**
  * Running instances (read from the engine's labels, so nothing is lost when
- * Jupyter restarts) and this server's recent builds, which reopen their panel.
+ * Jupyter restarts), deployments (read from swarm mode's services) and this
+ * server's recent builds, which reopen their panel.
  */
 export class InstancesSidebar extends Widget {
   constructor(
     icon: LabIcon,
-    private readonly openJob: (job: IJob) => void
+    private readonly openJob: (job: IJob) => void,
+    private readonly registry: IRegistrySetting
   ) {
     super();
     this.id = 'mlcontainer-sidebar';
@@ -31,33 +37,45 @@ export class InstancesSidebar extends Widget {
       'jp-Button jp-mod-minimal jp-mlcontainer-refresh',
       '↻'
     );
-    refresh.title = 'Refresh';
-    refresh.onclick = () => this.refresh();
+    refresh.title =
+      'Refresh, and check again whether images match their notebooks';
+    refresh.dataset.testid = 'mlcontainer-refresh';
+    refresh.onclick = () => {
+      this.drifts.clear();
+      void this.refresh();
+    };
     header.appendChild(refresh);
     this.message = element('p', 'jp-mlcontainer-message');
+    this.message.dataset.testid = 'mlcontainer-sidebar-message';
     this.instanceList = element('ul', 'jp-mlcontainer-instances');
     this.instanceList.dataset.testid = 'mlcontainer-instances';
+    this.deploymentList = element('ul', 'jp-mlcontainer-deployments');
+    this.deploymentList.dataset.testid = 'mlcontainer-deployments';
     this.jobList = element('ul', 'jp-mlcontainer-jobs');
     this.node.append(
       header,
       this.message,
       element('h3', '', 'Running'),
       this.instanceList,
+      element('h3', '', 'Deployments'),
+      this.deploymentList,
       element('h3', '', 'Builds'),
       this.jobList
     );
   }
 
-  /** Read instances and builds again and redraw. */
+  /** Read instances, deployments and builds again and redraw. */
   async refresh(): Promise<void> {
     try {
-      const [{ instances }, { jobs }] = await Promise.all([
+      const [{ instances }, deployments, { jobs }] = await Promise.all([
         requestAPI<{ instances: IInstance[] }>('instances'),
+        requestAPI<IDeploymentList>('deployments'),
         requestAPI<{ jobs: IJob[] }>('jobs')
       ]);
       this.message.textContent = '';
       this.message.hidden = true;
       this.drawInstances(instances);
+      this.drawDeployments(deployments);
       this.drawJobs(jobs);
     } catch (error) {
       const { message, hint } = error as { message: string; hint?: string };
@@ -80,11 +98,25 @@ export class InstancesSidebar extends Widget {
 
   dispose(): void {
     window.clearInterval(this.timer);
+    this.pushes.forEach(control => control.dispose());
+    this.deploys.forEach(control => control.dispose());
+    this.deployments.forEach(item => item.dispose());
     super.dispose();
   }
 
   private drawInstances(instances: IInstance[]): void {
     this.instanceList.replaceChildren();
+    // A push or a deploy outlives the redraws every few seconds; it is dropped with its
+    // instance.
+    const names = new Set(instances.map(instance => instance.name));
+    for (const controls of [this.pushes, this.deploys]) {
+      for (const [name, control] of controls) {
+        if (!names.has(name)) {
+          control.dispose();
+          controls.delete(name);
+        }
+      }
+    }
     if (!instances.length) {
       this.instanceList.appendChild(
         element('li', 'jp-mlcontainer-empty', 'No running containers.')
@@ -100,9 +132,9 @@ export class InstancesSidebar extends Widget {
     const item = element('li', 'jp-mlcontainer-instance');
     item.dataset.testid = 'mlcontainer-instance';
     item.dataset.name = instance.name;
-    item.appendChild(
-      element('div', 'jp-mlcontainer-instance-name', instance.name)
-    );
+    const title = element('div', 'jp-mlcontainer-instance-name', instance.name);
+    title.append(' ', this.driftBadge(instance));
+    item.appendChild(title);
     if (instance.notebook) {
       item.appendChild(
         element('div', 'jp-mlcontainer-muted', instance.notebook)
@@ -149,21 +181,103 @@ export class InstancesSidebar extends Widget {
       }
       this.refresh();
     };
+    let push = this.pushes.get(instance.name);
+    if (!push) {
+      push = new PushControl(
+        instance.name,
+        instance.image,
+        this.registry,
+        'mlcontainer-sidebar-push'
+      );
+      this.pushes.set(instance.name, push);
+    }
+    let deploy = this.deploys.get(instance.name);
+    if (!deploy) {
+      deploy = new DeployControl(
+        instance.name,
+        'mlcontainer-sidebar-deploy',
+        () => void this.refresh()
+      );
+      this.deploys.set(instance.name, deploy);
+    }
     const actions = element('div', 'jp-mlcontainer-actions');
-    actions.append(logsButton, stopButton);
-    item.append(actions, logs);
+    actions.append(logsButton, push.button, deploy.button, stopButton);
+    item.append(actions, push.status, deploy.line.node, logs);
     return item;
+  }
+
+  /** A badge saying whether the image still matches its notebook, details in its tooltip. */
+  private driftBadge(instance: IInstance): HTMLElement {
+    const badge = element('span', 'jp-mlcontainer-badge jp-mlcontainer-drift');
+    badge.dataset.testid = 'mlcontainer-drift';
+    let cached = this.drifts.get(instance.name);
+    if (
+      !cached ||
+      cached.id !== instance.id ||
+      Date.now() - cached.at > DRIFT_SECONDS * 1000
+    ) {
+      cached = {
+        id: instance.id,
+        at: Date.now(),
+        drift: requestAPI<IDrift>(`instances/${instance.name}/drift`)
+      };
+      this.drifts.set(instance.name, cached);
+    }
+    badge.hidden = true;
+    cached.drift.then(
+      drift => {
+        badge.hidden = false;
+        badge.textContent = drift.summary;
+        badge.dataset.status = drift.status;
+        badge.title = [drift.summary, ...drift.details].join('\n');
+      },
+      () => {
+        badge.hidden = true;
+      }
+    );
+    return badge;
+  }
+
+  private drawDeployments({ swarm, deployments }: IDeploymentList): void {
+    const listed = new Map(deployments.map(d => [d.name, d]));
+    for (const [name, item] of this.deployments) {
+      if (!listed.has(name) && !item.busy) {
+        item.dispose();
+        this.deployments.delete(name);
+      }
+    }
+    for (const deployment of deployments) {
+      const item = this.deployments.get(deployment.name);
+      if (item) {
+        item.update(deployment);
+      } else {
+        this.deployments.set(
+          deployment.name,
+          new DeploymentItem(deployment, () => void this.refresh())
+        );
+      }
+    }
+    const items = [...this.deployments.values()].map(item => item.node);
+    this.deploymentList.replaceChildren(...items);
+    if (!items.length) {
+      const off = swarm === 'active' ? '' : ` (Docker swarm mode is ${swarm})`;
+      this.deploymentList.appendChild(
+        element('li', 'jp-mlcontainer-empty', `No deployments${off}.`)
+      );
+    }
   }
 
   private drawJobs(jobs: IJob[]): void {
     this.jobList.replaceChildren();
-    if (!jobs.length) {
+    // Pushes and deployment jobs show their progress beside what they act on.
+    const builds = jobs.filter(job => job.kind === 'build');
+    if (!builds.length) {
       this.jobList.appendChild(
         element('li', 'jp-mlcontainer-empty', 'No builds yet.')
       );
       return;
     }
-    for (const job of jobs.slice().reverse()) {
+    for (const job of builds.reverse()) {
       const item = element('li', 'jp-mlcontainer-job');
       const open = element(
         'button',
@@ -180,7 +294,15 @@ export class InstancesSidebar extends Widget {
   }
 
   private timer = 0;
+  private readonly pushes = new Map<string, PushControl>();
+  private readonly drifts = new Map<
+    string,
+    { id: string; at: number; drift: Promise<IDrift> }
+  >();
+  private readonly deploys = new Map<string, DeployControl>();
+  private readonly deployments = new Map<string, DeploymentItem>();
   private readonly message: HTMLElement;
   private readonly instanceList: HTMLUListElement;
+  private readonly deploymentList: HTMLUListElement;
   private readonly jobList: HTMLUListElement;
 }

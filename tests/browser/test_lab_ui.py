@@ -1,18 +1,12 @@
-"""A real JupyterLab in a real Chromium: run a notebook, containerize it, test it, stop it."""
+"""A real JupyterLab in a real Chromium: run a notebook, containerize it, test it, push it,
+stop it."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-from ports import free_port, wait_until_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -21,90 +15,12 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 NOTEBOOK = "iris_classifier.ipynb"
 #: xgboost's scikit-learn API imports scikit-learn lazily: only the trial run sees it.
 LAZY_NOTEBOOK = "xgboost_churn.ipynb"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Milliseconds: a capture, a wheel download, a docker build and a start on a shared machine.
 BUILD_TIMEOUT = 600_000
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory, base_image, test_labels):
-    """`jupyter lab` on 127.0.0.1 serving a temporary folder with an example notebook."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    root = tmp_path_factory.mktemp("lab-root")
-    for notebook in (NOTEBOOK, LAZY_NOTEBOOK):
-        shutil.copy(REPO / "examples" / notebook, root / notebook)
-    home = tmp_path_factory.mktemp("lab-home")
-    token, port = secrets.token_hex(16), free_port()
-    ((label, value),) = test_labels.items()
-    env = {
-        **os.environ,
-        "MLCONTAINER_BASE_IMAGE": base_image,
-        "MLCONTAINER_LABELS": f"{label}={value}",
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-    }
-    with open(home / "lab.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
-                "--no-browser",
-                "--allow-root",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_answers(f"{url}/api/status?token={token}", process, home / "lab.log", 60)
-            yield url, token
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-@pytest.fixture
-def page(lab):
-    """Function-scoped, so Playwright's event loop comes and goes inside the test server's."""
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {SCREENSHOTS}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
-
-
 def shot(page, name: str, target=None) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (target or page).screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
@@ -152,18 +68,20 @@ def open_and_run(page, lab, notebook: str) -> None:
         news.first.click()  # the first-run question about Jupyter news covers the panel
 
 
-def wait_for_outcome(page) -> None:
-    """Wait until the panel shows the instance's URL or an error, and fail on an error."""
-    outcome = page.locator(
+def wait_for_outcome(page, panel=None) -> None:
+    """Wait until the panel (the page's only one unless given) shows the instance's URL or an
+    error, and fail on an error."""
+    panel = panel or page
+    outcome = panel.locator(
         "[data-testid=mlcontainer-url], [data-testid=mlcontainer-error]:visible"
     ).first
     outcome.wait_for(timeout=BUILD_TIMEOUT)
-    error = page.locator("[data-testid=mlcontainer-error]")
+    error = panel.locator("[data-testid=mlcontainer-error]")
     assert not error.is_visible(), error.inner_text()
-    assert page.locator("[data-testid=mlcontainer-status]").inner_text().lower() == "succeeded"
+    assert panel.locator("[data-testid=mlcontainer-status]").inner_text().lower() == "succeeded"
 
 
-def test_containerize_from_the_toolbar(lab, page, engine, test_labels):
+def test_containerize_from_the_toolbar(lab, page, engine, test_labels, registry):
     open_and_run(page, lab, NOTEBOOK)
     page.locator("[data-testid=mlcontainer-toolbar-button]").first.click()
     dialog = page.locator("[data-testid=mlcontainer-dialog]")
@@ -202,6 +120,15 @@ def test_containerize_from_the_toolbar(lab, page, engine, test_labels):
     response.filter(has_text="predictions").wait_for()
     assert response.inner_text().startswith("HTTP 200 in ")
     shot(page, "3-result")
+
+    page.locator("[data-testid=mlcontainer-push]").click()
+    target = page.locator("[data-testid=mlcontainer-push-target]")
+    assert target.input_value() == "iris_classifier", "the image's name, no registry set yet"
+    target.fill(f"{registry}/lab/iris")
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    pushed = page.locator("[data-testid=mlcontainer-panel] [data-testid=mlcontainer-push-result]")
+    pushed.wait_for(timeout=BUILD_TIMEOUT)
+    assert pushed.inner_text().startswith(f"{registry}/lab/iris:")
 
     instance = page.locator("[data-testid=mlcontainer-instance]").inner_text()
     page.locator(".lm-TabBar-tab[data-id=mlcontainer-sidebar]").click()

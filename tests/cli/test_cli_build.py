@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -108,3 +109,72 @@ def test_nbconvert_lists_the_exporter():
     from nbconvert.exporters import get_export_names
 
     assert "mlcontainer" in get_export_names()
+
+
+# -- the slice report ------------------------------------------------------------------------
+
+
+def test_explain_prints_the_report_and_builds_nothing(tmp_path, engine, test_labels):
+    from report_notebook import EXPECTED, write_report_notebook
+
+    notebook = write_report_notebook(tmp_path)
+    label = ",".join(f"{k}={v}" for k, v in test_labels.items())
+    images_before = {image.id for image in engine.client.images.list(filters={"label": label})}
+    result = subprocess.run(
+        ["jupyter", "mlcontainer", "build", str(notebook), "--explain"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MLCONTAINER_LABELS": label},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Slice report for model.ipynb: serving predict(inputs)")
+    for (_, line), (kept, reason) in EXPECTED.items():
+        verdict = "kept" if kept else "dropped"
+        assert any(
+            line[:40] in row and verdict in row and reason in row for row in out.splitlines()
+        ), (
+            line,
+            reason,
+        )
+    assert "clf: sklearn.linear_model._logistic.LogisticRegression, joblib" in out
+    assert "scikit-learn==" in out and "pickle of `clf` (sklearn)" in out
+    assert "cell 4 ran as [4] after [5]" in out
+    assert "cell 1 reads ../outside.csv, outside the notebook's folder" in out
+    assert "Expected size:" in out
+    images_after = {image.id for image in engine.client.images.list(filters={"label": label})}
+    assert images_after == images_before, "nothing built"
+
+
+def test_context_only_writes_a_deterministic_report_and_json_has_it(tmp_path):
+    from report_notebook import write_report_notebook
+
+    notebook = write_report_notebook(tmp_path)
+    summaries = []
+    for out in ("ctx1", "ctx2"):
+        result = _run(
+            "jupyter",
+            "mlcontainer",
+            "build",
+            str(notebook),
+            "--context-only",
+            "--out",
+            str(tmp_path / out),
+            "--json",
+        )
+        assert result.returncode == 0, result.stderr
+        summaries.append(json.loads(result.stdout))
+    reports = [(tmp_path / out / "REPORT.md").read_bytes() for out in ("ctx1", "ctx2")]
+    assert reports[0] == reports[1], "the same notebook gives a byte-identical REPORT.md"
+    text = reports[0].decode()
+    assert "| 4 | `clf.fit(X, y)` | dropped | training that the captured value replaces |" in text
+    assert "REPORT.md" in (tmp_path / "ctx1" / ".dockerignore").read_text()
+    summary = summaries[0]
+    assert_matches_schema(summary)
+    report = summary["report"]
+    statements = {(s["cell"], s["line"]): s["reason"] for s in report["statements"]}
+    assert statements[(3, "plt.hist(X[:, 0])")] == "a plot"
+    assert [v["name"] for v in report["values"]] == ["clf", "lookup"]
+    assert report["size_estimate"]["python_packages"] > 0
+    assert any("ran out of order" in w for w in report["warnings"])

@@ -11,7 +11,7 @@ import pytest
 from jupyter_mlcontainer.cli.instances import add_commands, format_table, uptime
 from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.engine.base import split_image_ref
-from jupyter_mlcontainer.errors import InstanceNotFound, RunFailed
+from jupyter_mlcontainer.errors import ForeignImage, InstanceNotFound, RunFailed
 
 
 def cli(argv: list[str]) -> int:
@@ -39,15 +39,19 @@ def names(engine, serving_image, test_labels):
 
 
 @pytest.mark.engine
-def test_run_ls_logs_stop(serving_image, names, label_args, capsys):
+def test_run_ls_logs_stop(engine, serving_image, names, label_args, test_labels, capsys):
     first, second = names
 
-    assert cli(["run", serving_image, "--name", first, "--port", "0"]) == 0
+    # The stub image is not one a notebook built here: refused, unless allowed.
+    with pytest.raises(ForeignImage, match="was not built by jupyter-mlcontainer"):
+        cli(["run", serving_image, "--name", first])
+    assert first not in {i.name for i in engine.list_instances(all=True, labels=test_labels)}
+    assert cli(["run", serving_image, "--name", first, "--port", "0", "--allow-foreign"]) == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith("http://127.0.0.1:")
     assert ServingClient(url).predict({"instances": [7]}).body == {"predictions": [7]}
 
-    assert cli(["run", serving_image, "--name", second, "--json"]) == 0
+    assert cli(["run", serving_image, "--name", second, "--json", "--allow-foreign"]) == 0
     second_instance = json.loads(capsys.readouterr().out)
     assert second_instance["name"] == second and second_instance["status"] == "running"
 
@@ -82,7 +86,7 @@ def test_run_that_does_not_get_ready_removes_its_container(
     test_labels,
 ):
     with pytest.raises(RunFailed, match="not ready after 0.3 s"):
-        cli(["run", serving_image, "--name", names[0], "--timeout", "0.3"])
+        cli(["run", serving_image, "--name", names[0], "--timeout", "0.3", "--allow-foreign"])
     assert names[0] not in {i.name for i in engine.list_instances(all=True, labels=test_labels)}
 
 

@@ -56,6 +56,9 @@ def test_push_errors_say_what_to_do(engine, built, free_address):
     with pytest.raises(PushFailed) as caught:
         push_image(engine, built.tag, f"{free_address}/team/iris")
     assert f"Check that a registry runs at {free_address}" in caught.value.hint
+    assert not any(free_address in ref for ref in engine.image_refs(built.tag)), (
+        "a failed push leaves no tag behind that would make the image look pushed"
+    )
 
 
 def test_the_instance_object_pushes_its_image(engine, built, registry, test_labels, capsys):

@@ -212,3 +212,27 @@ def test_local_packages_ship_whole_with_what_they_import(tmp_path):
         "helpers.py",
     ]
     assert third_party_imports_of_files(files) == ["helpers", "numpy", "scipy"]
+
+
+def test_a_statement_keeps_the_comment_that_closes_its_last_line():
+    """A `# pragma: allowlist secret` must travel with its line; a line separator inside a
+    string (which str.splitlines would split at) does not shift the lines."""
+    import nbformat
+
+    from jupyter_mlcontainer.pipeline.cells import parse_cells
+
+    source = (
+        'sep = "a\u2028b"\n'
+        'key = "é"  # pragma: allowlist secret\n'
+        "a = 1; b = 2  # both\n"
+        "@staticmethod\ndef f():  # opens\n    return 1  # closes\n"
+    )
+    statements, problems = parse_cells([nbformat.v4.new_code_cell(source)])
+    assert not problems
+    assert [s.source for s in statements] == [
+        'sep = "a\u2028b"',
+        'key = "é"  # pragma: allowlist secret',
+        "a = 1",
+        "b = 2  # both",
+        "@staticmethod\ndef f():  # opens\n    return 1  # closes",
+    ]

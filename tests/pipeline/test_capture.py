@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import types
@@ -111,6 +112,7 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
     lightgbm = pytest.importorskip("lightgbm")
     torch = pytest.importorskip("torch")
     from jupyter_mlcontainer.pipeline.capture import save_state
+    from jupyter_mlcontainer.pipeline.render import state_digest
     from jupyter_mlcontainer.runtime import state as runtime_state
 
     rng = np.random.default_rng(0)
@@ -129,6 +131,9 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
         )
     }
     assert saved["booster"]["format"] == "lightgbm" and saved["net"]["format"] == "torch"
+    (tmp_path / "app").mkdir()  # the record the runtime checks each state file against
+    serving = {"state": state_digest(tuple(saved.values()))}
+    (tmp_path / "app" / "serving.json").write_text(json.dumps(serving))
     monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
     rows = rng.random((4, 3))
     loaded = runtime_state.load_state(saved["booster"]["file"], "lightgbm", __name__)

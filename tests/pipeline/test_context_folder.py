@@ -61,3 +61,36 @@ def test_links_and_files_are_refused(tmp_path):
         with pytest.raises(ContextFolderRefused, match="link or a file"):
             prepare_destination(tmp_path / path)
     assert (target / "Dockerfile").is_file()
+
+
+def test_a_full_disk_is_said_plainly_and_the_next_build_elsewhere_works(tmp_path):
+    """A context folder on a 64 KiB tmpfs: writing it fails with DiskFull naming the file and
+    --out; the same notebook then builds its context in a folder with room."""
+    import os
+    import shutil
+    import subprocess
+
+    from jupyter_mlcontainer.config import MLContainerConfig
+    from jupyter_mlcontainer.errors import DiskFull
+    from jupyter_mlcontainer.pipeline.plan import ExportOptions
+    from jupyter_mlcontainer.workflow import containerize
+
+    from retrained import trained_notebook
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    notebook = trained_notebook(tmp_path / "model.ipynb", "v1")
+    options = ExportOptions(notebook=str(notebook), entry="predict", sample="X[:2]")
+    config = MLContainerConfig(base_image="python:3.11-slim")
+    try:
+        with pytest.raises(DiskFull) as failure:
+            containerize(options, config=config, out_dir=str(small / "ctx"), context_only=True)
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert "No space left on device while writing" in failure.value.message
+    assert str(small / "ctx") in failure.value.message and "--out DIR" in failure.value.hint
+    built = containerize(options, config=config, out_dir=str(tmp_path / "ctx"), context_only=True)
+    assert (tmp_path / "ctx" / "Dockerfile").is_file() and built.name == "model"

@@ -72,3 +72,37 @@ def test_a_python_without_the_package_is_explained(tmp_path):
     with pytest.raises(TrialFailed) as caught:
         trial_run("/usr/bin/env", context, [], [], [])
     assert "installed in the kernel's environment" in caught.value.hint
+
+
+def test_a_rebuild_after_retraining_reuses_the_trial_until_a_package_changes(tmp_path, monkeypatch):
+    """Re-trained, the same notebook's trial is reused (its key holds no value bytes); a pinned
+    version the interpreter no longer has makes the next build run it again."""
+    import json
+
+    from jupyter_mlcontainer.config import cache_dir
+    from jupyter_mlcontainer.pipeline.plan import ExportOptions
+    from jupyter_mlcontainer.workflow import containerize
+
+    from retrained import trained_notebook
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def build(label):
+        notebook = trained_notebook(tmp_path / "model.ipynb", label)
+        options = ExportOptions(notebook=str(notebook), entry="predict", sample="X[:2]")
+        logs = []
+        containerize(
+            options,
+            context_only=True,
+            out_dir=str(tmp_path / "context"),
+            on_event=lambda event: logs.append(event.message),
+        )
+        return [line for line in logs if line.startswith("trial run")]
+
+    assert build("v1")[0].startswith("trial run PASS")
+    assert build("v2")[0].startswith("trial run reused")
+    (stored,) = cache_dir("trials").glob("*.json")
+    data = json.loads(stored.read_text())
+    data["packages"]["numpy"] = "0.0.1"  # as if numpy had been upgraded since
+    stored.write_text(json.dumps(data))
+    assert build("v3")[0].startswith("trial run PASS")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ def make_root(
     sample: dict | None = None,
     entry: dict | None = None,
     state: dict | None = None,
+    batching: dict | None = None,
 ) -> Path:
     """<path>/app/{serving.json, notebook_code.py, mlcontainer_runtime/}, artifacts/state/, sample.json."""
     app = path / "app"
@@ -43,13 +45,46 @@ def make_root(
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "packages": {"numpy": "2.4.6"},
     }
-    (app / "serving.json").write_text(json.dumps(serving))
-    (app / "notebook_code.py").write_text(textwrap.dedent(code))
+    if batching is not None:
+        serving["batching"] = batching
     for name, write in (state or {}).items():
         write(path / "artifacts" / "state" / name)
+    serving["state"] = state_record(path)
+    (app / "serving.json").write_text(json.dumps(serving))
+    (app / "notebook_code.py").write_text(textwrap.dedent(code))
     if sample is not None:
         (path / "sample.json").write_text(json.dumps(sample))
     return path
+
+
+def state_record(root: Path) -> dict:
+    """serving.json's "state" for the files in <root>/artifacts/state, as a build records it."""
+    from jupyter_mlcontainer.pipeline.render import state_digest
+
+    files = sorted((root / "artifacts" / "state").iterdir())
+    return state_digest(
+        tuple({"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in files)
+    )
+
+
+@pytest.fixture
+def recorded_state(tmp_path, monkeypatch):
+    """Makes the serving root (MLCONTAINER_ROOT) hold state files {name: bytes}, recorded in
+    app/serving.json as a build records them; returns its artifacts/state folder."""
+
+    def make(files: dict) -> Path:
+        monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
+        state = tmp_path / "artifacts" / "state"
+        state.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (state / name).write_bytes(data)
+        (tmp_path / "app").mkdir(exist_ok=True)
+        (tmp_path / "app" / "serving.json").write_text(
+            json.dumps({"state": state_record(tmp_path)})
+        )
+        return state
+
+    return make
 
 
 def runtime_env(root: Path, **extra) -> dict:
@@ -227,3 +262,119 @@ def new_root(tmp_path):
 @pytest.fixture
 def runtime_command():
     return run_command
+
+
+@pytest.fixture(scope="session")
+def iris_model():
+    """A scikit-learn classifier fitted on a float64 array of 4 features (3 classes)."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = load_iris(return_X_y=True)
+    return LogisticRegression(max_iter=1000).fit(features, target), features
+
+
+IRIS_CODE = """
+    from mlcontainer_runtime.state import load_state
+
+    model = load_state("model.joblib", "joblib", __name__)
+
+
+    def predict(inputs):
+        return model.predict_proba(inputs)
+"""
+IRIS_INPUT = {"kind": "ndarray", "dtype": "float64", "shape": [None, 4]}
+
+
+@pytest.fixture(scope="session")
+def iris_root(tmp_path_factory, iris_model):
+    """A serving root whose input is an ndarray of shape [*, 4] and output [*, 3]."""
+    import joblib
+
+    model, features = iris_model
+    rows = features[:2]
+    sample = {
+        "request": {"instances": rows.tolist()},
+        "expected": {"predictions": model.predict_proba(rows).tolist()},
+    }
+    state = {"model.joblib": lambda path: joblib.dump(model, path)}
+    return make_root(tmp_path_factory.mktemp("iris"), IRIS_CODE, IRIS_INPUT, sample, state=state)
+
+
+TITANIC_CODE = """
+    from mlcontainer_runtime.state import load_state
+
+    model = load_state("model.joblib", "joblib", __name__)
+
+
+    def predict(inputs):
+        return model.predict_proba(inputs)[:, 1]
+"""
+TITANIC_INPUT = {
+    "kind": "dataframe",
+    "columns": ["Pclass", "Sex", "Age", "Fare", "Embarked"],
+    "dtypes": {
+        "Pclass": "int64",
+        "Sex": "object",
+        "Age": "float64",
+        "Fare": "float64",
+        "Embarked": "object",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def titanic_root(tmp_path_factory):
+    """A Titanic-style mixed-type model: imputed numbers and one-hot strings, so missing
+    values and unseen categories are answered, not raised."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "Pclass": rng.integers(1, 4, n).astype("int64"),
+            "Sex": pd.Series(rng.choice(["male", "female"], n), dtype=object),
+            "Age": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(1, 80, n)),
+            "Fare": rng.exponential(30, n),
+            "Embarked": pd.Series(rng.choice(["S", "C", "Q", None], n), dtype=object),
+        }
+    )
+    survived = (frame["Sex"] == "female") | (frame["Pclass"] == 1)
+    numbers = make_pipeline(SimpleImputer(strategy="median"))
+    strings = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="missing"),
+        OneHotEncoder(handle_unknown="ignore"),
+    )
+    encode = ColumnTransformer(
+        [("numbers", numbers, ["Pclass", "Age", "Fare"]), ("strings", strings, ["Sex", "Embarked"])]
+    )
+    model = make_pipeline(encode, LogisticRegression(max_iter=1000)).fit(frame, survived)
+    rows = frame.head(3)
+    sample = {
+        "request": {"instances": json.loads(rows.to_json(orient="records"))},
+        "expected": {"predictions": model.predict_proba(rows)[:, 1].tolist()},
+    }
+    state = {"model.joblib": lambda path: joblib.dump(model, path)}
+    return make_root(
+        tmp_path_factory.mktemp("titanic"), TITANIC_CODE, TITANIC_INPUT, sample, state=state
+    )
+
+
+@pytest.fixture(scope="module")
+def churn_server(serve_per_module, churn_root):
+    """The churn pipeline served for the length of a module."""
+    return serve_per_module(churn_root)
+
+
+@pytest.fixture(scope="module")
+def iris_server(serve_per_module, iris_root):
+    """The iris classifier served for the length of a module."""
+    return serve_per_module(iris_root)

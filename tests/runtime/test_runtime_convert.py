@@ -172,3 +172,27 @@ def test_outputs_become_plain_json():
     assert to_jsonable(math.inf) is None
     with pytest.raises(TypeError, match="returned object, which has no JSON form"):
         to_jsonable(object())
+
+
+@pytest.mark.parametrize("cell", [[None, None], [1.5], [], {"a": 1}, [[1]], {}])
+@pytest.mark.parametrize("column", FRAME["columns"])
+def test_a_cell_holding_a_list_or_an_object_is_a_422_naming_the_column(cell, column):
+    bodies = [
+        ({"instances": [{**ROW, column: cell}]}, False),
+        ({"instances": [[{**ROW, column: cell}[c] for c in FRAME["columns"]]]}, False),
+        ({"inputs": {**{c: [v] for c, v in ROW.items()}, column: [cell]}}, False),
+        (
+            {
+                "dataframe_split": {
+                    "columns": list(ROW),
+                    "data": [list({**ROW, column: cell}.values())],
+                }
+            },
+            True,
+        ),
+    ]
+    for body, mlflow in bodies:
+        with pytest.raises(BadRequest) as error:
+            convert(FRAME, body, mlflow)
+        assert error.value.status == 422
+        assert f"column {column!r} row 0 holds" in error.value.message

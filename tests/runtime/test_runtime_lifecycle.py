@@ -1,6 +1,8 @@
 """Start-up, readiness, slow models, graceful shutdown, and the check and healthcheck commands."""
 
+import http.client
 import json
+import signal
 import threading
 import time
 
@@ -121,3 +123,52 @@ def test_healthcheck_follows_readiness(serve, new_root, runtime_command):
     assert runtime_command(root, "healthcheck", PORT=server.port).returncode == 0
     server.stop()
     assert runtime_command(root, "healthcheck", PORT=server.port).returncode == 1
+
+
+FAST_CODE = """
+    def predict(rows):
+        return [sum(row) for row in rows]
+"""
+FAST_SAMPLE = {"request": {"instances": [[1, 2]]}, "expected": {"predictions": [3]}}
+
+
+def test_a_replica_drains_before_it_stops(serve, new_root):
+    """With MLCONTAINER_DRAIN_SECONDS (set on replicas), SIGTERM first takes the server out of
+    rotation while it keeps answering, each connection closed after its response; it stops after."""
+    server = serve(new_root(FAST_CODE, {"kind": "list"}, FAST_SAMPLE), MLCONTAINER_DRAIN_SECONDS=2)
+    kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    kept.request("GET", "/ready")
+    before = kept.getresponse()
+    assert before.read() and before.getheader("Connection") is None
+    signaled = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+
+    # The idle kept-alive connection still works, and its answer closes it.
+    kept.request(
+        "POST",
+        "/predict",
+        json.dumps({"instances": [[1, 2]]}),
+        {"Content-Type": "application/json"},
+    )
+    answer = kept.getresponse()
+    assert (answer.status, json.loads(answer.read())) == (200, {"predictions": [3]})
+    assert answer.getheader("Connection") == "close"
+    ready = server.get("/ready")
+    assert (ready.status, ready.json()["status"]) == (503, "draining")
+    v2_ready = server.get("/v2/health/ready")
+    assert (v2_ready.status, v2_ready.json()["ready"]) == (503, False)
+    assert server.get("/health").status == 200
+    assert server.process.poll() is None
+
+    server.process.wait(timeout=10)
+    assert 1.8 < time.monotonic() - signaled < 6
+    assert "draining for 2 s" in server.process.stderr.read().decode()
+
+
+def test_without_a_drain_sigterm_stops_at_once(serve, new_root):
+    server = serve(new_root(FAST_CODE, {"kind": "list"}, FAST_SAMPLE))
+    signaled = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=10)
+    assert time.monotonic() - signaled < 1.5

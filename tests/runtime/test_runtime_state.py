@@ -63,18 +63,34 @@ scaler = load_state({filename!r}, {fmt!r}, __name__)
     assert result.stdout.splitlines() == ["row 0 PASS expected=[3, 6] actual=[3, 6]", "PASS"]
 
 
-def test_load_state_says_what_is_wrong(tmp_path, monkeypatch):
+def test_load_state_says_what_is_wrong(recorded_state):
     from jupyter_mlcontainer.runtime.state import load_state
 
-    monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
-    (tmp_path / "artifacts" / "state").mkdir(parents=True)
-    (tmp_path / "artifacts" / "state" / "vocabulary.pkl").write_bytes(pickle.dumps({"a": 1}))
+    recorded_state({"vocabulary.pkl": pickle.dumps({"a": 1})})
     assert load_state("vocabulary.pkl", "pickle", __name__) == {"a": 1}
     with pytest.raises(FileNotFoundError, match="missing.joblib is missing"):
         load_state("missing.joblib", "joblib", __name__)
     with pytest.raises(ValueError, match="unknown state format 'skops'"):
         load_state("vocabulary.pkl", "skops", __name__)
     assert sys.modules["__main__"].__name__ != __name__  # restored after loading
+
+
+def test_only_the_state_the_build_recorded_is_unpickled(recorded_state):
+    from jupyter_mlcontainer.runtime.state import load_state
+
+    state = recorded_state({"model.pkl": pickle.dumps({"a": 1})})
+    assert load_state("model.pkl", "pickle", __name__) == {"a": 1}
+
+    class Payload:  # what a swapped pickle could run while loading
+        def __reduce__(self):
+            return (print, ("unpickled an unrecorded file",))
+
+    (state / "model.pkl").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ValueError, match="model.pkl differs from what the notebook's kernel"):
+        load_state("model.pkl", "pickle", __name__)
+    (state / "extra.pkl").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ValueError, match="extra.pkl is not one the build recorded"):
+        load_state("extra.pkl", "pickle", __name__)
 
 
 NDARRAY_CODE = """

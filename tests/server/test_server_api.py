@@ -23,8 +23,15 @@ ROUTES = [
     ("GET", "instances/some-name"),
     ("DELETE", "instances/some-name"),
     ("GET", "instances/some-name/logs"),
+    ("GET", "instances/some-name/drift"),
     ("POST", "instances/some-name/predict"),
     ("POST", "push"),
+    ("GET", "deployments"),
+    ("POST", "deployments"),
+    ("GET", "deployments/some-name"),
+    ("PATCH", "deployments/some-name"),
+    ("DELETE", "deployments/some-name"),
+    ("POST", "deployments/some-name/rollout"),
 ]
 
 
@@ -34,7 +41,7 @@ async def call(jp_fetch, method: str, route: str, body=None, **kwargs):
     params = dict(pair.split("=", 1) for pair in query.split("&")) if query else None
     if body is not None and not isinstance(body, (str, bytes)):
         body = json.dumps(body)
-    if method in ("POST", "PUT") and body is None:
+    if method in ("POST", "PUT", "PATCH") and body is None:
         body = "{}"
     try:
         response = await jp_fetch(
@@ -69,11 +76,38 @@ async def test_every_route_needs_a_token(jp_fetch, method, route):
     assert status == 403, body
 
 
+#: What each route answers with a token and an empty body (`{}` where one is sent): the data,
+#: 400 for the fields a body lacks, 404 for names that do not exist.
+TOKEN_STATUS = {
+    ("GET", "config"): 200,
+    ("GET", "candidates?path=model.ipynb"): 404,
+    ("GET", "jobs"): 200,
+    ("POST", "jobs"): 400,
+    ("GET", "jobs/abc123"): 404,
+    ("DELETE", "jobs/abc123"): 404,
+    ("GET", "jobs/abc123/events"): 404,
+    ("GET", "instances"): 200,
+    ("GET", "instances/some-name"): 404,
+    ("DELETE", "instances/some-name"): 404,
+    ("GET", "instances/some-name/logs"): 404,
+    ("GET", "instances/some-name/drift"): 404,
+    ("POST", "instances/some-name/predict"): 400,
+    ("POST", "push"): 400,
+    ("GET", "deployments"): 200,
+    ("POST", "deployments"): 400,
+    ("GET", "deployments/some-name"): 404,
+    ("PATCH", "deployments/some-name"): 400,
+    ("DELETE", "deployments/some-name"): 404,
+    ("POST", "deployments/some-name/rollout"): 404,
+}
+
+
 @pytest.mark.parametrize("method,route", ROUTES)
 async def test_a_token_opens_every_route(jp_fetch, method, route):
-    """The other side of the test above: the 403 comes from the missing token, not the route."""
+    """The other side of the test above: with a token each route answers what it should."""
     status, body = await call(jp_fetch, method, route)
-    assert status != 403, body
+    assert status == TOKEN_STATUS[method, route], body
+    assert body["message"] if status >= 400 else body
 
 
 async def test_hidden_notebooks_are_refused_as_the_server_hides_them(jp_fetch, jp_root_dir):

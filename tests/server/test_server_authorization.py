@@ -33,6 +33,9 @@ READ_STATUS = {
     "instances": 200,
     "instances/some-name": 404,
     "instances/some-name/logs": 404,
+    "instances/some-name/drift": 404,
+    "deployments": 200,
+    "deployments/some-name": 404,
 }
 
 

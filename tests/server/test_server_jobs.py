@@ -116,3 +116,16 @@ async def test_a_cancelled_build_ends_as_cancelled(jp_fetch, engine, examples):
     assert job["status"] == "cancelled", job["error"]
     assert "cancelled" in job["error"]["message"]
     assert job["result"] is None
+
+
+async def test_an_explain_job_gives_the_slice_report_and_builds_nothing(jp_fetch, examples):
+    status, job = await call(jp_fetch, "POST", "jobs", {"path": "one_cell.ipynb", "explain": True})
+    assert status == 202, job
+    done = await wait_for_job(jp_fetch, job["id"], BUILD_TIMEOUT)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["kind"] == "explain"
+    result = done["result"]
+    assert result["tag"] == "" and result["context"] == "" and result["instance"] is None
+    report = result["report"]
+    assert any(s["kept"] and "the entry point" in s["reason"] for s in report["statements"])
+    assert report["packages"] and report["size_estimate"]["app"] > 0

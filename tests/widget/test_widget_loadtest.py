@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,6 +19,8 @@ from jupyter_mlcontainer.widget.loadtest import (
 )
 
 from ports import free_port
+
+ANSWER = b'{"predictions": [0]}'
 
 
 def test_percentiles_are_latencies_some_request_had():
@@ -71,3 +75,45 @@ def test_the_histogram_is_a_png_of_the_requested_size():
 def test_the_histogram_says_when_nothing_succeeded():
     result = LoadTestResult(3, 1, statuses={500: 3}, seconds=0.1)
     assert latency_histogram_png(result).startswith(b"\x89PNG")
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def setup(self):
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(ANSWER)))
+        self.end_headers()
+        self.wfile.write(ANSWER)
+
+
+@pytest.fixture
+def keep_alive_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    httpd.daemon_threads = True
+    httpd.connections, httpd.bodies, httpd.lock = 0, [], threading.Lock()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+def test_each_client_keeps_one_connection_alive(keep_alive_server):
+    url = f"http://127.0.0.1:{keep_alive_server.server_port}"
+    result = run_load_test(url, {"instances": [[1, 2]]}, requests=60, concurrency=3)
+    assert result.statuses == {200: 60} and len(result.latencies_ms) == 60
+    assert keep_alive_server.connections == 3
+    assert set(keep_alive_server.bodies) == {b'{"instances": [[1, 2]]}'}

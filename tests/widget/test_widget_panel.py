@@ -226,6 +226,12 @@ def test_load_test_stops_at_its_time_limit(server):
     assert "stopped by the time limit" in result.summary()
 
 
+def test_an_answer_slower_than_the_time_limit_counts_as_no_answer(server):
+    server.delay = 0.6
+    result = run_load_test(server.url, SAMPLE, requests=4, concurrency=2, max_seconds=0.2)
+    assert result.statuses == {0: 2} and result.timed_out
+
+
 def test_logs_and_stop_need_an_instance(server):
     panel = TestPanel(server.url, sample=SAMPLE)
     assert panel.logs_button.disabled and panel.stop_button.disabled

@@ -1,0 +1,150 @@
+"""`jupyter mlcontainer deploy | scale | rollout | undeploy | deployments`: replicas behind one
+URL on Docker's swarm mode (deploy/replicas.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..engine import open_engine
+from ..terminal import TerminalProgress
+from .instances import add_run_options, format_table, run_options
+
+COLUMNS = ("NAME", "URL", "REPLICAS", "IMAGE", "LAST ROLLOUT")
+
+
+def add_commands(commands) -> None:
+    deploy_command = commands.add_parser(
+        "deploy",
+        help="serve an image from N replicas behind one URL (Docker swarm mode)",
+        description=(
+            "Start REPLICAS copies of an instance's image, a notebook's image (by name) or any "
+            "image as a swarm-mode service, behind an HAProxy front on 127.0.0.1:PORT. Swarm "
+            "mode must be on (`docker swarm init`), or pass --init-swarm."
+        ),
+    )
+    deploy_command.add_argument(
+        "source", metavar="NAME|IMAGE", help="instance, image name or reference"
+    )
+    deploy_command.add_argument("--replicas", type=int, default=2, help="replicas (default: 2)")
+    deploy_command.add_argument("--port", type=int, help="front port on 127.0.0.1 (default: free)")
+    deploy_command.add_argument(
+        "--name", help="deployment name (default: the instance's or image's)"
+    )
+    deploy_command.add_argument(
+        "--init-swarm",
+        action="store_true",
+        help="turn on swarm mode if it is off (one node, on 127.0.0.1; the last undeploy turns "
+        "it off again)",
+    )
+    deploy_command.add_argument(
+        "--allow-foreign",
+        action="store_true",
+        help="start an image that jupyter-mlcontainer did not build (refused by default)",
+    )
+    add_run_options(deploy_command)
+    add_json_option(deploy_command)
+    deploy_command.set_defaults(handler=deploy)
+
+    scale_command = commands.add_parser("scale", help="change a deployment's replica count")
+    scale_command.add_argument("name", help="deployment name")
+    scale_command.add_argument("replicas", type=int, help="replicas wanted")
+    add_json_option(scale_command)
+    scale_command.set_defaults(handler=scale)
+
+    rollout_command = commands.add_parser(
+        "rollout",
+        help="replace a deployment's replicas with a new image, two at a time, no request lost",
+        description=(
+            "Roll a deployment out to IMAGE, or to the latest build of its notebook. New "
+            "replicas start before old ones stop; if one fails, swarm rolls every replica back "
+            "and this exits non-zero with the failed replica's log."
+        ),
+    )
+    rollout_command.add_argument("name", help="deployment name")
+    rollout_command.add_argument("--image", help="image to roll out (default: the latest build)")
+    add_json_option(rollout_command)
+    rollout_command.set_defaults(handler=rollout)
+
+    undeploy_command = commands.add_parser("undeploy", help="remove a deployment")
+    undeploy_command.add_argument("name", help="deployment name")
+    undeploy_command.set_defaults(handler=undeploy)
+
+    list_command = commands.add_parser("deployments", help="list deployments")
+    add_json_option(list_command, "print deployments as JSON")
+    list_command.set_defaults(handler=deployments)
+
+
+def add_json_option(command, help: str = "print the deployment as JSON") -> None:
+    command.add_argument("--json", action="store_true", help=help)
+
+
+def deploy(args) -> int:
+    from ..config import load_config
+    from ..deploy.replicas import deploy as deploy_replicas
+
+    config = load_config()
+    deployment = deploy_replicas(
+        open_engine(),
+        args.source,
+        replicas=args.replicas,
+        port=args.port,
+        name=args.name,
+        init_swarm=args.init_swarm,
+        allow_foreign=args.allow_foreign,
+        run_options=run_options(args, config),
+        labels=config.labels,
+        on_event=_progress(args),
+    )
+    return _print(args, deployment)
+
+
+def scale(args) -> int:
+    from ..deploy.replicas import scale as scale_replicas
+
+    return _print(args, scale_replicas(open_engine(), args.name, args.replicas, _progress(args)))
+
+
+def rollout(args) -> int:
+    from ..deploy.replicas import rollout as roll_out
+
+    return _print(args, roll_out(open_engine(), args.name, args.image, _progress(args)))
+
+
+def undeploy(args) -> int:
+    from ..deploy.replicas import undeploy as remove
+
+    remove(open_engine(), args.name, TerminalProgress(verbose=False))
+    return 0
+
+
+def deployments(args) -> int:
+    from ..deploy.replicas import list_deployments
+
+    found = list_deployments(open_engine())
+    if args.json:
+        print(json.dumps([d.to_dict() for d in found], indent=2))
+        return 0
+    if not found:
+        print("No deployments. Make one with `jupyter mlcontainer deploy NAME`.", file=sys.stderr)
+        return 0
+    rows = [
+        (d.name, d.url or "-", f"{d.running}/{d.replicas}", d.image, d.update or "-") for d in found
+    ]
+    print(format_table(COLUMNS, rows))
+    return 0
+
+
+def _progress(args) -> TerminalProgress:
+    return TerminalProgress(verbose=not args.json)
+
+
+def _print(args, deployment) -> int:
+    if args.json:
+        print(json.dumps(deployment.to_dict(), indent=2))
+    else:
+        print(
+            f"{deployment.name}: {deployment.running}/{deployment.replicas} replicas at "
+            f"{deployment.url} ({deployment.image})"
+        )
+    return 0

@@ -1,0 +1,127 @@
+"""The front of a deployment: HAProxy from Debian, in an image built once from the base image,
+spreading requests over the replicas that Docker's DNS lists for the service.
+
+HAProxy rather than swarm's routing mesh because the mesh needs IPVS in the host's kernel, which
+many hosts (and containers running Docker) lack; a proxy works everywhere. It health-checks each
+replica on `/ready`, retries a request whose connection a stopping replica closed on another
+replica, and re-reads DNS every second, which is what makes a rollout lose no request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from ..engine.base import IMAGE_NAMESPACE, MANAGED_LABEL, ContainerEngine, label
+from ..events import EventSink, ProgressEvent, ignore_events
+
+#: Replicas one front can address (HAProxy's server-template slots).
+MAX_REPLICAS = 32
+#: The front's container reads the service to resolve from here.
+SERVICE_VARIABLE = "MODEL_SERVICE"
+#: The front answers here with how many replicas it sends requests to.
+REPLICAS_PATH = "/_front/replicas"
+
+CONFIG = f"""\
+# The front of one deployment; {SERVICE_VARIABLE} names the swarm service of its replicas.
+global
+    maxconn 4096
+    log stdout format raw local0 warning
+
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+    # A replica that is stopping closes its idle connections: a request caught by that is sent
+    # again, to another replica. Model errors (500) are answers, never retried.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response junk-response response-timeout 503
+
+resolvers docker
+    nameserver dns 127.0.0.11:53
+    resolve_retries 3
+    timeout resolve 500ms
+    timeout retry 500ms
+    hold valid 1s
+    hold other 1s
+    hold refused 1s
+    hold nx 1s
+    hold timeout 1s
+    hold obsolete 1s
+
+frontend model
+    bind :8080
+    # How many replicas the front sends requests to: deploy, scale and rollout return once this
+    # is the number asked for, so the URL serves from all of them when they do.
+    http-request return status 200 content-type text/plain lf-string "%[nbsrv(replicas)]" if {{ path {REPLICAS_PATH} }}
+    default_backend replicas
+
+# Which replica answered, for a person debugging (and for tests that check the spread).
+backend replicas
+    http-response set-header X-Replica %[srv_name]
+    balance leastconn
+    option httpchk GET /ready
+    http-check expect status 200
+    # Out after two failed checks in a row (one slow check on a busy host is not a failure);
+    # requests a stopped replica refuses in between are retried on another (retry-on above).
+    default-server check inter 1s fall 2 rise 1 resolvers docker init-addr none
+    server-template replica {MAX_REPLICAS} "tasks.${{{SERVICE_VARIABLE}}}":8080
+"""
+
+DOCKERFILE = """\
+FROM {base}
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends haproxy \\
+ && rm -rf /var/lib/apt/lists/*
+COPY haproxy.cfg /etc/haproxy/mlcontainer.cfg
+USER haproxy
+EXPOSE 8080
+CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/mlcontainer.cfg"]
+"""
+
+
+def front_image_tag(base_image: str) -> str:
+    """`mlcontainer/front:<hash of the recipe and base>`: a changed recipe is a new image."""
+    recipe = DOCKERFILE.format(base=base_image) + CONFIG
+    return f"{IMAGE_NAMESPACE}/front:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def ensure_front_image(
+    engine: ContainerEngine, base_image: str, labels: dict, on_event: EventSink = ignore_events
+) -> str:
+    """The front image, built the first time (a few seconds: apt installs haproxy)."""
+    tag = front_image_tag(base_image)
+    if engine.image_exists(tag):
+        return tag
+    on_event(ProgressEvent("stage", f"Building the front image {tag} (HAProxy)", "deploy"))
+    with tempfile.TemporaryDirectory(prefix="mlcontainer-front-") as folder:
+        context = Path(folder)
+        (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image))
+        (context / "haproxy.cfg").write_text(CONFIG)
+        front_labels = {MANAGED_LABEL: "true", label("role"): "front", **labels}
+        for event in engine.build(context, tag, labels=front_labels):
+            on_event(event)
+    return tag
+
+
+def wait_front_sees(url: str, replicas: int, timeout: float) -> bool:
+    """Whether, within `timeout` seconds, the front at `url` answers and sends requests to
+    exactly `replicas` replicas (it learns of them from DNS and its checks, a second or two
+    after swarm does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + REPLICAS_PATH, timeout=2) as answer:
+                if int(answer.read()) == replicas:
+                    return True
+        except (OSError, ValueError):
+            pass  # not answering yet
+        time.sleep(0.25)
+    return False

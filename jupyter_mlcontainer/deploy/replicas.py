@@ -1,0 +1,340 @@
+"""Replicas behind one URL, on Docker's swarm mode: deploy, scale, roll out, undeploy.
+
+A deployment is three things the engine keeps, all named after it and labelled with it: a swarm
+service of N replicas of the model's image, an overlay network, and a front (deploy/front.py)
+published on 127.0.0.1. Swarm does the orchestration: it restarts failed replicas, replaces them
+two at a time new-before-old on a rollout, and rolls back when a new one fails. This module only
+asks and waits; the engine stays the record of what is deployed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from ..config import MLContainerConfig
+from ..engine.base import (
+    DEPLOYMENT_LABEL,
+    IMAGE_NAMESPACE,
+    ContainerEngine,
+    Orchestrator,
+    ServiceState,
+    docker_name,
+    split_image_ref,
+)
+from ..engine.baseimage import choose_base_image
+from ..errors import (
+    DeployFailed,
+    DeploymentNotFound,
+    InstanceNotFound,
+    InvalidRequest,
+    SwarmNotActive,
+)
+from ..events import EventSink, ProgressEvent, ignore_events
+from ..foreign import refuse_foreign
+from ..runtime.draining import DRAIN_VARIABLE
+from ..runtime.model import EXIT_ON_FAILED_LOAD
+from .front import MAX_REPLICAS, SERVICE_VARIABLE, ensure_front_image, wait_front_sees
+from .push import resolve_image
+
+#: The service label that remembers which repository `rollout` takes its latest image from.
+SOURCE_LABEL = "io.mlcontainer.deployment-source"
+#: Seconds allowed for replicas to start, or a rollout to finish, before giving up.
+TIMEOUT = 300
+#: Seconds a stopping replica keeps answering, out of rotation, before it stops: the front
+#: re-reads DNS every second and drops a replica after two failed checks a second apart.
+DRAIN_SECONDS = 3
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    url: str  # the front's; empty when the front is not running
+    image: str  # what the replicas run, by tag where one names it
+    replicas: int  # wanted
+    running: int  # running and healthy
+    update: str = ""  # swarm's state of the last rollout: completed, rollback_completed, …
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def deploy(
+    engine: ContainerEngine,
+    source: str,
+    *,
+    replicas: int = 2,
+    port: int | None = None,
+    name: str | None = None,
+    init_swarm: bool = False,
+    allow_foreign: bool = False,
+    run_options: dict | None = None,
+    labels: dict | None = None,
+    on_event: EventSink = ignore_events,
+) -> Deployment:
+    """`replicas` copies of `source` (an instance, a notebook's image name or an image
+    reference) behind one URL on 127.0.0.1:`port` (a free port when None). `run_options`
+    are `run`'s (hardening, memory, cpus), for each replica; hardened when not given."""
+    check_replicas(replicas, least=1)
+    image = resolve_image(engine, source)  # a bad source changes nothing on the engine
+    refuse_foreign(engine, image, allow_foreign)
+    swarm = engine.orchestrator()
+    _ensure_swarm(swarm, init_swarm, on_event)
+    name = docker_name(name or _default_name(engine, source, image))
+    if swarm.service(name) is not None:
+        raise DeployFailed(
+            f"A deployment named {name} exists already.",
+            f"Roll it out to a new image (`jupyter mlcontainer rollout {name}`), scale it, or "
+            f"undeploy it first.",
+        )
+    extra_labels = labels or {}
+    labels = {DEPLOYMENT_LABEL: name, **extra_labels}
+    front_image = ensure_front_image(engine, _front_base(engine), extra_labels, on_event)
+    on_event(ProgressEvent("stage", f"Starting {replicas} replicas of {image}", "deploy"))
+    try:
+        swarm.create_network(network_name(name), labels)
+        swarm.create_service(
+            name,
+            engine.image_id(image),
+            replicas,
+            network_name(name),
+            {**labels, SOURCE_LABEL: split_image_ref(image)[0]},
+            {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS)},
+            run_options or {},
+        )
+        _wait_converged(swarm, name, replicas, on_event)
+        on_event(ProgressEvent("stage", "Starting the front", "deploy"))
+        front = swarm.run_front(
+            front_image,
+            front_name(name),
+            port,
+            network_name(name),
+            labels,
+            {SERVICE_VARIABLE: name},
+        )
+        _wait_front(swarm, name, front.url, replicas)
+    except BaseException:
+        remove_parts(swarm, name)
+        raise
+    deployment = get_deployment(engine, name)
+    on_event(ProgressEvent("done", f"{name}: {replicas} replicas at {deployment.url}", "deploy"))
+    return deployment
+
+
+def scale(
+    engine: ContainerEngine, name: str, replicas: int, on_event: EventSink = ignore_events
+) -> Deployment:
+    check_replicas(replicas)
+    swarm = engine.orchestrator()
+    _service(swarm, name)
+    on_event(ProgressEvent("stage", f"Scaling {name} to {replicas} replicas", "deploy"))
+    swarm.update_service(name, replicas=replicas)
+    _wait_converged(swarm, name, replicas, on_event)
+    deployment = get_deployment(engine, name)
+    if deployment.url:
+        _wait_front(swarm, name, deployment.url, replicas)
+    return deployment
+
+
+def rollout(
+    engine: ContainerEngine,
+    name: str,
+    image: str | None = None,
+    on_event: EventSink = ignore_events,
+) -> Deployment:
+    """Replace the replicas, two at a time, with `image`, or with the latest image of the notebook
+    the deployment came from; a new replica that fails makes swarm roll every one back, and
+    this raises DeployFailed with what the failed replica said."""
+    swarm = engine.orchestrator()
+    service = _service(swarm, name)
+    image = image or f"{service.labels.get(SOURCE_LABEL, f'{IMAGE_NAMESPACE}/{name}')}:latest"
+    target = engine.image_id(resolve_image(engine, image))
+    if target == service.image:
+        on_event(ProgressEvent("done", f"{name} already runs {image}", "deploy"))
+        return get_deployment(engine, name)
+    on_event(ProgressEvent("stage", f"Rolling {name} out to {image}", "deploy"))
+    swarm.update_service(name, image=target)
+    state = _wait_update(swarm, name, on_event)
+    if state.update_state != "completed":
+        reason = "; ".join(dict.fromkeys(state.task_errors)) or state.update_message
+        raise DeployFailed(
+            f"The rollout of {name} to {image} failed and was rolled back ({reason}); the "
+            "previous model still answers.",
+            "The log of the failed replica is below: fix the model or its image, build again, "
+            "then roll out again.",
+            output=swarm.task_logs(name),
+        )
+    deployment = get_deployment(engine, name)
+    if deployment.url:
+        _wait_front(swarm, name, deployment.url, deployment.replicas)
+    on_event(ProgressEvent("done", f"{name} now runs {deployment.image}", "deploy"))
+    return deployment
+
+
+def undeploy(engine: ContainerEngine, name: str, on_event: EventSink = ignore_events) -> None:
+    """Remove the replicas, the front and the network; and swarm mode too when `deploy`
+    turned it on and no service is left."""
+    swarm = engine.orchestrator()
+    _service(swarm, name)
+    remove_parts(swarm, name)
+    on_event(ProgressEvent("stage", f"Removed the deployment {name}", "deploy"))
+    if swarm.initialized_by_us() and not swarm.services({}):
+        swarm.leave_swarm()
+        on_event(ProgressEvent("log", "Turned swarm mode off again (deploy had turned it on)"))
+
+
+def list_deployments(engine: ContainerEngine, labels: dict | None = None) -> list[Deployment]:
+    swarm = engine.orchestrator()
+    if swarm.swarm_state() != "active":
+        return []
+    return [_deployment(engine, s) for s in swarm.services(labels or {}) if _is_ours(s)]
+
+
+def get_deployment(engine: ContainerEngine, name: str) -> Deployment:
+    return _deployment(engine, _service(engine.orchestrator(), name))
+
+
+def check_replicas(replicas: int, least: int = 0) -> None:
+    """A deployment starts with 1 or more replicas; it can be scaled down to 0 (kept, not
+    serving) and up to what one front addresses."""
+    if not least <= replicas <= MAX_REPLICAS:
+        raise InvalidRequest(
+            f"{replicas} replicas is outside {least}..{MAX_REPLICAS}.",
+            f"One front addresses up to {MAX_REPLICAS} replicas; a deployment starts with at "
+            "least 1 and can be scaled to 0 (kept, not serving).",
+        )
+
+
+def network_name(name: str) -> str:
+    return f"{name}-net"
+
+
+def front_name(name: str) -> str:
+    return f"{name}-front"
+
+
+def _ensure_swarm(swarm: Orchestrator, init_swarm: bool, on_event: EventSink) -> None:
+    state = swarm.swarm_state()
+    if state == "active":
+        return
+    if state == "worker":
+        raise SwarmNotActive(
+            "This Docker engine is a swarm worker; services are made on a manager.",
+            "Point DOCKER_HOST at a manager node and deploy from there.",
+        )
+    if not init_swarm:
+        raise SwarmNotActive(
+            "Replicas run as services of Docker's swarm mode, which is off on this engine.",
+            "Turn it on for this engine with --init-swarm (a one-node swarm on 127.0.0.1; the "
+            "last undeploy turns it off again), or run `docker swarm init` yourself.",
+        )
+    on_event(
+        ProgressEvent("warning", "Turning on Docker's swarm mode (docker swarm init)", "deploy")
+    )
+    swarm.init_swarm()
+
+
+def _default_name(engine: ContainerEngine, source: str, image: str) -> str:
+    try:
+        return engine.find_instance(source).name
+    except InstanceNotFound:
+        return split_image_ref(image)[0].rsplit("/", 1)[-1]
+
+
+def _front_base(engine: ContainerEngine) -> str:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return choose_base_image(engine, MLContainerConfig(), python)
+
+
+def _service(swarm: Orchestrator, name: str) -> ServiceState:
+    state = swarm.service(name) if swarm.swarm_state() == "active" else None
+    if state is None or not _is_ours(state):
+        raise DeploymentNotFound(
+            f"No deployment is named {name!r}.",
+            "See the deployments with `jupyter mlcontainer deployments`.",
+        )
+    return state
+
+
+def _is_ours(state: ServiceState) -> bool:
+    return DEPLOYMENT_LABEL in state.labels
+
+
+def remove_parts(swarm: Orchestrator, name: str) -> None:
+    """The front, the service and its replicas, then the network, whichever exist."""
+    swarm.remove_container(front_name(name))
+    swarm.remove_service(name)
+    # The network goes once the replicas have let go of it.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            swarm.remove_network(network_name(name))
+            return
+        except Exception:  # noqa: BLE001 (still in use: retried until the deadline)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _wait_converged(swarm: Orchestrator, name: str, replicas: int, on_event: EventSink) -> None:
+    """Until `replicas` replicas run (and only they); DeployFailed when replicas keep failing."""
+    deadline = time.monotonic() + TIMEOUT
+    reported = -1
+    while True:
+        state = swarm.service(name)
+        if state.running != reported:
+            reported = state.running
+            on_event(ProgressEvent("log", f"{state.running} of {replicas} replicas running"))
+        if state.running == replicas:
+            return
+        if len(state.task_errors) >= 3 or time.monotonic() > deadline:
+            reason = "; ".join(dict.fromkeys(state.task_errors)) or f"not ready in {TIMEOUT} s"
+            raise DeployFailed(
+                f"The replicas of {name} do not start: {reason}.",
+                "The log of a failed replica is below; fix the model or its image and deploy "
+                "again.",
+                output=swarm.task_logs(name),
+            )
+        time.sleep(0.5)
+
+
+def _wait_front(swarm: Orchestrator, name: str, url: str, replicas: int) -> None:
+    """Until the front sends requests to every replica swarm runs (DNS and health checks lag
+    swarm by a second or two)."""
+    if not wait_front_sees(url, replicas, timeout=60):
+        raise DeployFailed(
+            f"The front of {name} at {url} does not reach its {replicas} replicas.",
+            "Its log is below.",
+            output=swarm.front_logs(front_name(name)),
+        )
+
+
+def _wait_update(swarm: Orchestrator, name: str, on_event: EventSink) -> ServiceState:
+    """Until swarm says the update completed, or rolled back (or paused)."""
+    deadline = time.monotonic() + TIMEOUT
+    last = ""
+    while True:
+        state = swarm.service(name)
+        if state.update_state != last:
+            last = state.update_state
+            on_event(ProgressEvent("log", f"update {last or 'starting'}"))
+        if state.update_state in ("completed", "rollback_completed", "paused", "rollback_paused"):
+            return state
+        if time.monotonic() > deadline:
+            raise DeployFailed(f"The rollout of {name} did not finish in {TIMEOUT} s.")
+        time.sleep(0.5)
+
+
+def _deployment(engine: ContainerEngine, state: ServiceState) -> Deployment:
+    front = engine.orchestrator().front(front_name(state.name))
+    refs = engine.image_refs(state.image)
+    image = next((r for r in refs if not r.endswith(":latest")), refs[0] if refs else state.image)
+    return Deployment(
+        name=state.name,
+        url=front.url if front else "",
+        image=image,
+        replicas=state.replicas,
+        running=state.running,
+        update=state.update_state,
+    )

@@ -1,0 +1,307 @@
+"""Docker's swarm mode as the orchestrator of deployments: replicated services on an overlay
+network, health-checked rolling updates that start the new replica before stopping an old one,
+and rollback when a new replica fails."""
+
+from __future__ import annotations
+
+import time
+
+from docker.errors import APIError, NotFound
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    Resources,
+    RestartPolicy,
+    RollbackConfig,
+    ServiceMode,
+    UpdateConfig,
+)
+from docker.utils import parse_bytes
+
+from ..errors import DeployFailed
+from .base import CONTAINER_PORT, MANAGED_LABEL, TMPFS_SIZE, Instance, ServiceState
+from .docker import STOP_TIMEOUT, _instance, _reaches_engine, refuse_taken_port
+
+SECOND = 1_000_000_000  # the API counts durations in nanoseconds
+#: Swarm mode this tool turned on carries this label, so the last `undeploy` can turn it off.
+INITIALIZED_BY_US = "io.mlcontainer.swarm-initialized"
+
+#: GET /ready on the replica's own port, exit 0 on a 200: the standard library only, under
+#: `python -S`, so that a probe every second costs a third of the runtime's `healthcheck`.
+READY_PROBE = (
+    "import os,socket;"
+    "s=socket.create_connection(('127.0.0.1',int(os.environ.get('PORT','8080'))),2);"
+    "s.sendall(b'GET /ready HTTP/1.0\\r\\n\\r\\n');"
+    "raise SystemExit(s.recv(12)[9:12]!=b'200')"
+)
+#: A replica counts as started once its health check passes; swarm waits for that before it
+#: stops an old replica. Every second (the image's own check is every 10 s), so a rollout
+#: moves on about a second after a new replica's model has loaded.
+REPLICA_HEALTHCHECK = Healthcheck(
+    test=["CMD", "python", "-S", "-c", READY_PROBE],
+    interval=1 * SECOND,
+    timeout=2 * SECOND,
+    retries=2,
+    start_period=60 * SECOND,
+)
+#: Replicas replaced at once, each new one started before its old one stops: a rollout holds
+#: at most this many extra replicas (and their memory) at a time, and takes one model load per
+#: this many replicas.
+ROLLOUT_PARALLELISM = 2
+#: A replica that fails within `monitor` of passing its health check rolls the whole update
+#: back, again new-before-old. A model that cannot load never passes it, and exits at once
+#: (EXIT_ON_FAILED_LOAD).
+UPDATES = UpdateConfig(
+    parallelism=ROLLOUT_PARALLELISM,
+    delay=0,
+    failure_action="rollback",
+    monitor=2 * SECOND,
+    order="start-first",
+)
+ROLLBACKS = RollbackConfig(
+    parallelism=ROLLOUT_PARALLELISM, delay=0, failure_action="pause", order="start-first"
+)
+
+
+class SwarmOrchestrator:
+    """The Orchestrator over one engine's swarm mode; every call blocks."""
+
+    def __init__(self, client):
+        self.client = client
+
+    @_reaches_engine
+    def swarm_state(self) -> str:
+        """'active' when this engine is a swarm manager; 'inactive', 'pending', … otherwise."""
+        swarm = self.client.info().get("Swarm", {})
+        if swarm.get("LocalNodeState") == "active" and not swarm.get("ControlAvailable"):
+            return "worker"
+        return swarm.get("LocalNodeState", "inactive")
+
+    @_reaches_engine
+    def init_swarm(self) -> None:
+        """A one-node swarm listening on loopback only; other nodes join it only if the user
+        re-advertises it (`docker swarm update`, see docs/deploy.md)."""
+        self.client.swarm.init(
+            advertise_addr="127.0.0.1",
+            listen_addr="127.0.0.1:2377",
+            labels={INITIALIZED_BY_US: "true"},
+        )
+
+    @_reaches_engine
+    def initialized_by_us(self) -> bool:
+        try:
+            self.client.swarm.reload()
+        except APIError:
+            return False
+        return INITIALIZED_BY_US in (self.client.swarm.attrs.get("Spec", {}).get("Labels") or {})
+
+    @_reaches_engine
+    def leave_swarm(self) -> None:
+        self.client.swarm.leave(force=True)
+
+    @_reaches_engine
+    def create_network(self, name: str, labels: dict) -> None:
+        """An overlay network that plain containers (the front) can join too."""
+        self.client.networks.create(
+            name, driver="overlay", attachable=True, labels={MANAGED_LABEL: "true", **labels}
+        )
+
+    @_reaches_engine
+    def remove_network(self, name: str) -> None:
+        try:
+            self.client.networks.get(name).remove()
+        except NotFound:
+            pass
+
+    @_reaches_engine
+    def create_service(
+        self,
+        name: str,
+        image: str,
+        replicas: int,
+        network: str,
+        labels: dict,
+        environment: dict,
+        run_options: dict,
+    ) -> None:
+        """Replicas found by DNS (`endpoint_mode: dnsrr`): each gets its own address on the
+        network, which the front resolves; no routing mesh, so no IPVS needed. `run_options`
+        are `run`'s: hardened as an instance is, but for no-new-privileges, which the service
+        spec of Docker API 1.41 lacks (the image's user is unprivileged either way), and
+        limited likewise."""
+        try:
+            self.client.services.create(
+                image,
+                name=name,
+                mode=ServiceMode("replicated", replicas=replicas),
+                networks=[network],
+                endpoint_spec=EndpointSpec(mode="dnsrr"),
+                labels={MANAGED_LABEL: "true", **labels},
+                container_labels={MANAGED_LABEL: "true", **labels},
+                env=[f"{key}={value}" for key, value in environment.items()],
+                healthcheck=REPLICA_HEALTHCHECK,
+                update_config=UPDATES,
+                rollback_config=ROLLBACKS,
+                restart_policy=RestartPolicy(condition="on-failure", delay=SECOND),
+                stop_grace_period=STOP_TIMEOUT * SECOND,
+                resources=_resources(run_options.get("memory"), run_options.get("cpus")),
+                **_hardening(run_options.get("harden", True)),
+            )
+        except APIError as error:
+            raise DeployFailed(
+                f"Swarm mode refused the service {name}: {error.explanation}"
+            ) from error
+
+    @_reaches_engine
+    def service(self, name: str) -> ServiceState | None:
+        """None when there is no such service, or no swarm any more."""
+        try:
+            return _state(self.client.services.get(name))
+        except NotFound:
+            return None
+        except APIError as error:
+            if error.status_code == 503:  # not a manager (any more)
+                return None
+            raise
+
+    @_reaches_engine
+    def services(self, labels: dict) -> list[ServiceState]:
+        selector = [MANAGED_LABEL] + [f"{key}={value}" for key, value in labels.items()]
+        return [_state(s) for s in self.client.services.list(filters={"label": selector})]
+
+    @_reaches_engine
+    def update_service(
+        self, name: str, *, image: str | None = None, replicas: int | None = None
+    ) -> None:
+        service = self.client.services.get(name)
+        if replicas is not None:
+            # The service's own spec with only the count changed: docker-py's `scale` sends a
+            # rebuilt task template, which swarm takes as a rolling update of every replica.
+            spec = {**service.attrs["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
+            api = self.client.api
+            answer = api._post_json(
+                api._url("/services/{0}/update", service.id),
+                data=spec,
+                params={"version": service.version},
+            )
+            api._raise_for_status(answer)
+        if image is not None:
+            service.reload()
+            service.update(image=image)
+
+    @_reaches_engine
+    def remove_service(self, name: str) -> None:
+        """Remove the service and wait until its replicas' containers are gone too, so that
+        its network and image are free when this returns."""
+        try:
+            self.client.services.get(name).remove()
+        except NotFound:
+            return
+        selector = {"label": f"com.docker.swarm.service.name={name}"}
+        deadline = time.monotonic() + STOP_TIMEOUT + 23
+        while self.client.containers.list(all=True, filters=selector, ignore_removed=True):
+            if time.monotonic() > deadline:
+                raise DeployFailed(f"The replicas of {name} did not stop in time.")
+            time.sleep(0.25)
+
+    @_reaches_engine
+    def task_logs(self, name: str, tail: int = 60) -> str:
+        """The output of the service's most recent failed replica, if any is left."""
+        for task in _tasks(self.client.services.get(name)):
+            container = task.get("Status", {}).get("ContainerStatus", {}).get("ContainerID")
+            if task["Status"]["State"] in ("failed", "rejected") and container:
+                try:
+                    return self.client.api.logs(container, tail=tail).decode(errors="replace")
+                except (NotFound, APIError):
+                    continue
+        return ""
+
+    @_reaches_engine
+    def run_front(
+        self, image: str, name: str, port: int | None, network: str, labels: dict, environment: dict
+    ) -> Instance:
+        """The front is a plain container on the service's network, published on 127.0.0.1
+        like every instance (swarm's own publishing binds every interface)."""
+        try:
+            container = self.client.containers.run(
+                image,
+                name=name,
+                detach=True,
+                network=network,
+                ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+                labels={MANAGED_LABEL: "true", **labels},
+                environment=environment,
+                restart_policy={"Name": "unless-stopped"},
+            )
+        except APIError as error:
+            refuse_taken_port(error, port, "or leave it out to let Docker pick a free one")
+            raise DeployFailed(f"The front {name} did not start: {error.explanation}") from error
+        container.reload()
+        return _instance(container)
+
+    @_reaches_engine
+    def front(self, name: str) -> Instance | None:
+        try:
+            return _instance(self.client.containers.get(name))
+        except NotFound:
+            return None
+
+    @_reaches_engine
+    def front_logs(self, name: str, tail: int = 30) -> str:
+        try:
+            return self.client.containers.get(name).logs(tail=tail).decode(errors="replace")
+        except NotFound:
+            return ""
+
+    @_reaches_engine
+    def remove_container(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except NotFound:
+            pass
+
+
+def _tasks(service) -> list[dict]:
+    return sorted(service.tasks(), key=lambda task: task.get("UpdatedAt", ""), reverse=True)
+
+
+def _state(service) -> ServiceState:
+    spec = service.attrs["Spec"]
+    tasks = _tasks(service)
+    running = [
+        t for t in tasks if t["Status"]["State"] == "running" and t["DesiredState"] == "running"
+    ]
+    errors = tuple(
+        t["Status"].get("Err") or t["Status"].get("Message", "")
+        for t in tasks
+        if t["Status"]["State"] in ("failed", "rejected")
+    )
+    update = service.attrs.get("UpdateStatus") or {}
+    return ServiceState(
+        name=spec["Name"],
+        image=spec["TaskTemplate"]["ContainerSpec"]["Image"],
+        replicas=spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0),
+        running=len(running),
+        labels=spec.get("Labels") or {},
+        update_state=update.get("State", ""),
+        update_message=update.get("Message", ""),
+        task_errors=errors[:3],
+    )
+
+
+def _hardening(harden: bool) -> dict:
+    """base.HARDENING in a service's terms."""
+    if not harden:
+        return {}
+    tmp = Mount("/tmp", None, type="tmpfs", tmpfs_size=parse_bytes(TMPFS_SIZE))
+    return {"read_only": True, "cap_drop": ["ALL"], "mounts": [tmp]}
+
+
+def _resources(memory: str | int | None, cpus: float | None) -> Resources | None:
+    if not memory and not cpus:
+        return None
+    return Resources(
+        mem_limit=parse_bytes(memory) if memory else None,
+        cpu_limit=int(float(cpus) * 1e9) if cpus else None,
+    )

@@ -1,0 +1,163 @@
+"""What an image recorded about its notebook and kernel (labels, `/srv/app/serving.json`) and
+what is there now (the notebook on disk, the kernel interpreter's packages), handed to
+`drift.drift_report`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .drift import DriftReport, drift_report
+from .engine.base import KERNEL_PYTHON_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL
+from .errors import InstanceNotFound, MLContainerError
+from .pipeline.lean import CPU_VARIANTS
+
+SERVING_JSON = "/srv/app/serving.json"
+
+#: Asks an interpreter for installed versions: names on stdin, {name: version | null} out.
+_VERSIONS = """\
+import importlib.metadata as m, json, sys
+def version(name):
+    try:
+        return m.version(name)
+    except m.PackageNotFoundError:
+        return None
+print(json.dumps({name: version(name) for name in json.load(sys.stdin)}))
+"""
+
+#: What an image recorded never changes, so it is read once per image id.
+_recorded: dict[str, tuple[dict, dict]] = {}
+_recorded_lock = threading.Lock()
+
+
+def check_image(
+    engine,
+    name: str,
+    python: str | None = None,
+    notebook: str | None = None,
+    namespace: dict | None = None,
+) -> DriftReport:
+    """Compare the image of instance `name` (or the image `name`) with its notebook and the
+    packages of `python` (default: the interpreter that ran the notebook's kernel); and, given
+    a live kernel's `namespace`, its captured values with the kernel's values now."""
+    image = _image_of(engine, name)
+    labels, serving = recorded(engine, image)
+    notes = []
+    path = notebook or labels.get(NOTEBOOK_LABEL, "")
+    current_cells, current_sha256 = _notebook_now(path)
+    python, note = _interpreter(python, labels.get(KERNEL_PYTHON_LABEL, ""))
+    if note:
+        notes.append(note)
+    pinned = serving.get("packages") or {}
+    recorded_notebook = serving.get("notebook") or {}
+    return drift_report(
+        name=name,
+        image=image,
+        notebook=path,
+        python=python,
+        recorded_cells=recorded_notebook.get("cells"),
+        recorded_sha256=labels.get(NOTEBOOK_SHA256_LABEL) or recorded_notebook.get("sha256", ""),
+        current_cells=current_cells,
+        current_sha256=current_sha256,
+        pinned=pinned,
+        installed=installed_versions(python, pinned),
+        state=tuple(state_changes(serving, namespace)) if namespace is not None else (),
+        notes=tuple(notes),
+    )
+
+
+def state_changes(serving: dict, namespace: dict) -> list[str]:
+    """Which captured values the kernel now holds differently: each is saved again as the build
+    saved it (the same canonical serializers) and its sha256 compared with the recorded one."""
+    from .pipeline.capture import save_state
+
+    changes = []
+    recorded_files = (serving.get("state") or {}).get("files") or {}
+    with tempfile.TemporaryDirectory(prefix="mlcontainer-state-") as folder:
+        for file, recorded_sha256 in sorted(recorded_files.items()):
+            name = Path(file).stem
+            if name not in namespace:
+                changes.append(f"{name}: no longer defined in the kernel")
+            elif save_state(name, namespace[name], Path(folder))["sha256"] != recorded_sha256:
+                changes.append(f"{name} differs from the captured one (re-trained or changed)")
+    return changes
+
+
+def recorded(engine, image: str) -> tuple[dict, dict]:
+    """The image's labels and its serving.json."""
+    key = engine.image_id(image)
+    with _recorded_lock:
+        if key in _recorded:
+            return _recorded[key]
+    labels = engine.image_labels(image)
+    serving = json.loads(engine.read_image_file(image, SERVING_JSON))
+    with _recorded_lock:
+        _recorded[key] = (labels, serving)
+    return labels, serving
+
+
+def installed_versions(python: str, pinned: dict) -> dict:
+    """The versions `python` has of the pinned distributions; a CPU-only build the image pins
+    (xgboost-cpu) is compared with the kernel's own build of it (xgboost)."""
+    originals = {cpu: gpu for gpu, cpu in CPU_VARIANTS.items()}
+    names = sorted({originals.get(name, name) for name in pinned} | set(pinned))
+    try:
+        done = subprocess.run(
+            [python, "-c", _VERSIONS],
+            input=json.dumps(names),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        versions = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        raise MLContainerError(
+            f"Could not ask {python} for its installed packages: {error}",
+            "Pass --python with the interpreter the notebook's kernel runs.",
+        ) from error
+    for cpu, gpu in originals.items():
+        if cpu in pinned and versions.get(cpu) is None:
+            versions[cpu] = versions.get(gpu)
+    return versions
+
+
+def _image_of(engine, name: str) -> str:
+    try:
+        return engine.find_instance(name).image
+    except InstanceNotFound as error:
+        if engine.image_exists(name):
+            return name
+        raise InstanceNotFound(
+            f"No instance or image is named {name!r}.",
+            error.hint or "Give an instance name (`jupyter mlcontainer ls`) or an image.",
+        ) from None
+
+
+def _notebook_now(path: str) -> tuple[list | None, str | None]:
+    """The notebook's code cells and sha256 now; (None, None) when it is not there."""
+    from .pipeline.analyse import read_notebook
+    from .pipeline.cells import code_cell_hashes
+
+    if not path or not Path(path).is_file():
+        return None, None
+    notebook, raw = read_notebook(path)
+    return list(code_cell_hashes(notebook.cells)), hashlib.sha256(raw).hexdigest()
+
+
+def _interpreter(explicit: str | None, recorded_python: str) -> tuple[str, str]:
+    if explicit:
+        return explicit, ""
+    if recorded_python and Path(recorded_python).exists():
+        return recorded_python, ""
+    reason = (
+        f"the kernel's interpreter {recorded_python} is not there any more"
+        if recorded_python
+        else "the image does not record the kernel's interpreter"
+    )
+    return sys.executable, f"{reason}; compared with {sys.executable}"

@@ -1,0 +1,156 @@
+"""A build run again under a name that already serves replaces what serves, never adds to it.
+
+Behind a deployment (deploy/replicas.py) the new image is rolled out: new replicas start before
+old ones stop and the front retries, so no request fails. A plain instance owns its port, and a
+port cannot pass between two containers: the old instance stops and the new image starts on the
+old port (the old name, the same URL), where it is checked against the sample; should it fail,
+the old image is started again. Requests sent in between, a second or two (the new model's
+load), find no listener; the figure is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from .client import ServingClient
+from .engine.base import ContainerEngine, Instance
+from .errors import DeploymentNotFound, InstanceNotFound, MLContainerError, RunFailed
+from .events import EventSink, ProgressEvent
+from .readiness import wait_ready
+
+
+@dataclass(frozen=True)
+class Replacement:
+    how: str  # "rollout" (a deployment) | "restart" (a plain instance)
+    url: str  # unchanged
+    previous_image: str
+    before: list | None  # the old model's answers to the sample
+    after: list | None  # the new model's
+    gap_seconds: float  # with no listener at the URL (0 for a rollout)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def serving_under(engine: ContainerEngine, name: str) -> Instance | None:
+    """The running instance called exactly `name`, if any."""
+    try:
+        instance = engine.find_instance(name)
+    except InstanceNotFound:
+        return None
+    return instance if instance.name == name and instance.url else None
+
+
+def deployment_under(engine: ContainerEngine, name: str):
+    from .deploy.replicas import get_deployment
+
+    try:
+        return get_deployment(engine, name)
+    except DeploymentNotFound:
+        return None
+
+
+def roll_out(engine: ContainerEngine, deployment, tag: str, sample: dict, on_event: EventSink):
+    """Roll the deployment out to `tag`; (the front as an instance, the replacement)."""
+    from .deploy.replicas import front_name, rollout
+
+    before = answers(deployment.url, sample)
+    rollout(engine, deployment.name, tag, on_event)
+    front = engine.orchestrator().front(front_name(deployment.name))
+    replacement = Replacement(
+        "rollout", deployment.url, deployment.image, before, answers(front.url, sample), 0.0
+    )
+    return front, replacement
+
+
+def restart(
+    engine: ContainerEngine,
+    previous: Instance,
+    tag: str,
+    labels: dict,
+    sample: dict,
+    check: Callable[[str, dict], dict],
+    on_event: EventSink,
+    **options,
+):
+    """Move `tag` onto `previous`'s name and port, and check it there (`check(url, sample)` is
+    its parity). The image already answered the sample as the notebook did in its last build
+    step, so it is not first tried on a spare port; should it still not start, or answer
+    differently, `previous`'s image is started again in its place."""
+    before = answers(previous.url, sample)
+    on_event(
+        ProgressEvent("log", f"Replacing {previous.name} ({previous.image}) at {previous.url}")
+    )
+    stopped = time.perf_counter()
+    engine.stop(previous.id)
+    port = urlsplit(previous.url).port
+    started = None
+    try:
+        started = engine.run(tag, port=port, labels=labels, name=previous.name, **options)
+        instance = wait_ready(engine, started)
+        gap = time.perf_counter() - stopped
+        if not check(instance.url, sample)["passed"]:
+            raise RunFailed(
+                f"{tag} answers the sample differently from the notebook.",
+                "Compare the parity rows of a plain `build --run` of this notebook, fix, and "
+                "build again.",
+            )
+    except BaseException as error:  # a cancelled job too: the old model goes back
+        _restore(engine, previous, started, port, options)
+        if not isinstance(error, MLContainerError):
+            raise
+        raise RunFailed(
+            f"{error.message} {previous.name} serves {previous.image} again at {previous.url}.",
+            error.hint,
+            error.output,
+        ) from error
+    after = answers(instance.url, sample)
+    return instance, Replacement("restart", instance.url, previous.image, before, after, gap)
+
+
+def _restore(engine: ContainerEngine, previous: Instance, failed, port: int, options: dict):
+    """Put `previous`'s image back on its name and port, in place of the `failed` container."""
+    if failed is not None:
+        engine.stop(failed.id)
+    wait_ready(
+        engine,
+        engine.run(
+            previous.image, port=port, labels=previous.labels, name=previous.name, **options
+        ),
+    )
+
+
+def answers(url: str, sample: dict) -> list | None:
+    """The predictions at `url` for the sample; None when it does not answer with them."""
+    try:
+        response = ServingClient(url, timeout=30).predict(sample["request"])
+    except MLContainerError:
+        return None
+    return response.body.get("predictions") if isinstance(response.body, dict) else None
+
+
+def side_by_side(replacement: Replacement) -> str:
+    """Old and new answers to the sample, one row each, for a terminal or a cell."""
+    before, after = replacement.before or [], replacement.after or []
+    rows = [f"{'row':>4}  {'before':<24} after"]
+    for index in range(max(len(before), len(after))):
+        old = before[index] if index < len(before) else "-"
+        new = after[index] if index < len(after) else "-"
+        mark = "" if old == new else "   (changed)"
+        rows.append(f"{index:>4}  {str(old)[:24]:<24} {str(new)[:24]}{mark}")
+    return "\n".join(rows)
+
+
+def summary(replacement: Replacement) -> str:
+    """How the name's previous model was replaced, and the sample's answers before and after."""
+    how = (
+        "rolled out (no request failed)"
+        if replacement.how == "rollout"
+        else f"restarted on its port ({replacement.gap_seconds:.1f} s without a listener; a "
+        "deployment, inst.deploy(), is replaced with none)"
+    )
+    lines = [f"replaced: {replacement.previous_image}, {how}"]
+    return "\n".join(lines + ["  " + line for line in side_by_side(replacement).splitlines()])

@@ -1,0 +1,116 @@
+"""Deployments (replicas behind one URL on swarm mode): list them; deploy, scale, roll out and
+undeploy as jobs that stream their progress like builds."""
+
+from __future__ import annotations
+
+import tornado
+from jupyter_server.auth.decorator import authorized
+
+from .base import MLContainerHandler
+from .validation import DEPLOY_FIELDS, ROLLOUT_FIELDS, SCALE_FIELDS, check_fields
+
+
+def _engine():
+    from ..engine import open_engine
+
+    return open_engine()
+
+
+class DeploymentRoutes(MLContainerHandler):
+    async def existing(self, name: str):
+        """The deployment, or DeploymentNotFound (404) before any job is queued."""
+        from ..deploy.replicas import get_deployment
+
+        return await self.blocking(lambda: get_deployment(_engine(), name))
+
+
+class DeploymentListHandler(MLContainerHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        from ..deploy.replicas import list_deployments
+
+        def listing() -> dict:
+            engine = _engine()
+            return {
+                "swarm": engine.orchestrator().swarm_state(),
+                "deployments": [d.to_dict() for d in list_deployments(engine)],
+            }
+
+        self.finish(await self.blocking(listing))
+
+    @tornado.web.authenticated
+    @authorized(action="write")
+    def post(self):
+        """{"source", "replicas", "port"?, "name"?, "init_swarm"?} → a deploy job."""
+        from ..deploy.replicas import check_replicas, deploy
+
+        body = check_fields(self.json_body(), DEPLOY_FIELDS, required=("source",))
+        source = body.pop("source")
+        check_replicas(body.get("replicas", 2), least=1)
+        config = self.mlcontainer_config
+        self.accepted(
+            self.jobs.submit_task(
+                "deploy",
+                body.get("name", source),
+                lambda on_event: deploy(
+                    _engine(),
+                    source,
+                    run_options=config.run_options(),
+                    labels=config.labels,
+                    on_event=on_event,
+                    **body,
+                ),
+                source=source,
+            )
+        )
+
+
+class DeploymentHandler(DeploymentRoutes):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name):
+        self.finish((await self.existing(name)).to_dict())
+
+    @tornado.web.authenticated
+    @authorized(action="write")
+    async def patch(self, name):
+        """{"replicas": N} → a scale job."""
+        from ..deploy.replicas import check_replicas, scale
+
+        count = check_fields(self.json_body(), SCALE_FIELDS, required=("replicas",))["replicas"]
+        check_replicas(count)
+        await self.existing(name)
+        self.accepted(
+            self.jobs.submit_task(
+                "scale", name, lambda on_event: scale(_engine(), name, count, on_event)
+            )
+        )
+
+    @tornado.web.authenticated
+    @authorized(action="write")
+    async def delete(self, name):
+        from ..deploy.replicas import undeploy
+
+        await self.existing(name)
+        self.accepted(
+            self.jobs.submit_task(
+                "undeploy", name, lambda on_event: undeploy(_engine(), name, on_event)
+            )
+        )
+
+
+class DeploymentRolloutHandler(DeploymentRoutes):
+    @tornado.web.authenticated
+    @authorized(action="write")
+    async def post(self, name):
+        """{"image"?} → a rollout job: to that image, or to the notebook's latest build."""
+        from ..deploy.replicas import rollout
+
+        image = check_fields(self.json_body(), ROLLOUT_FIELDS).get("image")
+        await self.existing(name)
+        self.accepted(
+            self.jobs.submit_task(
+                "rollout", name, lambda on_event: rollout(_engine(), name, image, on_event)
+            )
+        )

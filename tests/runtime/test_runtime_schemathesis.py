@@ -1,0 +1,85 @@
+"""Schemathesis against the runtime's own OpenAPI document, served by a real server of a
+mixed-type DataFrame model: requests generated from the document (valid and invalid) never get
+a 5xx, every answer matches the document, and the server still answers afterwards."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
+
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
+#: Test cases per operation and generation mode; the whole run stays well under a minute.
+MAX_EXAMPLES = 60
+
+
+def requests_served(server) -> int:
+    metrics = server.get("/metrics").body.decode()
+    return sum(
+        int(float(count))
+        for count in re.findall(r"^mlcontainer_requests_total\{[^}]*\} (\S+)$", metrics, re.M)
+    )
+
+
+def test_generated_requests_get_no_server_error_and_match_the_document(
+    serve, titanic_root, tmp_path
+):
+    server = serve(titanic_root)
+    before = requests_served(server)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "10",
+            "--generation-database",
+            "none",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    served = requests_served(server) - before - 1  # less this count's own /metrics
+    print(f"schemathesis sent {served} requests")
+    assert run.returncode == 0, output
+    assert served > 200, output
+    assert server.get("/health").status == 200
+    assert server.get("/ready").status == 200
+
+
+def test_the_document_says_a_cell_holds_one_value(serve_per_module, titanic_root):
+    document = serve_per_module(titanic_root).get("/openapi.json").json()
+    schema = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    instances = next(alt for alt in schema["schema"]["oneOf"] if alt["required"] == ["instances"])
+    row_object, row_list = instances["properties"]["instances"]["items"]["oneOf"]
+    for cell in (row_object["properties"]["Sex"], row_list["items"]):
+        assert {alt["type"] for alt in cell["anyOf"]} == {"string", "number", "boolean"}
+        assert cell["nullable"] is True
