@@ -1,12 +1,13 @@
 """Redeploy from a live kernel: seconds from `inst.redeploy()` to the new model answering at
 the same URL, and the requests a steady load loses meanwhile.
 
-    python benchmarks/redeploy.py [--rounds 2] [--deployment]
+    python benchmarks/redeploy.py [--rounds 2] [--deployment] [--rate 200]
 
 Runs examples/containerize_magic.ipynb in a real kernel up to its `%containerize` (iris, a
 scikit-learn pipeline), then, each round, re-trains `clf` on shifted labels and times
 `inst.redeploy()` while wrk loads the instance's URL with single-row predictions from 8
-connections. With --deployment the instance is first deployed as 2 replicas behind a front
+connections, as fast as it answers; with --rate, a bounded load of that many requests a second
+(paced.py) instead. With --deployment the instance is first deployed as 2 replicas behind a front
 (swarm mode turned on for the run if it is off, and off again after) and the redeploy is a rolling
 update behind that front. Prints, per round, the seconds redeploy took (re-capture, a build from
 cache, the new image proven on a spare port, then the swap), wrk's requests and failures, and
@@ -30,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import run_wrk  # noqa: E402
+from paced import run_paced  # noqa: E402
 
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
@@ -59,6 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=30, help="wrk's bound per round")
     parser.add_argument("--deployment", action="store_true", help="redeploy 2 replicas")
+    parser.add_argument("--rate", type=float, help="a bounded load: requests a second")
     args = parser.parse_args(argv)
 
     import nbformat
@@ -95,7 +98,10 @@ def main(argv=None) -> int:
                 load: dict = {}
                 loader = threading.Thread(
                     target=lambda into=load: into.setdefault(
-                        "result", run_wrk(url + "/predict", body, args.seconds, 8)
+                        "result",
+                        run_paced(url + "/predict", body, args.seconds, args.rate)
+                        if args.rate
+                        else run_wrk(url + "/predict", body, args.seconds, 8),
                     )
                 )
                 loader.start()

@@ -77,9 +77,10 @@ def restart(
     **options,
 ):
     """Move `tag` onto `previous`'s name and port, and check it there (`check(url, sample)` is
-    its parity). The image already answered the sample as the notebook did in its last build
-    step, so it is not first tried on a spare port; should it still not start, or answer
-    differently, `previous`'s image is started again in its place."""
+    its parity); (the instance, the replacement, the parity). The image already answered the
+    sample as the notebook did in its last build step, so it is not first tried on a spare
+    port; should it still not start, or answer differently, `previous`'s image is started
+    again in its place."""
     before = answers(previous.url, sample)
     on_event(
         ProgressEvent("log", f"Replacing {previous.name} ({previous.image}) at {previous.url}")
@@ -92,7 +93,8 @@ def restart(
         started = engine.run(tag, port=port, labels=labels, name=previous.name, **options)
         instance = wait_ready(engine, started)
         gap = time.perf_counter() - stopped
-        if not check(instance.url, sample)["passed"]:
+        parity = check(instance.url, sample)
+        if not parity["passed"]:
             raise RunFailed(
                 f"{tag} answers the sample differently from the notebook.",
                 "Compare the parity rows of a plain `build --run` of this notebook, fix, and "
@@ -108,7 +110,11 @@ def restart(
             error.output,
         ) from error
     after = answers(instance.url, sample)
-    return instance, Replacement("restart", instance.url, previous.image, before, after, gap)
+    return (
+        instance,
+        Replacement("restart", instance.url, previous.image, before, after, gap),
+        parity,
+    )
 
 
 def _restore(engine: ContainerEngine, previous: Instance, failed, port: int, options: dict):

@@ -364,7 +364,7 @@ def run_stage(
     out, an instance restarted on its own port."""
     deployment = deployment_under(engine, plan.name)
     previous = serving_under(engine, plan.name)
-    replacement = None
+    replacement = parity = None
     if deployment is not None:
         job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
         instance, replacement = roll_out(
@@ -372,7 +372,7 @@ def run_stage(
         )
     elif previous is not None:
         job.stage("run", f"Replacing {plan.name} at {previous.url}")
-        instance, replacement = restart(
+        instance, replacement, parity = restart(
             engine,
             previous,
             image.tag,
@@ -387,10 +387,10 @@ def run_stage(
         port = options.port if options.port is not None else config.default_port
         instance = _start(engine, image.tag, port, image.labels, plan.name, **config.run_options())
     try:
-        if deployment is None:
+        if replacement is None:
             instance = wait_ready(engine, instance)
         job.stage("check", f"Checking {instance.url} against the notebook's answer")
-        parity = check_parity(instance.url, capture.sample)
+        parity = parity or check_parity(instance.url, capture.sample)
     except BaseException:
         if replacement is None:
             engine.stop(instance.id)
