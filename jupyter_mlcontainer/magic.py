@@ -111,7 +111,7 @@ class ContainerizeMagics(Magics):
         progress.finish(f"{result.instance.name} at {result.instance.url}, {verdict}")
         if result.replacement:
             print(replacement_summary(result.replacement))
-        print(drift_line(result.instance.name))
+        print(drift_line(result.tag))  # a deployment's instance is its front: ask the image
         reference = live_reference(self.shell.user_ns, Path(result.context))
         instance = ServingInstance(
             result.instance,
@@ -126,8 +126,9 @@ class ContainerizeMagics(Magics):
 
 
 def drift_line(name: str) -> str:
-    """One line saying whether the instance's image matches the notebook on disk and the
-    kernel's packages (it may not: an unsaved notebook, a package installed mid-build)."""
+    """One line saying whether the image (or the instance `name`'s) matches the notebook on
+    disk and the kernel's packages (it may not: an unsaved notebook, a package installed
+    mid-build)."""
     from .engine import DockerEngine
     from .provenance import check_image
 

@@ -177,6 +177,7 @@ def test_the_magic_says_whether_the_instance_is_up_to_date(instance, notebook):
     from jupyter_mlcontainer.magic import drift_line
 
     assert drift_line(instance.name) == "drift check: up to date"
+    assert drift_line(instance.image) == "drift check: up to date"  # as after a rollout
     notebook.unlink()
     line = drift_line(instance.name)
     assert line.startswith("drift check: notebook missing\n  - ")

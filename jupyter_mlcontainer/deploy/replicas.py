@@ -323,7 +323,7 @@ def _wait_update(swarm: Orchestrator, name: str, on_event: EventSink) -> Service
             return state
         if time.monotonic() > deadline:
             raise DeployFailed(f"The rollout of {name} did not finish in {TIMEOUT} s.")
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def _deployment(engine: ContainerEngine, state: ServiceState) -> Deployment:

@@ -9,7 +9,7 @@ rows there is nothing to compare, and batching stays off.
 from __future__ import annotations
 
 #: Rows in one model call at most, and the milliseconds a batch may wait for more rows.
-MAX_BATCH = 64
+MAX_BATCH = 512
 MAX_WAIT_MS = 2
 OFF = {"enabled": False}
 

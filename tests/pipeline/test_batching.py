@@ -19,7 +19,7 @@ def test_a_row_by_row_model_is_batched():
     features, target = load_iris(return_X_y=True)
     model = RandomForestClassifier(n_estimators=5, random_state=0).fit(features, target)
     decision = decide(model.predict_proba, features[:3])
-    assert decision == {"enabled": True, "max_batch": 64, "max_wait_ms": 2}
+    assert decision == {"enabled": True, "max_batch": 512, "max_wait_ms": 2}
 
 
 def test_a_dataframe_sample_is_cut_into_one_row_frames():
