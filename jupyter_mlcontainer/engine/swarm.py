@@ -51,9 +51,9 @@ REPLICA_HEALTHCHECK = Healthcheck(
 ROLLOUT_PARALLELISM = 2
 #: A replica that fails before it passes its health check rolls the whole update back, again
 #: new-before-old: a model that cannot load never passes it, and exits at once
-#: (EXIT_ON_FAILED_LOAD). Passing it means the model loaded and answered the sample (the
-#: runtime's warm-up), so swarm need not watch a new replica longer: `monitor` is the shortest
-#: it takes (0 would mean swarm's default, 5 s), which took a second or two off each rollout.
+#: (EXIT_ON_FAILED_LOAD). Passing it means the model loaded and its warm-up predicted the
+#: sample, so swarm need not watch a new replica longer: `monitor` is 1 ms (0
+#: would mean swarm's default, 5 s), which took a second or two off each rollout.
 UPDATES = UpdateConfig(
     parallelism=ROLLOUT_PARALLELISM,
     delay=0,
