@@ -1,17 +1,18 @@
 """Redeploy from a live kernel: seconds from `inst.redeploy()` to the new model answering at
 the same URL, and the requests a steady load loses meanwhile.
 
-    python benchmarks/redeploy.py [--rounds 2] [--deployment] [--rate 200]
+    python benchmarks/redeploy.py [--rounds 2] [--deployment [--replicas 2]] [--rate 200]
 
 Runs examples/containerize_magic.ipynb in a real kernel up to its `%containerize` (iris, a
 scikit-learn pipeline), then, each round, re-trains `clf` on shifted labels and times
 `inst.redeploy()` while wrk loads the instance's URL with single-row predictions from 8
 connections, as fast as it answers; with --rate, a bounded load of that many requests a second
-(paced.py) instead. With --deployment the instance is first deployed as 2 replicas behind a front
-(swarm mode turned on for the run if it is off, and off again after) and the redeploy is a rolling
-update behind that front. Prints, per round, the seconds redeploy took (re-capture, a build from
-cache, the new image proven on a spare port, then the swap), wrk's requests and failures, and
-whether the URL answers with the new model afterwards. Everything made is removed.
+(paced.py) instead. With --deployment the instance is first deployed as 2 replicas (--replicas)
+behind a front (swarm mode turned on for the run if it is off, and off again after) and the
+redeploy is a rolling update behind that front. Prints, per round, the seconds redeploy took
+(re-capture, a build from cache, then the restart or the rollout, and the parity check), the
+load's requests and failures, and whether the URL answers with the new model afterwards.
+Everything made is removed.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=30, help="wrk's bound per round")
-    parser.add_argument("--deployment", action="store_true", help="redeploy 2 replicas")
+    parser.add_argument("--deployment", action="store_true", help="redeploy a deployment")
+    parser.add_argument("--replicas", type=int, default=2, help="the deployment's (default 2)")
     parser.add_argument("--rate", type=float, help="a bounded load: requests a second")
     args = parser.parse_args(argv)
 
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
             if args.deployment:
                 if not swarm_was_on:
                     swarm.init_swarm()
-                shown = "deployed = inst.deploy(replicas=2)\nprint(deployed.url)"
+                shown = f"deployed = inst.deploy(replicas={args.replicas})\nprint(deployed.url)"
             else:
                 shown = "print(inst.url)"
             url = run_cell(client, notebook, shown).strip().splitlines()[-1]
