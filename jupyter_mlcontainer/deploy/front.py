@@ -9,7 +9,9 @@ replica, and re-reads DNS every second, which is what makes a rollout lose no re
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import tempfile
 import time
 import urllib.request
@@ -22,8 +24,8 @@ from ..events import EventSink, ProgressEvent, ignore_events
 MAX_REPLICAS = 32
 #: The front's container reads the service to resolve from here.
 SERVICE_VARIABLE = "MODEL_SERVICE"
-#: The front answers here with how many replicas it sends requests to.
-REPLICAS_PATH = "/_front/replicas"
+#: The front's statistics page; with ";csv", one row per replica slot: its address and state.
+STATS_PATH = "/_front/stats"
 
 CONFIG = f"""\
 # The front of one deployment; {SERVICE_VARIABLE} names the swarm service of its replicas.
@@ -38,6 +40,8 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-keep-alive 60s
+    # A health check may take a second on a busy host, though replicas are checked twice as often.
+    timeout check 1s
     # A replica that is stopping closes its idle connections: a request caught by that is sent
     # again, to another replica. Model errors (500) are answers, never retried.
     retries 3
@@ -58,9 +62,12 @@ resolvers docker
 
 frontend model
     bind :8080
-    # How many replicas the front sends requests to: deploy, scale and rollout return once this
-    # is the number asked for, so the URL serves from all of them when they do.
-    http-request return status 200 content-type text/plain lf-string "%[nbsrv(replicas)]" if {{ path {REPLICAS_PATH} }}
+    # Which replicas the front sends requests to: deploy, scale and rollout return once these are
+    # exactly the replicas swarm runs, so the URL serves from all of them, and from no replaced one.
+    stats enable
+    stats uri {STATS_PATH}
+    # Without it the page leaves out the replicas' addresses (on 127.0.0.1 only, like the URL).
+    stats show-legends
     default_backend replicas
 
 # Which replica answered, for a person debugging (and for tests that check the spread).
@@ -69,9 +76,11 @@ backend replicas
     balance leastconn
     option httpchk GET /ready
     http-check expect status 200
-    # Out after two failed checks in a row (one slow check on a busy host is not a failure);
-    # requests a stopped replica refuses in between are retried on another (retry-on above).
-    default-server check inter 1s fall 2 rise 1 resolvers docker init-addr none
+    # Out after two failed checks in a row (one slow check on a busy host is not a failure), so
+    # a draining replica (503 on /ready) leaves within a second of its SIGTERM, and a rollout
+    # ends that much sooner; requests a stopped replica refuses in between are retried on
+    # another (retry-on above).
+    default-server check inter 500ms fall 2 rise 1 resolvers docker init-addr none
     server-template replica {MAX_REPLICAS} "tasks.${{{SERVICE_VARIABLE}}}":8080
 """
 
@@ -111,17 +120,30 @@ def ensure_front_image(
     return tag
 
 
-def wait_front_sees(url: str, replicas: int, timeout: float) -> bool:
-    """Whether, within `timeout` seconds, the front at `url` answers and sends requests to
-    exactly `replicas` replicas (it learns of them from DNS and its checks, a second or two
-    after swarm does)."""
+def wait_front_sees(url: str, addresses: set, timeout: float) -> bool:
+    """Whether, within `timeout` seconds, the front at `url` answers and sends requests to the
+    replicas at exactly `addresses` (it learns of them from DNS and its checks, a second or two
+    after swarm does; counting them is not enough, since a replaced replica may still count)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url + REPLICAS_PATH, timeout=2) as answer:
-                if int(answer.read()) == replicas:
-                    return True
-        except (OSError, ValueError):
+            if serving_addresses(url) == addresses:
+                return True
+        except OSError:
             pass  # not answering yet
         time.sleep(0.25)
     return False
+
+
+def serving_addresses(url: str) -> set:
+    """The addresses of the replicas the front at `url` finds up, from its statistics."""
+    with urllib.request.urlopen(f"{url}{STATS_PATH};csv", timeout=2) as answer:
+        text = answer.read().decode()
+    rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
+    return {
+        row["addr"].rsplit(":", 1)[0]
+        for row in rows
+        if row.get("pxname") == "replicas"
+        and row.get("status", "").startswith("UP")
+        and row.get("addr")
+    }

@@ -113,7 +113,7 @@ def deploy(
             labels,
             {SERVICE_VARIABLE: name},
         )
-        _wait_front(swarm, name, front.url, replicas)
+        _wait_front(swarm, name, front.url)
     except BaseException:
         remove_parts(swarm, name)
         raise
@@ -133,7 +133,7 @@ def scale(
     _wait_converged(swarm, name, replicas, on_event)
     deployment = get_deployment(engine, name)
     if deployment.url:
-        _wait_front(swarm, name, deployment.url, replicas)
+        _wait_front(swarm, name, deployment.url)
     return deployment
 
 
@@ -167,7 +167,7 @@ def rollout(
         )
     deployment = get_deployment(engine, name)
     if deployment.url:
-        _wait_front(swarm, name, deployment.url, deployment.replicas)
+        _wait_front(swarm, name, deployment.url)
     on_event(ProgressEvent("done", f"{name} now runs {deployment.image}", "deploy"))
     return deployment
 
@@ -299,12 +299,13 @@ def _wait_converged(swarm: Orchestrator, name: str, replicas: int, on_event: Eve
         time.sleep(0.5)
 
 
-def _wait_front(swarm: Orchestrator, name: str, url: str, replicas: int) -> None:
-    """Until the front sends requests to every replica swarm runs (DNS and health checks lag
-    swarm by a second or two)."""
-    if not wait_front_sees(url, replicas, timeout=60):
+def _wait_front(swarm: Orchestrator, name: str, url: str) -> None:
+    """Until the front sends requests to the replicas swarm runs now, and to no other (DNS and
+    health checks lag swarm by a second or two)."""
+    addresses = set(swarm.service(name).addresses)
+    if not wait_front_sees(url, addresses, timeout=60):
         raise DeployFailed(
-            f"The front of {name} at {url} does not reach its {replicas} replicas.",
+            f"The front of {name} at {url} does not reach its {len(addresses)} replicas.",
             "Its log is below.",
             output=swarm.front_logs(front_name(name)),
         )

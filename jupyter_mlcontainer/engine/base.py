@@ -126,6 +126,7 @@ class ServiceState:
     )
     update_message: str = ""
     task_errors: tuple = ()  # the latest failed tasks' errors, newest first
+    addresses: tuple = ()  # the running replicas' IP addresses on the service's network
 
 
 #: Longest name made; Docker allows longer, but the name also becomes tags and folders.

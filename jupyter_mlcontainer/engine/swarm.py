@@ -289,6 +289,13 @@ def _state(service) -> ServiceState:
         update_state=update.get("State", ""),
         update_message=update.get("Message", ""),
         task_errors=errors[:3],
+        addresses=tuple(
+            address.split("/")[0]
+            for task in running
+            for attachment in task.get("NetworksAttachments") or ()
+            if attachment.get("Network", {}).get("Spec", {}).get("Name") != "ingress"
+            for address in attachment.get("Addresses") or ()
+        ),
     )
 
 
