@@ -129,8 +129,8 @@ def wait_front_sees(url: str, addresses: set, timeout: float) -> bool:
         try:
             if serving_addresses(url) == addresses:
                 return True
-        except OSError:
-            pass  # not answering yet
+        except (OSError, ValueError):
+            pass  # not answering yet, or not yet with its statistics
         time.sleep(0.25)
     return False
 
