@@ -292,8 +292,7 @@ def _state(service) -> ServiceState:
         addresses=tuple(
             address.split("/")[0]
             for task in running
-            for attachment in task.get("NetworksAttachments") or ()
-            if attachment.get("Network", {}).get("Spec", {}).get("Name") != "ingress"
+            for attachment in task.get("NetworksAttachments") or ()  # the deployment's network
             for address in attachment.get("Addresses") or ()
         ),
     )
