@@ -14,6 +14,7 @@ from pathlib import Path
 
 import docker
 import requests
+import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from ..errors import (
@@ -70,6 +71,11 @@ def external_images(dockerfile: str) -> list[str]:
     return images
 
 
+#: How a lost engine shows: a refused or reset connection, or a stream cut off mid-way (streams
+#: are read from the raw socket, so urllib3's error reaches us unwrapped).
+LOST_ENGINE = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError)
+
+
 def _unavailable(error: Exception) -> EngineUnavailable:
     return EngineUnavailable(f"Cannot reach the Docker engine: {error}", ENGINE_HINT)
 
@@ -83,7 +89,7 @@ def _reaches_engine(method):
         def generator(*args, **kwargs):
             try:
                 return (yield from method(*args, **kwargs))
-            except requests.exceptions.ConnectionError as error:
+            except LOST_ENGINE as error:
                 raise _unavailable(error) from error
 
         return generator
@@ -92,7 +98,7 @@ def _reaches_engine(method):
     def call(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except requests.exceptions.ConnectionError as error:
+        except LOST_ENGINE as error:
             raise _unavailable(error) from error
 
     return call
@@ -187,10 +193,11 @@ class DockerEngine:
             raise BuildFailed(
                 f"The Docker engine refused the build: {error.explanation}"
             ) from error
-        except BuildFailed as error:
-            if not self._answers():  # the step failed because the engine went away
+        except (BuildFailed, *LOST_ENGINE) as error:
+            if not self._answers():  # the step failed, or the stream broke, as the engine left
+                reason = error.message if isinstance(error, BuildFailed) else error
                 raise EngineUnavailable(
-                    f"The Docker engine stopped during the build ({error.message}); nothing "
+                    f"The Docker engine stopped during the build ({reason}); nothing "
                     "was tagged.",
                     f"{ENGINE_HINT} Then build again: the steps already built are reused.",
                 ) from error

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
+import threading
 import time
 
 import docker
@@ -229,6 +231,64 @@ def test_an_engine_lost_mid_way_is_reported_from_every_call(tmp_path):
         with pytest.raises(EngineUnavailable) as caught:
             call()
         assert caught.value.hint == ENGINE_HINT
+
+
+class EngineThatLeavesMidBuild(http.server.BaseHTTPRequestHandler):
+    """Answers as an engine would until a build has sent its first line, then cuts the
+    chunked stream and hangs up on every later connection: dockerd killed mid-build."""
+
+    protocol_version = "HTTP/1.1"
+
+    def handle(self):
+        if not getattr(self.server, "gone", False):
+            super().handle()
+
+    def do_GET(self):  # the base image is present
+        body = b'{"Id": "sha256:0"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # /build
+        self.rfile.read(int(self.headers["Content-Length"] or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        line = b'{"stream": "Step 1/2 : FROM scratch\\n"}\r\n'
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+        self.server.gone = True
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def engine_that_leaves():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EngineThatLeavesMidBuild)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_build_stream_cut_off_by_the_engine_says_the_engine_stopped(
+    engine_that_leaves, tmp_path
+):
+    lost = DockerEngine.__new__(DockerEngine)
+    lost.client = docker.DockerClient(base_url=engine_that_leaves, version="1.41", timeout=5)
+    lost.api = lost.client.api
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    events = []
+    with pytest.raises(EngineUnavailable) as caught:
+        for event in lost.build(tmp_path, "mlcontainer/any:latest"):
+            events.append(event)
+    assert "The Docker engine stopped during the build" in caught.value.message
+    assert "nothing was tagged" in caught.value.message
+    assert [event.step for event in events if event.kind == "step"] == [1]
 
 
 def test_a_name_taken_meanwhile_moves_on_to_the_next():
