@@ -197,8 +197,7 @@ class DockerEngine:
             if not self._answers():  # the step failed, or the stream broke, as the engine left
                 reason = error.message if isinstance(error, BuildFailed) else error
                 raise EngineUnavailable(
-                    f"The Docker engine stopped during the build ({reason}); nothing "
-                    "was tagged.",
+                    f"The Docker engine stopped during the build ({reason}); nothing was tagged.",
                     f"{ENGINE_HINT} Then build again: the steps already built are reused.",
                 ) from error
             raise

@@ -275,9 +275,7 @@ def engine_that_leaves():
     server.server_close()
 
 
-def test_a_build_stream_cut_off_by_the_engine_says_the_engine_stopped(
-    engine_that_leaves, tmp_path
-):
+def test_a_build_stream_cut_off_by_the_engine_says_the_engine_stopped(engine_that_leaves, tmp_path):
     lost = DockerEngine.__new__(DockerEngine)
     lost.client = docker.DockerClient(base_url=engine_that_leaves, version="1.41", timeout=5)
     lost.api = lost.client.api
