@@ -4,6 +4,7 @@ and rollback when a new replica fails."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from docker.errors import APIError, NotFound
@@ -23,6 +24,8 @@ from ..errors import DeployFailed
 from .base import CONTAINER_PORT, MANAGED_LABEL, TMPFS_SIZE, Instance, ServiceState
 from .docker import STOP_TIMEOUT, _instance, _reaches_engine, refuse_taken_port
 
+#: The bridge swarm mode creates on a node for its containers' traffic outside the swarm.
+GATEWAY_BRIDGE = "docker_gwbridge"
 SECOND = 1_000_000_000  # the API counts durations in nanoseconds
 #: Swarm mode this tool turned on carries this label, so the last `undeploy` can turn it off.
 INITIALIZED_BY_US = "io.mlcontainer.swarm-initialized"
@@ -100,7 +103,11 @@ class SwarmOrchestrator:
 
     @_reaches_engine
     def leave_swarm(self) -> None:
+        """Leave swarm mode, and remove the bridge that turning it on created (leaving keeps it),
+        so the engine is as it was; a bridge still in use stays."""
         self.client.swarm.leave(force=True)
+        with contextlib.suppress(NotFound, APIError):
+            self.client.networks.get(GATEWAY_BRIDGE).remove()
 
     @_reaches_engine
     def create_network(self, name: str, labels: dict) -> None:

@@ -42,6 +42,7 @@ def test_deploy_scale_and_undeploy_from_the_sidebar(lab, page, instance, swarm_a
     from playwright.sync_api import expect
 
     swarm_was_on = swarm_as_found.swarm_state() == "active"
+    networks_before = {network.name for network in swarm_as_found.client.networks.list()}
     url, token = lab
     page.set_viewport_size({"width": 1000, "height": 640})  # small, for the docs' screenshot
     page.goto(f"{url}/lab?reset&token={token}")
@@ -92,5 +93,10 @@ def test_deploy_scale_and_undeploy_from_the_sidebar(lab, page, instance, swarm_a
     page.locator(".jp-Dialog-button.jp-mod-warn").click()
     item.wait_for(state="detached", timeout=DEPLOY_TIMEOUT)
     assert swarm_as_found.service(NAME) is None
-    # Swarm mode as it was: turned off again when this deploy had turned it on.
+    # Swarm mode as it was: turned off again when this deploy had turned it on, and with it the
+    # gateway bridge it created.
     assert swarm_as_found.swarm_state() == ("active" if swarm_was_on else "inactive")
+    if not swarm_was_on:
+        assert {network.name for network in swarm_as_found.client.networks.list()} == (
+            networks_before
+        )
