@@ -51,14 +51,17 @@ defaults
 resolvers docker
     nameserver dns 127.0.0.11:53
     resolve_retries 3
-    timeout resolve 500ms
+    # DNS is asked every 250 ms. A replica that swarm stops leaves its DNS answer at once and
+    # keeps serving for 2 s before its SIGTERM (swarm's gossip delay), so the front drops it as
+    # soon as an answer lacks it (hold obsolete 0s), not after health checks fail.
+    timeout resolve 250ms
     timeout retry 500ms
     hold valid 1s
     hold other 1s
     hold refused 1s
     hold nx 1s
     hold timeout 1s
-    hold obsolete 1s
+    hold obsolete 0s
 
 frontend model
     bind :8080
