@@ -51,9 +51,9 @@ defaults
 resolvers docker
     nameserver dns 127.0.0.11:53
     resolve_retries 3
-    # DNS is asked every 250 ms. A replica that swarm stops leaves its DNS answer at once and
-    # keeps serving for 2 s before its SIGTERM (swarm's gossip delay), so the front drops it as
-    # soon as an answer lacks it (hold obsolete 0s), not after health checks fail.
+    # DNS is asked every 250 ms. A replica that swarm stops leaves DNS about a second later and
+    # keeps serving 2 s more before its SIGTERM (swarm's gossip delay), so the front drops it as
+    # soon as an answer lacks it (hold obsolete 0s) rather than after its health checks fail.
     timeout resolve 250ms
     timeout retry 500ms
     hold valid 1s
