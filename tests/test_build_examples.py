@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
@@ -96,6 +97,7 @@ def test_a_code_only_change_rebuilds_from_the_dependency_cache(engine, config, t
 
 def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
     context = tmp_path / "context"
+    label = ",".join(f"{k}={v}" for k, v in config.labels.items())
     subprocess.run(
         [
             "jupyter",
@@ -112,9 +114,9 @@ def test_the_context_builds_by_hand_with_docker_build(engine, config, tmp_path):
         check=True,
         capture_output=True,
         timeout=300,
+        env={**os.environ, "MLCONTAINER_LABELS": label},  # so its builder stage is removed after
     )
     tag = "mlcontainer-test/by-hand:latest"
-    label = ",".join(f"{k}={v}" for k, v in config.labels.items())
     built = subprocess.run(
         ["docker", "build", "-q", "-t", tag, "--label", label, str(context)],
         capture_output=True,
