@@ -213,10 +213,17 @@ def test_an_unreachable_engine_is_reported_with_the_hint(monkeypatch):
         DockerEngine()
 
 
+def engine_at(base_url: str) -> DockerEngine:
+    """An engine object for `base_url` without the ping of __init__: as if the engine stopped,
+    or began to misbehave, after it had answered."""
+    engine = DockerEngine.__new__(DockerEngine)
+    engine.client = docker.DockerClient(base_url=base_url, version="1.41", timeout=5)
+    engine.api = engine.client.api
+    return engine
+
+
 def test_an_engine_lost_mid_way_is_reported_from_every_call(tmp_path):
-    lost = DockerEngine.__new__(DockerEngine)  # as if the engine stopped after __init__ succeeded
-    lost.client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{free_port()}", version="1.41")
-    lost.api = lost.client.api
+    lost = engine_at(f"tcp://127.0.0.1:{free_port()}")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     calls = [
         lambda: lost.run("mlcontainer/any:latest"),
@@ -276,9 +283,7 @@ def engine_that_leaves():
 
 
 def test_a_build_stream_cut_off_by_the_engine_says_the_engine_stopped(engine_that_leaves, tmp_path):
-    lost = DockerEngine.__new__(DockerEngine)
-    lost.client = docker.DockerClient(base_url=engine_that_leaves, version="1.41", timeout=5)
-    lost.api = lost.client.api
+    lost = engine_at(engine_that_leaves)
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
     events = []
     with pytest.raises(EngineUnavailable) as caught:
