@@ -49,12 +49,13 @@ from .pipeline.render import (
 )
 from .pipeline.report import SliceReport, slice_report
 from .pipeline.secrets import refuse_secrets, scan_context
-from .pipeline.templates import entry_label, plan_entry
+from .pipeline.templates import entry_label, final_labels, plan_entry
 from .pipeline.trial import trial_run
 from .pipeline.trialcache import remember_trial, reused_trial, trial_key
 from .pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from .readiness import wait_ready
 from .replace import Replacement, deployment_under, restart, roll_out, serving_under
+from .runtime.model import CHECK_AT, CHECK_AT_START
 
 #: How many times capture may widen the slice to define notebook classes a pickle refers to.
 _MAX_CAPTURE_ROUNDS = 3
@@ -126,7 +127,10 @@ def containerize(
         }
         if context_only:
             return BuildResult(**done, warnings=tuple(job.warnings))
-        image = build_stage(job, engine, plan, capture, context, config, options.no_cache)
+        rollout = options.run and deployment_under(engine, plan.name) is not None
+        image = build_stage(
+            job, engine, plan, capture, context, config, options.no_cache, check_at_start=rollout
+        )
     instance, parity, replacement = (
         run_stage(job, engine, image, plan, capture, options, config)
         if options.run
@@ -329,12 +333,32 @@ def build_stage(
     context: BuildContext,
     config: MLContainerConfig,
     no_cache: bool,
+    check_at_start: bool = False,
 ) -> Image:
-    """Build and tag the image; its last step is the image's own check against the sample."""
+    """Build and tag the image; its last step is the image's own check against the sample,
+    or, for a rollout (`check_at_start`), the check is left to the new replicas as they start:
+    they load the model anyway, and loading it in the build too would double the wait."""
     tag, latest = image_tags(plan.name, context.content_hash)
     job.stage("build", f"Building {tag} from {context.base_image}")
     labels = {**image_labels(plan, capture), **config.labels}
-    events = engine.build(context.path, tag, labels, extra_tags=(latest,), no_cache=no_cache)
+    stated = final_labels(plan, config.labels)
+    unstated = {key: value for key, value in labels.items() if stated.get(key) != value}
+    build_args = None
+    if check_at_start:
+        build_args = {CHECK_AT: CHECK_AT_START}
+        job.on_event(
+            ProgressEvent(
+                "log", "The new replicas check the sample as they start, not the build", "build"
+            )
+        )
+    events = engine.build(
+        context.path,
+        tag,
+        unstated,
+        extra_tags=(latest,),
+        no_cache=no_cache,
+        build_args=build_args,
+    )
     try:
         for event in events:
             job.check()

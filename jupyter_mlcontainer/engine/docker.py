@@ -171,9 +171,10 @@ class DockerEngine:
         labels: dict | None = None,
         extra_tags: tuple = (),
         no_cache: bool = False,
+        build_args: dict | None = None,
     ) -> Iterator[ProgressEvent]:
-        """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), yielding progress
-        events; raises BuildFailed on error. Closing the generator early (a cancelled job)
+        """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), with the Dockerfile's
+        ARGs set from `build_args`, yielding progress events; raises BuildFailed on error. Closing the generator early (a cancelled job)
         drops the connection, which makes the engine abandon the build."""
         dockerfile = (Path(context) / "Dockerfile").read_text()
         self.ensure_base_images(dockerfile)
@@ -187,6 +188,7 @@ class DockerEngine:
                 forcerm=True,
                 decode=True,
                 nocache=no_cache,
+                buildargs=build_args,
             )
             yield from build_events(stream)
         except APIError as error:

@@ -30,21 +30,40 @@ SECOND = 1_000_000_000  # the API counts durations in nanoseconds
 #: Swarm mode this tool turned on carries this label, so the last `undeploy` can turn it off.
 INITIALIZED_BY_US = "io.mlcontainer.swarm-initialized"
 
-#: GET /ready on the replica's own port, exit 0 on a 200: the standard library only, under
-#: `python -S`, so that a probe every second costs a third of the runtime's `healthcheck`.
-READY_PROBE = (
-    "import os,socket;"
-    "s=socket.create_connection(('127.0.0.1',int(os.environ.get('PORT','8080'))),2);"
-    "s.sendall(b'GET /ready HTTP/1.0\\r\\n\\r\\n');"
-    "raise SystemExit(s.recv(12)[9:12]!=b'200')"
-)
+#: Seconds one health check waits for a replica that is not ready yet.
+PROBE_WAIT_SECONDS = 4
+#: GET /ready on the replica's own port until it answers 200 (exit 0) or PROBE_WAIT_SECONDS
+#: pass (exit 1): the standard library only, under `python -S`, so that a probe every second
+#: costs a third of the runtime's `healthcheck`. A ready replica answers the first GET; a
+#: starting one is seen ready within 50 ms of its model loading, where a probe that asked once
+#: would see it only at the next probe, up to a second later, and each rollout step would wait
+#: that long.
+READY_PROBE = f"""\
+import os,socket,time
+port=int(os.environ.get('PORT','8080'))
+deadline=time.monotonic()+{PROBE_WAIT_SECONDS}
+while True:
+    try:
+        s=socket.create_connection(('127.0.0.1',port),1)
+        s.sendall(b'GET /ready HTTP/1.0\\r\\n\\r\\n')
+        if s.recv(12)[9:12]==b'200':
+            raise SystemExit(0)
+        s.close()
+    except OSError:
+        pass
+    if time.monotonic()>deadline:
+        raise SystemExit(1)
+    time.sleep(0.05)
+"""
 #: A replica counts as started once its health check passes; swarm waits for that before it
-#: stops an old replica. Every second (the image's own check is every 10 s), so a rollout
-#: moves on about a second after a new replica's model has loaded.
+#: stops an old replica. Every second (the image's own check is every 10 s); the first check
+#: comes a second after the start and waits for the model to load (READY_PROBE), so a rollout
+#: moves on as soon as a new replica's model has loaded. A replica that hangs once ready fails
+#: two checks of PROBE_WAIT_SECONDS (and the timeout's margin) each.
 REPLICA_HEALTHCHECK = Healthcheck(
     test=["CMD", "python", "-S", "-c", READY_PROBE],
     interval=1 * SECOND,
-    timeout=2 * SECOND,
+    timeout=(PROBE_WAIT_SECONDS + 1) * SECOND,
     retries=2,
     start_period=60 * SECOND,
 )

@@ -10,6 +10,7 @@ from ..engine.base import (
     CODE_SHA256_LABEL,
     CONTAINER_PORT,
     ENTRY_LABEL,
+    NAME_LABEL,
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
     SBOM_LABEL,
@@ -17,6 +18,7 @@ from ..engine.base import (
     image_name,
 )
 from ..runtime.contract import describe_entry, entry_of
+from ..runtime.model import CHECK_AT
 from .cells import code_sha256
 from .plan import ServingPlan
 from .supply import SBOM_FILE, SBOM_PATH
@@ -38,9 +40,10 @@ COPY requirements.lock /build/requirements.lock
     --disable-pip-version-check --no-compile {install_source}{require_hashes}-r /build/requirements.lock \\
  && (/opt/venv/bin/python -m compileall -q -j 0 -x '/tests?/' /opt/venv || true)
 
-# Final image: the base, the virtual environment, then the notebook's state and code,
-# so that a code-only change rebuilds only the last layers.
-# Instances run on a read-only root filesystem: HOME and matplotlib's cache point at /tmp.
+# Final image: the base and the virtual environment, the settings, then the served code, and
+# last the sample and the notebook's state, which a re-training changes: a rebuild after one
+# redoes only the steps from there on. Instances run on a read-only root filesystem: HOME and
+# matplotlib's cache point at /tmp.
 FROM {base}
 {system_packages}ENV PATH=/opt/venv/bin:$PATH \\
     PYTHONPATH=/srv/app \\
@@ -51,32 +54,47 @@ FROM {base}
     PORT={port}
 COPY --from=builder /opt/venv /opt/venv
 COPY {sbom_file} {sbom_path}
-COPY artifacts/ /srv/artifacts/
-COPY sample.json /srv/sample.json
-COPY app/ /srv/app/
-# Byte-compiled here, since instances cannot write .pyc files: each start then skips compiling.
-RUN ["python", "-m", "compileall", "-q", "/srv/app"]
 WORKDIR /srv/artifacts/files
-USER 10001:10001
-# The image proves itself: load the state and answer sample.json as the notebook did.
-# A failure stops the build here, so a broken image is never tagged.
-RUN ["python", "-m", "{runtime}", "check"]
 EXPOSE {port}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\
     CMD ["python", "-m", "{runtime}", "healthcheck"]
 # `docker run IMAGE` serves; `docker run -i IMAGE predict < rows.csv` scores a batch.
 ENTRYPOINT ["python", "-m", "{runtime}"]
 CMD ["serve"]
+# Where the image's check runs (below); declared here, it leaves the steps up to here cached.
+ARG {check_at}=build
+COPY app/ /srv/app/
+# Byte-compiled here, since instances cannot write .pyc files: each start then skips compiling.
+RUN ["python", "-m", "compileall", "-q", "/srv/app"]
+USER 10001:10001
+COPY sample.json /srv/sample.json
+COPY artifacts/ /srv/artifacts/
+# The image proves itself: load the state and answer sample.json as the notebook did.
+# A failure stops the build here, so a broken image is never tagged. A rollout to a deployment
+# builds with CHECK_AT=start instead: each new replica proves the same when it starts, before
+# it takes traffic, and one that fails rolls the deployment back.
+RUN ["python", "-m", "{runtime}", "check"]
 LABEL org.opencontainers.image.title="{name}" \\
       org.opencontainers.image.description="Model serving for {notebook} ({entry})" \\
       org.opencontainers.image.version="{short_hash}" \\
-      org.opencontainers.image.vendor="jupyter-mlcontainer {version}" \\
-      {notebook_label}="{notebook}" \\
-      {sha256_label}="{sha256}" \\
-      {code_label}="{code_sha256}" \\
-      {entry_label}="{entry}" \\
-      {sbom_label}="{sbom_path}"
+      org.opencontainers.image.vendor="jupyter-mlcontainer {version}"{final_labels}
 """
+
+
+def final_labels(plan: ServingPlan, labels: dict) -> dict:
+    """The labels the final stage's LABEL step sets: the notebook's name and hashes, the entry
+    point, the SBOM's path, the image's name and the configured `labels`. A build gives the
+    engine only the labels this lacks (the notebook's full path, the kernel's interpreter): the
+    engine adds one build step for each label it is given."""
+    return {
+        NOTEBOOK_LABEL: Path(plan.notebook).name,
+        NOTEBOOK_SHA256_LABEL: plan.notebook_sha256,
+        CODE_SHA256_LABEL: code_sha256(plan.cells),
+        ENTRY_LABEL: entry_label(plan),
+        SBOM_LABEL: SBOM_PATH,
+        NAME_LABEL: plan.name,
+        **labels,
+    }
 
 
 def entry_label(plan: ServingPlan) -> str:
@@ -114,11 +132,6 @@ def dockerfile(
         port=CONTAINER_PORT,
         stage_label=STAGE_LABEL,
         builder_stage=BUILDER_STAGE,
-        notebook_label=NOTEBOOK_LABEL,
-        sha256_label=NOTEBOOK_SHA256_LABEL,
-        code_label=CODE_SHA256_LABEL,
-        code_sha256=code_sha256(plan.cells),
-        entry_label=ENTRY_LABEL,
         system_packages=_SYSTEM_PACKAGES.format(packages=packages) if packages else "",
         builder_labels="".join(f" {_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items())),
         version=__version__,
@@ -130,10 +143,12 @@ def dockerfile(
         require_hashes="--require-hashes " if hashed else "",
         sbom_file=SBOM_FILE,
         sbom_path=SBOM_PATH,
-        sbom_label=SBOM_LABEL,
         runtime=runtime,
+        check_at=CHECK_AT,
         entry=entry_label(plan),
-        sha256=plan.notebook_sha256,
+        final_labels="".join(
+            f" \\\n      {_quoted(k)}={_quoted(v)}" for k, v in final_labels(plan, labels).items()
+        ),
         short_hash=plan.notebook_sha256[:12],
     )
 

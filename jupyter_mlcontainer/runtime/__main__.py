@@ -92,10 +92,13 @@ def serve() -> int:
 
 
 def check() -> int:
-    from .model import ModelService
+    from .model import CHECK_AT, CHECK_AT_START, ModelService
     from .parity import compare
     from .paths import root
 
+    if os.environ.get(CHECK_AT) == CHECK_AT_START:
+        print(f"{CHECK_AT}={CHECK_AT_START}: each replica checks sample.json when it starts")
+        return 0
     service = ModelService(root())
     if service.sample is None:
         print(f"FAIL: no sample.json in {service.root}", file=sys.stderr)

@@ -11,6 +11,7 @@ import time
 
 from .contract import resolve_entry, response
 from .convert import extract, make_converter, to_jsonable
+from .parity import compare
 
 log = logging.getLogger("mlcontainer")
 
@@ -18,8 +19,19 @@ log = logging.getLogger("mlcontainer")
 #: health checks and metrics still answer while a slow model computes.
 INLINE_BUDGET_SECONDS = 0.005
 
-#: Set by `deploy` on replicas: a model that cannot load ends the process (exit code 3).
+#: Set by `deploy` on replicas: a model that cannot load ends the process (exit code 3), and so
+#: does one whose warm-up does not answer sample.json as the notebook did.
 EXIT_ON_FAILED_LOAD = "MLCONTAINER_EXIT_ON_FAILED_LOAD"
+
+#: The Dockerfile's build argument that says where the image's check runs: "build" (the
+#: default: the `check` step) or CHECK_AT_START (a rollout's build: its replicas check on start,
+#: under EXIT_ON_FAILED_LOAD, so the model is loaded once rather than twice).
+CHECK_AT = "CHECK_AT"
+CHECK_AT_START = "start"
+
+
+class SampleMismatch(Exception):
+    """The model loaded but does not answer sample.json as the notebook did."""
 
 
 class ModelService:
@@ -87,10 +99,24 @@ class ModelService:
         log.info("model ready in %.3f s", self.load_seconds)
 
     def _warm_up(self):
+        """Where a failed load ends the process (a replica), the warm-up is the image's check:
+        a model that raises on the sample, or answers it otherwise than the notebook did,
+        fails the load; elsewhere a failure is only logged."""
+        strict = os.environ.get(EXIT_ON_FAILED_LOAD) == "1"
         try:
-            self.predict(self.sample["request"])
+            answer = self.predict(self.sample["request"])
         except Exception:
+            if strict:
+                raise
             log.exception("the warm-up prediction of sample.json's request failed")
+            return
+        expected = self.sample.get("expected")
+        if strict and expected is not None:
+            report = compare(expected["predictions"], answer["predictions"])
+            if not report.passed:
+                raise SampleMismatch(
+                    "the model does not answer sample.json as the notebook did:\n" + report.render()
+                )
 
     def predict_inputs(self, inputs) -> list:
         """Predictions for inputs already in the model's own form (batch scoring's fast path,

@@ -28,7 +28,8 @@ NAME = "test-replicas"
 
 @pytest.fixture(scope="module")
 def images(engine, base_image, test_labels, tmp_path_factory) -> dict:
-    """Two trainings of one notebook ('v1', 'v2'), and an image whose model cannot load."""
+    """Two trainings of one notebook ('v1', 'v2'), an image whose model cannot load, and one
+    whose model answers its sample otherwise than its sample.json expects."""
     folder = tmp_path_factory.mktemp("replicas")
     built = {
         label: build_trained_image(base_image, test_labels, folder, NAME, label)
@@ -43,6 +44,17 @@ def images(engine, base_image, test_labels, tmp_path_factory) -> dict:
     )
     built["broken"] = f"mlcontainer/{NAME}:broken"
     list(engine.build(broken, built["broken"], labels=test_labels))
+    mismatched = folder / "mismatched"
+    mismatched.mkdir()
+    (mismatched / "Dockerfile").write_text(
+        f"FROM {built['v2']}\nUSER root\n"
+        "RUN python -c \"import json; p = '/srv/sample.json'; s = json.load(open(p)); "
+        "s['expected']['predictions'] = ['v1'] * len(s['expected']['predictions']); "
+        "json.dump(s, open(p, 'w'))\"\n"
+        "USER 10001:10001\n"
+    )
+    built["mismatched"] = f"mlcontainer/{NAME}:mismatched"
+    list(engine.build(mismatched, built["mismatched"], labels=test_labels))
     return built
 
 
@@ -171,11 +183,20 @@ def test_a_rollout_under_load_loses_no_request(engine, deployment, images):
     print(f"rollout {done - started:.1f} s, {len(labels)} answers, 0 failed")
 
 
-def test_a_rollout_whose_model_cannot_load_is_rolled_back(engine, deployment, images):
+@pytest.mark.parametrize(
+    "image, said",
+    [
+        ("broken", "load_state"),  # the model cannot load: the replica's traceback
+        ("mismatched", "does not answer sample.json as the notebook did"),  # checked on start
+    ],
+)
+def test_a_rollout_whose_model_fails_its_check_is_rolled_back(
+    engine, deployment, images, image, said
+):
     before = replicas.get_deployment(engine, NAME).image
     with pytest.raises(DeployFailed, match="rolled back") as failure:
-        replicas.rollout(engine, NAME, images["broken"])
-    assert "load_state" in failure.value.output  # the failed replica's traceback
+        replicas.rollout(engine, NAME, images[image])
+    assert said in failure.value.output
     after = replicas.get_deployment(engine, NAME)
     assert after.image == before and after.update == "rollback_completed"
     connection = connect(deployment.url)

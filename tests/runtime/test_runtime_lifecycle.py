@@ -92,6 +92,34 @@ def test_check_fails_on_a_different_answer(new_root, runtime_command):
     assert result.stdout.splitlines()[-1] == "FAIL"
 
 
+WRONG_SAMPLE = {"request": {"instances": [[1, 2]]}, "expected": {"predictions": [4]}}
+SUM_CODE = "def predict(rows):\n    return [sum(row) for row in rows]\n"
+
+
+def test_a_rollouts_build_leaves_the_check_to_the_replicas(new_root, runtime_command):
+    """CHECK_AT=start (a rollout's build argument): the build's check step passes at once."""
+    root = new_root(SUM_CODE, {"kind": "list"}, WRONG_SAMPLE)
+    assert runtime_command(root, "check").returncode == 1
+    result = runtime_command(root, "check", CHECK_AT="start")
+    assert result.returncode == 0, result.stderr
+    assert "each replica checks sample.json when it starts" in result.stdout
+
+
+def test_a_replica_whose_model_answers_otherwise_than_its_sample_exits(serve, new_root):
+    """A replica (MLCONTAINER_EXIT_ON_FAILED_LOAD=1) checks the sample as it starts: a wrong
+    answer ends it with code 3, so that swarm rolls the deployment back; a plain instance
+    serves on."""
+    root = new_root(SUM_CODE, {"kind": "list"}, WRONG_SAMPLE)
+    replica = serve(root, wait=None, MLCONTAINER_EXIT_ON_FAILED_LOAD=1)
+    assert replica.process.wait(timeout=30) == 3
+    stderr = replica.stop()
+    assert "does not answer sample.json as the notebook did" in stderr, stderr
+    assert "row 0 FAIL expected=4 actual=3" in stderr
+    assert serve(root).get("/ready").status == 200
+    right = new_root(SUM_CODE, {"kind": "list"}, FAST_SAMPLE)
+    assert serve(right, MLCONTAINER_EXIT_ON_FAILED_LOAD=1).get("/ready").status == 200
+
+
 def test_check_calls_a_model_method(churn_root, new_root, runtime_command, churn_model):
     model, frame = churn_model
     rows = frame.head(2)
