@@ -174,8 +174,9 @@ class DockerEngine:
         build_args: dict | None = None,
     ) -> Iterator[ProgressEvent]:
         """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), with the Dockerfile's
-        ARGs set from `build_args`, yielding progress events; raises BuildFailed on error. Closing the generator early (a cancelled job)
-        drops the connection, which makes the engine abandon the build."""
+        ARGs set from `build_args`, yielding progress events; raises BuildFailed on error.
+        Closing the generator early (a cancelled job) drops the connection, which makes the
+        engine abandon the build."""
         dockerfile = (Path(context) / "Dockerfile").read_text()
         self.ensure_base_images(dockerfile)
         all_labels = {MANAGED_LABEL: "true", **(labels or {})}
