@@ -14,7 +14,14 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_mlcontainer.cli.instances import DRIFT_EXIT, add_commands
 from jupyter_mlcontainer.config import MLContainerConfig
-from jupyter_mlcontainer.engine.base import CODE_SHA256_LABEL, KERNEL_PYTHON_LABEL
+from jupyter_mlcontainer.engine.base import (
+    CODE_SHA256_LABEL,
+    KERNEL_PYTHON_LABEL,
+    MANAGED_LABEL,
+    NAME_LABEL,
+    NOTEBOOK_LABEL,
+    NOTEBOOK_SHA256_LABEL,
+)
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.provenance import check_image
 from jupyter_mlcontainer.workflow import containerize
@@ -68,11 +75,16 @@ def bare_python(tmp_path_factory) -> str:
     return str(folder / "bin" / "python")
 
 
-def test_the_image_records_cells_state_and_kernel(engine, built):
-    image, _ = built
+def test_the_image_records_cells_state_and_kernel(engine, built, test_labels):
+    """The labels the Dockerfile states and those given with the build (the notebook's full
+    path, the kernel's interpreter) both reach the image, the configured ones included."""
+    image, path = built
     labels = engine.image_labels(image)
     assert labels[KERNEL_PYTHON_LABEL] == sys.executable
-    assert len(labels[CODE_SHA256_LABEL]) == 64
+    assert labels[NOTEBOOK_LABEL] == str(path.resolve())
+    assert (labels[NAME_LABEL], labels[MANAGED_LABEL]) == ("drift_model", "true")
+    assert len(labels[CODE_SHA256_LABEL]) == len(labels[NOTEBOOK_SHA256_LABEL]) == 64
+    assert test_labels.items() <= labels.items()
     serving = json.loads(engine.read_image_file(image, "/srv/app/serving.json"))
     cells = serving["notebook"]["cells"]
     assert [cell["index"] for cell in cells] == [0, 1, 2, 3]

@@ -4,7 +4,7 @@ spreading requests over the replicas that Docker's DNS lists for the service.
 HAProxy rather than swarm's routing mesh because the mesh needs IPVS in the host's kernel, which
 many hosts (and containers running Docker) lack; a proxy works everywhere. It health-checks each
 replica on `/ready`, retries a request whose connection a stopping replica closed on another
-replica, and re-reads DNS every second, which is what makes a rollout lose no request.
+replica, and re-reads DNS every 250 ms, which is what makes a rollout lose no request.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def wait_front_sees(url: str, addresses: set, timeout: float) -> bool:
                 return True
         except (OSError, ValueError):
             pass  # not answering yet, or not yet with its statistics
-        time.sleep(0.25)
+        time.sleep(0.1)  # the front's statistics page costs it next to nothing
     return False
 
 
