@@ -21,6 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+from cleanup import remove_images  # noqa: E402
+
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
@@ -85,8 +87,7 @@ def main(argv=None) -> int:
             timings["notebook model on the host"].append(time.perf_counter() - start)
         same = (work / "image.csv").read_text() == (work / "host.csv").read_text()
     finally:
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark")
     print(f"{args.rows:,} iris rows, CSV in and out; identical predictions: {same}")
     rates = {}
     for label, seconds in timings.items():

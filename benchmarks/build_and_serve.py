@@ -30,6 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
 
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
@@ -255,8 +256,7 @@ def main(argv=None) -> int:
         single = {"instances": sample["request"]["instances"][:1]}
         load = throughput(context, single, args.duration, args.rounds)
     finally:
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark")
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"notebook: {Path(args.notebook).name}   base image: {base}")

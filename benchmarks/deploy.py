@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from build_and_serve import code_only_change  # noqa: E402
+from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
 
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
@@ -107,8 +108,7 @@ def main(argv=None) -> int:
             print(f"undeploy: {error}", file=sys.stderr)
         if turned_on and swarm.swarm_state() == "active":
             swarm.leave_swarm()
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark")
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"notebook: {Path(args.notebook).name}   {os.cpu_count()} cores   wrk 16 clients")

@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from cleanup import remove_images  # noqa: E402
+
 from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.engine import DockerEngine
 from jupyter_mlcontainer.engine.baseimage import base_image_tag
@@ -49,8 +51,7 @@ def main(argv=None) -> int:
                 )
                 rows.append((name, variant, result.size, result.sizes))
     finally:
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark")
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"base image: {base} ({engine.image_size(base) / 1e6:.1f} MB)")

@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
 from notebook_image import build_notebook_image  # noqa: E402
 from peer_servers import VENV, OurContainer, host_servers, make_venv, venv_commands  # noqa: E402
@@ -195,8 +196,7 @@ def main(argv=None) -> int:
                     if args.json:  # after every run, so a stopped run keeps what it measured
                         args.json.write_text(json.dumps(runs, indent=1))
     finally:
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark=peers"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark=peers")
         shutil.rmtree(work, ignore_errors=True)
     medians = {
         model: {

@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from build_and_serve import code_only_change  # noqa: E402
+from cleanup import remove_images  # noqa: E402
 
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.deploy.push import push_image  # noqa: E402
@@ -85,8 +86,7 @@ def main(argv=None) -> int:
     finally:
         registry.terminate()
         registry.wait(timeout=10)
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark")
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"notebook: {Path(args.notebook).name}   image: {first.size / 1e6:.1f} MB")

@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
 from paced import run_paced  # noqa: E402
 
@@ -141,8 +142,7 @@ def main(argv=None) -> int:
             if not swarm_was_on:
                 swarm.leave_swarm()
         shutil.rmtree(folder, ignore_errors=True)
-        for image in engine.client.images.list(filters={"label": "io.mlcontainer.benchmark"}):
-            engine.client.images.remove(image.id, force=True)
+        remove_images(engine, "io.mlcontainer.benchmark=redeploy")
     return 0
 
 
