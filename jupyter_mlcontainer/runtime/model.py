@@ -110,13 +110,16 @@ class ModelService:
                 raise
             log.exception("the warm-up prediction of sample.json's request failed")
             return
-        expected = self.sample.get("expected")
-        if strict and expected is not None:
-            report = compare(expected["predictions"], answer["predictions"])
+        if strict and "expected" in self.sample:
+            report = self.sample_parity(answer)
             if not report.passed:
                 raise SampleMismatch(
                     "the model does not answer sample.json as the notebook did:\n" + report.render()
                 )
+
+    def sample_parity(self, answer: dict):
+        """How `answer`, to sample.json's request, compares with the notebook's answer."""
+        return compare(self.sample["expected"]["predictions"], answer["predictions"])
 
     def predict_inputs(self, inputs) -> list:
         """Predictions for inputs already in the model's own form (batch scoring's fast path,
