@@ -20,6 +20,7 @@ from ..engine.base import (
     ContainerEngine,
     Orchestrator,
     ServiceState,
+    TaskFailure,
     docker_name,
     split_image_ref,
 )
@@ -45,6 +46,8 @@ TIMEOUT = 300
 #: Seconds a stopping replica keeps answering, out of rotation, before it stops: the front
 #: drops it when DNS no longer lists it (asked every 250 ms) or when its checks fail.
 DRAIN_SECONDS = 3
+#: The states in which swarm has ended an update, whichever way.
+UPDATE_ENDS = ("completed", "rollback_completed", "paused", "rollback_paused")
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,10 @@ def scale(
 ) -> Deployment:
     check_replicas(replicas)
     swarm = engine.orchestrator()
-    _service(swarm, name)
+    known = _failed_tasks(_service(swarm, name))
     on_event(ProgressEvent("stage", f"Scaling {name} to {replicas} replicas", "deploy"))
     swarm.update_service(name, replicas=replicas)
-    _wait_converged(swarm, name, replicas, on_event)
+    _wait_converged(swarm, name, replicas, on_event, known)
     deployment = get_deployment(engine, name)
     if deployment.url:
         _wait_front(swarm, name, deployment.url)
@@ -144,8 +147,8 @@ def rollout(
     on_event: EventSink = ignore_events,
 ) -> Deployment:
     """Replace the replicas, two at a time, with `image`, or with the latest image of the notebook
-    the deployment came from; a new replica that fails makes swarm roll every one back, and
-    this raises DeployFailed with what the failed replica said."""
+    the deployment came from. The first new replica that fails rolls every one back, and this
+    raises DeployFailed with what it said."""
     swarm = engine.orchestrator()
     service = _service(swarm, name)
     image = image or f"{service.labels.get(SOURCE_LABEL, f'{IMAGE_NAMESPACE}/{name}')}:latest"
@@ -154,16 +157,27 @@ def rollout(
         on_event(ProgressEvent("done", f"{name} already runs {image}", "deploy"))
         return get_deployment(engine, name)
     on_event(ProgressEvent("stage", f"Rolling {name} out to {image}", "deploy"))
+    known = _failed_tasks(service)
     swarm.update_service(name, image=target)
-    state = _wait_update(swarm, name, on_event)
-    if state.update_state != "completed":
-        reason = "; ".join(dict.fromkeys(state.task_errors)) or state.update_message
+    state, failed = _wait_update(swarm, name, on_event, target, known)
+    if failed:
+        on_event(ProgressEvent("warning", f"A new replica failed; rolling {name} back", "deploy"))
+        swarm.rollback_service(name)
+        state, _ = _wait_update(swarm, name, on_event)
+    if failed or state.update_state != "completed":
+        reason = "; ".join(dict.fromkeys(f.error for f in failed)) or state.update_message
+        if state.update_state == "rollback_completed":
+            outcome = f"was rolled back ({reason}); the replicas run the previous model again"
+        else:
+            outcome = (
+                f"swarm left it {state.update_state} ({state.update_message or reason}); "
+                "some replicas may run the new image"
+            )
         raise DeployFailed(
-            f"The rollout of {name} to {image} failed and was rolled back ({reason}); the "
-            "previous model still answers.",
+            f"The rollout of {name} to {image} failed and {outcome}.",
             "The log of the failed replica is below: fix the model or its image, build again, "
             "then roll out again.",
-            output=swarm.task_logs(name),
+            output=swarm.task_logs(name, target),
         )
     deployment = get_deployment(engine, name)
     if deployment.url:
@@ -277,8 +291,15 @@ def remove_parts(swarm: Orchestrator, name: str) -> None:
             time.sleep(0.5)
 
 
-def _wait_converged(swarm: Orchestrator, name: str, replicas: int, on_event: EventSink) -> None:
-    """Until `replicas` replicas run (and only they); DeployFailed when replicas keep failing."""
+def _wait_converged(
+    swarm: Orchestrator,
+    name: str,
+    replicas: int,
+    on_event: EventSink,
+    known_failures: frozenset = frozenset(),
+) -> None:
+    """Until `replicas` replicas run (and only they); DeployFailed when replicas keep failing
+    (three failures that are not among `known_failures`)."""
     deadline = time.monotonic() + TIMEOUT
     reported = -1
     while True:
@@ -288,8 +309,9 @@ def _wait_converged(swarm: Orchestrator, name: str, replicas: int, on_event: Eve
             on_event(ProgressEvent("log", f"{state.running} of {replicas} replicas running"))
         if state.running == replicas:
             return
-        if len(state.task_errors) >= 3 or time.monotonic() > deadline:
-            reason = "; ".join(dict.fromkeys(state.task_errors)) or f"not ready in {TIMEOUT} s"
+        errors = [failure.error for failure in _new_failures(state, known_failures)]
+        if len(errors) >= 3 or time.monotonic() > deadline:
+            reason = "; ".join(dict.fromkeys(errors[:3])) or f"not ready in {TIMEOUT} s"
             raise DeployFailed(
                 f"The replicas of {name} do not start: {reason}.",
                 "The log of a failed replica is below; fix the model or its image and deploy "
@@ -311,8 +333,15 @@ def _wait_front(swarm: Orchestrator, name: str, url: str) -> None:
         )
 
 
-def _wait_update(swarm: Orchestrator, name: str, on_event: EventSink) -> ServiceState:
-    """Until swarm says the update completed, or rolled back (or paused)."""
+def _wait_update(
+    swarm: Orchestrator,
+    name: str,
+    on_event: EventSink,
+    image: str | None = None,
+    known_failures: frozenset = frozenset(),
+) -> tuple[ServiceState, list[TaskFailure]]:
+    """Until swarm says the update completed, rolled back or paused; or, given `image`, until a
+    replica of it fails that is not among `known_failures` (returned with the state)."""
     deadline = time.monotonic() + TIMEOUT
     last = ""
     while True:
@@ -320,11 +349,21 @@ def _wait_update(swarm: Orchestrator, name: str, on_event: EventSink) -> Service
         if state.update_state != last:
             last = state.update_state
             on_event(ProgressEvent("log", f"update {last or 'starting'}"))
-        if state.update_state in ("completed", "rollback_completed", "paused", "rollback_paused"):
-            return state
+        failed = [f for f in _new_failures(state, known_failures) if f.image == image]
+        if failed or state.update_state in UPDATE_ENDS:
+            return state, failed
         if time.monotonic() > deadline:
             raise DeployFailed(f"The rollout of {name} did not finish in {TIMEOUT} s.")
         time.sleep(0.1)  # a rollout waits on this: asking swarm costs a few milliseconds
+
+
+def _failed_tasks(state: ServiceState) -> frozenset:
+    """The failed replicas swarm lists now, so that a later wait tells new failures apart."""
+    return frozenset(failure.task for failure in state.failures)
+
+
+def _new_failures(state: ServiceState, known: frozenset) -> list[TaskFailure]:
+    return [failure for failure in state.failures if failure.task not in known]
 
 
 def _deployment(engine: ContainerEngine, state: ServiceState) -> Deployment:

@@ -112,6 +112,15 @@ class PruneReport:
 
 
 @dataclass(frozen=True)
+class TaskFailure:
+    """A replica that failed or was refused: its task, the image it ran, and why."""
+
+    task: str
+    image: str
+    error: str
+
+
+@dataclass(frozen=True)
 class ServiceState:
     """A replicated service as the orchestrator sees it: the image its spec names, replicas
     wanted and running, and the state of its last update ('' when it never had one)."""
@@ -125,7 +134,7 @@ class ServiceState:
         ""  # updating | completed | paused | rollback_started | rollback_completed …
     )
     update_message: str = ""
-    task_errors: tuple = ()  # the latest failed tasks' errors, newest first
+    failures: tuple[TaskFailure, ...] = ()  # the failed replicas swarm still lists, newest first
     addresses: tuple = ()  # the running replicas' IP addresses on the service's network
 
 
@@ -264,8 +273,9 @@ class Orchestrator(Protocol):
     def update_service(
         self, name: str, *, image: str | None = None, replicas: int | None = None
     ) -> None: ...
+    def rollback_service(self, name: str) -> None: ...
     def remove_service(self, name: str) -> None: ...
-    def task_logs(self, name: str, tail: int = 60) -> str: ...
+    def task_logs(self, name: str, image: str | None = None, tail: int = 60) -> str: ...
     def front(self, name: str) -> Instance | None: ...
     def front_logs(self, name: str, tail: int = 30) -> str: ...
     def remove_container(self, name: str) -> None: ...

@@ -21,9 +21,18 @@ from docker.types import (
 from docker.utils import parse_bytes
 
 from ..errors import DeployFailed
-from .base import CONTAINER_PORT, MANAGED_LABEL, TMPFS_SIZE, Instance, ServiceState
+from .base import (
+    CONTAINER_PORT,
+    MANAGED_LABEL,
+    TMPFS_SIZE,
+    Instance,
+    ServiceState,
+    TaskFailure,
+)
 from .docker import STOP_TIMEOUT, _instance, _reaches_engine, refuse_taken_port
 
+#: A task's states in which its replica failed to start or run.
+FAILED_STATES = ("failed", "rejected")
 #: The bridge swarm mode creates on a node for its containers' traffic outside the swarm.
 GATEWAY_BRIDGE = "docker_gwbridge"
 SECOND = 1_000_000_000  # the API counts durations in nanoseconds
@@ -71,15 +80,18 @@ REPLICA_HEALTHCHECK = Healthcheck(
 #: at most this many extra replicas (and their memory) at a time, and takes one model load per
 #: this many replicas.
 ROLLOUT_PARALLELISM = 2
-#: A replica that fails before it passes its health check rolls the whole update back, again
-#: new-before-old: a model that cannot load never passes it, and exits at once
-#: (EXIT_ON_FAILED_LOAD). Passing it means the model loaded and its warm-up predicted the
-#: sample, so swarm need not watch a new replica longer: `monitor` is 1 ms (0
-#: would mean swarm's default, 5 s), which took a second or two off each rollout.
+#: Swarm's own failure detection is off (`continue`): it counts a failed replica only when it
+#: sees the failure within `monitor` of the replica's start, which misses failures under load
+#: or when a batch's other replica starts slowly. `deploy.replicas.rollout` watches every new
+#: replica instead and rolls back itself at the first failure. A failed new replica never
+#: stops the old one it was to replace (start-first), so the previous model answers
+#: throughout. `monitor` only delays "completed" after the last replica passed its health
+#: check, which already means the model loaded and answered its sample: 1 ms (0 would mean
+#: swarm's default, 5 s).
 UPDATES = UpdateConfig(
     parallelism=ROLLOUT_PARALLELISM,
     delay=0,
-    failure_action="rollback",
+    failure_action="continue",
     monitor=SECOND // 1000,
     order="start-first",
 )
@@ -206,17 +218,19 @@ class SwarmOrchestrator:
         if replicas is not None:
             # The service's own spec with only the count changed: docker-py's `scale` sends a
             # rebuilt task template, which swarm takes as a rolling update of every replica.
-            spec = {**service.attrs["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
-            api = self.client.api
-            answer = api._post_json(
-                api._url("/services/{0}/update", service.id),
-                data=spec,
-                params={"version": service.version},
+            _post_spec(
+                service, {**service.attrs["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
             )
-            api._raise_for_status(answer)
         if image is not None:
             service.reload()
             service.update(image=image)
+
+    @_reaches_engine
+    def rollback_service(self, name: str) -> None:
+        """Back to the spec before the last update, as `docker service rollback` does (docker-py
+        has no call for it)."""
+        service = self.client.services.get(name)
+        _post_spec(service, service.attrs["Spec"], rollback="previous")
 
     @_reaches_engine
     def remove_service(self, name: str) -> None:
@@ -234,11 +248,13 @@ class SwarmOrchestrator:
             time.sleep(0.25)
 
     @_reaches_engine
-    def task_logs(self, name: str, tail: int = 60) -> str:
-        """The output of the service's most recent failed replica, if any is left."""
+    def task_logs(self, name: str, image: str | None = None, tail: int = 60) -> str:
+        """The output of the service's most recent failed replica (of `image`, when given), if
+        any is left."""
         for task in _tasks(self.client.services.get(name)):
             container = task.get("Status", {}).get("ContainerStatus", {}).get("ContainerID")
-            if task["Status"]["State"] in ("failed", "rejected") and container:
+            failed = task["Status"]["State"] in FAILED_STATES
+            if failed and container and image in (None, _task_image(task)):
                 try:
                     return self.client.api.logs(container, tail=tail).decode(errors="replace")
                 except (NotFound, APIError):
@@ -290,6 +306,22 @@ class SwarmOrchestrator:
             pass
 
 
+def _post_spec(service, spec: dict, **params) -> None:
+    """A service update with `spec` as given, at the version read (swarm refuses it if the
+    service changed since)."""
+    api = service.client.api
+    answer = api._post_json(
+        api._url("/services/{0}/update", service.id),
+        data=spec,
+        params={"version": service.version, **params},
+    )
+    api._raise_for_status(answer)
+
+
+def _task_image(task: dict) -> str:
+    return task["Spec"]["ContainerSpec"]["Image"]
+
+
 def _tasks(service) -> list[dict]:
     return sorted(service.tasks(), key=lambda task: task.get("UpdatedAt", ""), reverse=True)
 
@@ -300,10 +332,12 @@ def _state(service) -> ServiceState:
     running = [
         t for t in tasks if t["Status"]["State"] == "running" and t["DesiredState"] == "running"
     ]
-    errors = tuple(
-        t["Status"].get("Err") or t["Status"].get("Message", "")
+    failures = tuple(
+        TaskFailure(
+            t["ID"], _task_image(t), t["Status"].get("Err") or t["Status"].get("Message", "")
+        )
         for t in tasks
-        if t["Status"]["State"] in ("failed", "rejected")
+        if t["Status"]["State"] in FAILED_STATES
     )
     update = service.attrs.get("UpdateStatus") or {}
     return ServiceState(
@@ -314,7 +348,7 @@ def _state(service) -> ServiceState:
         labels=spec.get("Labels") or {},
         update_state=update.get("State", ""),
         update_message=update.get("Message", ""),
-        task_errors=errors[:3],
+        failures=failures,
         addresses=tuple(
             address.split("/")[0]
             for task in running

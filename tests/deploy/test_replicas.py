@@ -203,6 +203,14 @@ def test_a_rollout_whose_model_fails_its_check_is_rolled_back(
     assert predict(connection)[:2] == (200, "v2")
 
 
+def test_replicas_that_failed_in_a_rollout_do_not_stop_a_later_scale(engine, deployment):
+    # The rollouts above left failed replicas in swarm's task list; scaling counts only its own.
+    assert len(engine.orchestrator().service(NAME).failures) >= 3
+    for count in (2, 3):
+        scaled = replicas.scale(engine, NAME, count)
+        assert (scaled.replicas, scaled.running) == (count, count)
+
+
 def test_rollout_without_an_image_takes_the_notebooks_latest(engine, deployment, images):
     rolled = replicas.rollout(engine, NAME)  # mlcontainer/test-replicas:latest is v2's build
     assert rolled.image == images["v2"]
