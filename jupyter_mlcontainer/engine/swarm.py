@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 
 from docker.errors import APIError, NotFound
 from docker.types import (
@@ -31,6 +32,8 @@ from .base import (
 )
 from .docker import STOP_TIMEOUT, _instance, _reaches_engine, refuse_taken_port
 
+#: Times a service update is sent when swarm changed the service in between.
+SPEC_ATTEMPTS = 3
 #: A task's states in which its replica failed to start or run.
 FAILED_STATES = ("failed", "rejected")
 #: The bridge swarm mode creates on a node for its containers' traffic outside the swarm.
@@ -219,7 +222,7 @@ class SwarmOrchestrator:
             # The service's own spec with only the count changed: docker-py's `scale` sends a
             # rebuilt task template, which swarm takes as a rolling update of every replica.
             _post_spec(
-                service, {**service.attrs["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
+                service, lambda spec: {**spec, "Mode": {"Replicated": {"Replicas": replicas}}}
             )
         if image is not None:
             service.reload()
@@ -230,7 +233,7 @@ class SwarmOrchestrator:
         """Back to the spec before the last update, as `docker service rollback` does (docker-py
         has no call for it)."""
         service = self.client.services.get(name)
-        _post_spec(service, service.attrs["Spec"], rollback="previous")
+        _post_spec(service, lambda spec: spec, rollback="previous")
 
     @_reaches_engine
     def remove_service(self, name: str) -> None:
@@ -306,16 +309,26 @@ class SwarmOrchestrator:
             pass
 
 
-def _post_spec(service, spec: dict, **params) -> None:
-    """A service update with `spec` as given, at the version read (swarm refuses it if the
-    service changed since)."""
+def _post_spec(service, edit: Callable[[dict], dict], **params) -> None:
+    """A service update with the service's spec as `edit` makes it, at the version read. Swarm
+    refuses it ("update out of sequence") when the service changed since, as it does when
+    swarm records an update's progress there: then it is read again and sent again."""
     api = service.client.api
-    answer = api._post_json(
-        api._url("/services/{0}/update", service.id),
-        data=spec,
-        params={"version": service.version, **params},
-    )
-    api._raise_for_status(answer)
+    for attempt in range(SPEC_ATTEMPTS):
+        answer = api._post_json(
+            api._url("/services/{0}/update", service.id),
+            data=edit(service.attrs["Spec"]),
+            params={"version": service.version, **params},
+        )
+        try:
+            api._raise_for_status(answer)
+            return
+        except APIError as error:
+            if "out of sequence" not in str(error.explanation) or attempt == SPEC_ATTEMPTS - 1:
+                raise DeployFailed(
+                    f"Swarm refused to update the service {service.name}: {error.explanation}"
+                ) from error
+            service.reload()
 
 
 def _task_image(task: dict) -> str:
