@@ -226,7 +226,9 @@ class SwarmOrchestrator:
             )
         if image is not None:
             service.reload()
-            service.update(image=image)
+            # With this tool's update settings, whatever the service had (one made by an
+            # earlier version rolled back on its own, racing `rollout`'s rollback).
+            service.update(image=image, update_config=UPDATES)
 
     @_reaches_engine
     def rollback_service(self, name: str) -> None:
