@@ -57,8 +57,8 @@ def add_commands(commands) -> None:
         help="replace a deployment's replicas with a new image, two at a time, no request lost",
         description=(
             "Roll a deployment out to IMAGE, or to the latest build of its notebook. New "
-            "replicas start before old ones stop; if one fails, swarm rolls every replica back "
-            "and this exits non-zero with the failed replica's log."
+            "replicas start before old ones stop; at the first that fails, every replica is rolled "
+            "back and this exits non-zero with the failed replica's log."
         ),
     )
     rollout_command.add_argument("name", help="deployment name")

@@ -35,10 +35,12 @@ SBOM_LABEL = label("sbom")
 CODE_SHA256_LABEL = label("code-sha256")
 KERNEL_PYTHON_LABEL = label("kernel-python")
 NAME_LABEL = label("name")
-#: The builder stage of a generated Dockerfile carries `io.mlcontainer.stage=builder`, so the
-#: untagged images it leaves as cache can be told apart from anybody else's and pruned.
+#: Each stage of a generated Dockerfile carries `io.mlcontainer.stage` (builder | serving) from its
+#: first step on, so the untagged images a build leaves (the builder stage's cache, the layers
+#: of a final stage whose build failed) can be told apart from anybody else's and pruned.
 STAGE_LABEL = label("stage")
 BUILDER_STAGE = "builder"
+SERVING_STAGE = "serving"
 
 #: Marks what `deploy` makes (services, networks, fronts) with the deployment's name.
 DEPLOYMENT_LABEL = label("deployment")

@@ -29,7 +29,6 @@ from ..errors import (
 )
 from ..events import ProgressEvent
 from .base import (
-    BUILDER_STAGE,
     CONTAINER_PORT,
     HARDENING,
     IMAGE_NAMESPACE,
@@ -446,8 +445,9 @@ class DockerEngine:
     def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport:
         """Remove what builds and instances leave behind (those carrying `labels`): stopped
         instances, the `mlcontainer/` tags of built images that no `:latest` tag and no
-        container refers to any more, and, unless `keep_cache`, the builder stages' cache
-        (the next build re-installs)."""
+        container refers to any more, and, unless `keep_cache`, the untagged images that
+        generated Dockerfiles' stages leave: the builder stages' cache (the next build
+        re-installs) and the layers of builds that failed."""
         selector = [f"{k}={v}" for k, v in (labels or {}).items()]
         report = PruneReport()
         for instance in self.list_instances(all=True, labels=labels):
@@ -469,7 +469,7 @@ class DockerEngine:
                 continue  # taken into use or removed meanwhile: leave it to the next prune
             report.images.extend(ours or [image.short_id])
         if not keep_cache:
-            caches = {"dangling": True, "label": [f"{STAGE_LABEL}={BUILDER_STAGE}", *selector]}
+            caches = {"dangling": True, "label": [STAGE_LABEL, *selector]}
             report.caches = len(self.client.images.list(filters=caches))
             report.cache_bytes = self.api.prune_images(filters=caches).get("SpaceReclaimed") or 0
         return report

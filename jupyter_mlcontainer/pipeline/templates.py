@@ -14,6 +14,7 @@ from ..engine.base import (
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
     SBOM_LABEL,
+    SERVING_STAGE,
     STAGE_LABEL,
     image_name,
 )
@@ -32,7 +33,7 @@ _DOCKERFILE = """\
 # imports (pip would compile all of it on one core). A file that does not compile is skipped,
 # as pip skips it.
 FROM {base} AS builder
-LABEL {stage_label}="{builder_stage}"{builder_labels}
+LABEL {stage_label}="{builder_stage}"{stage_labels}
 COPY requirements.lock /build/requirements.lock
 {copy_wheels}RUN python3 -m venv /build/tools \\
  && python3 -m venv --without-pip /opt/venv \\
@@ -43,8 +44,9 @@ COPY requirements.lock /build/requirements.lock
 # Final image: the base and the virtual environment, the settings, then the served code, and
 # last the sample and the notebook's state, which a re-training changes: a rebuild after one
 # redoes only the steps from there on. Instances run on a read-only root filesystem: HOME and
-# matplotlib's cache point at /tmp.
+# matplotlib's cache point at /tmp. The first step marks what a failed build leaves, for prune.
 FROM {base}
+LABEL {stage_label}="{serving_stage}"{stage_labels}
 {system_packages}ENV PATH=/opt/venv/bin:$PATH \\
     PYTHONPATH=/srv/app \\
     PYTHONUNBUFFERED=1 \\
@@ -123,8 +125,9 @@ def dockerfile(
     system_packages: tuple = (),
     hashed: bool = False,
 ) -> str:
-    """`labels` (the configured ones) go on the builder stage too, which a build's own labels
-    never reach, so `prune --label` finds its cache. `system_packages` are Debian packages
+    """`labels` (the configured ones) also go on each stage's first step, which a build's own
+    labels never reach, so `prune --label` finds the builder's cache and what a failed build
+    left. `system_packages` are Debian packages
     installed in the final stage, before the dependencies. `hashed`: the lock pins every
     wheel's sha256, and pip installs in hash-checking mode."""
     packages = " ".join(system_packages)
@@ -133,7 +136,8 @@ def dockerfile(
         stage_label=STAGE_LABEL,
         builder_stage=BUILDER_STAGE,
         system_packages=_SYSTEM_PACKAGES.format(packages=packages) if packages else "",
-        builder_labels="".join(f" {_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items())),
+        serving_stage=SERVING_STAGE,
+        stage_labels="".join(f" {_quoted(k)}={_quoted(v)}" for k, v in sorted(labels.items())),
         version=__version__,
         notebook=Path(plan.notebook).name,
         name=image_name(plan.notebook),

@@ -8,6 +8,7 @@ import pytest
 
 from jupyter_mlcontainer.cli import main
 from jupyter_mlcontainer.engine.base import NOTEBOOK_SHA256_LABEL, image_tags
+from jupyter_mlcontainer.errors import BuildFailed
 from jupyter_mlcontainer.pipeline.plan import ServingPlan
 from jupyter_mlcontainer.pipeline.templates import dockerfile
 
@@ -16,24 +17,27 @@ engine_test = pytest.mark.engine
 #: Other tests of the session build images too; prune only this test's.
 GROUP = {"io.mlcontainer.test-group": "prune"}
 PLAN = ServingPlan("nb.ipynb", "0" * 64, "nb", "function", "predict", "")
-#: Two stages shaped like a generated Dockerfile's, with its builder stage's LABEL line.
+#: Two stages shaped like a generated Dockerfile's, with its stages' LABEL lines.
 TWO_STAGES = """\
 FROM {base} AS builder
 {builder_label}
 RUN echo {marker} > /marker
 FROM {base}
+{serving_label}
 COPY --from=builder /marker /marker
 CMD ["python3", "-c", "import os, time; time.sleep(float(os.environ.get('SLEEP', '0')))"]
 """
 
 
-def builder_label(labels: dict) -> str:
+def stage_labels(labels: dict) -> tuple[str, str]:
+    """The builder's and the final stage's LABEL lines of a generated Dockerfile."""
     generated = dockerfile(
         PLAN, "base:1", offline=True, runtime="mlcontainer_runtime", labels=labels
     )
-    return next(
+    builder, serving = (
         line for line in generated.splitlines() if line.startswith("LABEL io.mlcontainer.stage")
     )
+    return builder, serving
 
 
 def build_version(engine, base_image, test_labels, directory, marker: str, tag_as="") -> str:
@@ -41,10 +45,12 @@ def build_version(engine, base_image, test_labels, directory, marker: str, tag_a
     follows the newest."""
     session = next(iter(test_labels.values()))
     directory.mkdir()
+    builder, serving = stage_labels({**test_labels, **GROUP})
     (directory / "Dockerfile").write_text(
         TWO_STAGES.format(
             base=base_image,
-            builder_label=builder_label({**test_labels, **GROUP}),
+            builder_label=builder,
+            serving_label=serving,
             marker=f"{session}-{marker}",
         )
     )
@@ -54,10 +60,11 @@ def build_version(engine, base_image, test_labels, directory, marker: str, tag_a
     return tag
 
 
-def builder_caches(engine, test_labels) -> list:
+def leftovers(engine, test_labels, stage: str = "") -> list:
+    """This test's untagged images of generated stages (of `stage`, when given)."""
     [(test_label, session)] = test_labels.items()
     selector = [
-        "io.mlcontainer.stage=builder",
+        f"io.mlcontainer.stage={stage}" if stage else "io.mlcontainer.stage",
         f"{test_label}={session}",
         "io.mlcontainer.test-group=prune",
     ]
@@ -76,7 +83,7 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
         build_version(engine, base_image, test_labels, tmp_path / marker, marker)
         for marker in ("v1", "v2", "v3")
     )
-    assert len(builder_caches(engine, test_labels)) == 5
+    assert len(leftovers(engine, test_labels, "builder")) == 5
     pushed = f"registry.example/team/prune-{next(iter(test_labels.values()))}:2"
     engine.client.images.get(superseded).tag(pushed)  # as a user does before `docker push`
     engine.client.containers.create(in_use, labels=labels)  # created, never started
@@ -89,7 +96,7 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     assert report.instances == [exited.name]
     assert sorted(report.images) == sorted([retagged, untagged, superseded])
     assert report.caches == 5 and report.cache_bytes > 0
-    assert builder_caches(engine, test_labels) == []
+    assert leftovers(engine, test_labels, "builder") == []
     assert not any(map(engine.image_exists, (retagged, untagged, superseded)))
     assert engine.image_exists(pushed), "a tag outside mlcontainer/ keeps its image"
     latest = image_tags(f"prune-{next(iter(test_labels.values()))}", "")[1]
@@ -107,12 +114,28 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     engine.stop(running.name)
 
 
-def test_generated_dockerfiles_mark_their_builder_stage_with_the_configured_labels():
+@engine_test
+def test_prune_removes_what_a_build_that_failed_left(engine, base_image, test_labels, tmp_path):
+    labels = {**test_labels, **GROUP}
+    _, serving = stage_labels(labels)
+    session = next(iter(test_labels.values()))
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base_image}\n{serving}\nRUN echo {session}-failed > /marker\nRUN exit 3\n"
+    )
+    with pytest.raises(BuildFailed):
+        list(engine.build(tmp_path, f"mlcontainer/prune-{session}:failed", labels=labels))
+    assert len(leftovers(engine, test_labels, "serving")) == 1  # the layer before `exit 3`
+
+    report = engine.prune(labels=labels)
+
+    assert report.caches == 1
+    assert leftovers(engine, test_labels) == []
+
+
+def test_generated_dockerfiles_mark_each_stage_with_the_configured_labels_from_its_start():
     labels = {"team": 'fraud "ml"', "cost-center": "$4"}
     text = dockerfile(PLAN, "base:1", offline=True, runtime="mlcontainer_runtime", labels=labels)
     builder, final = text.split("\nFROM base:1\n")
-    assert (
-        'LABEL io.mlcontainer.stage="builder" "cost-center"="\\$4" "team"="fraud \\"ml\\""'
-        in builder
-    )
-    assert "io.mlcontainer.stage" not in final
+    quoted = '"cost-center"="\\$4" "team"="fraud \\"ml\\""'
+    assert f'FROM base:1 AS builder\nLABEL io.mlcontainer.stage="builder" {quoted}\n' in builder
+    assert final.startswith(f'LABEL io.mlcontainer.stage="serving" {quoted}\n')

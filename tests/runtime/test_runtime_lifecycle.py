@@ -107,7 +107,7 @@ def test_a_rollouts_build_leaves_the_check_to_the_replicas(new_root, runtime_com
 
 def test_a_replica_whose_model_answers_otherwise_than_its_sample_exits(serve, new_root):
     """A replica (MLCONTAINER_EXIT_ON_FAILED_LOAD=1) checks the sample as it starts: a wrong
-    answer ends it with code 3, so that swarm rolls the deployment back; a plain instance
+    answer ends it with code 3, so that the rollout rolls the deployment back; a plain instance
     serves on."""
     root = new_root(SUM_CODE, {"kind": "list"}, WRONG_SAMPLE)
     replica = serve(root, wait=None, MLCONTAINER_EXIT_ON_FAILED_LOAD=1)
