@@ -127,9 +127,9 @@ def dockerfile(
 ) -> str:
     """`labels` (the configured ones) also go on each stage's first step, which a build's own
     labels never reach, so `prune --label` finds the builder's cache and what a failed build
-    left. `system_packages` are Debian packages
-    installed in the final stage, before the dependencies. `hashed`: the lock pins every
-    wheel's sha256, and pip installs in hash-checking mode."""
+    left. `system_packages` are Debian packages installed in the final stage, before the
+    dependencies. `hashed`: the lock pins every wheel's sha256, and pip installs in
+    hash-checking mode."""
     packages = " ".join(system_packages)
     return _DOCKERFILE.format(
         port=CONTAINER_PORT,
