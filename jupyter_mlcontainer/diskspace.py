@@ -25,6 +25,7 @@ def clear_when_full(folder: Path) -> Iterator[None]:
         raise DiskFull(
             f"The disk is full: {error.strerror} while writing {written}. The build context in "
             f"{folder} is incomplete and nothing was built.",
-            "Free space on that disk, or write the context elsewhere (--out DIR), then build "
+            "Free space on that disk (`jupyter mlcontainer prune` removes the cached contexts "
+            "no image was built from), or write the context elsewhere (--out DIR), then build "
             "again.",
         ) from error

@@ -8,14 +8,14 @@ Each stage takes values and returns a new one (`ServingPlan`, `Capture`, `Enviro
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .config import MLContainerConfig, cache_dir, load_config
+from .config import MLContainerConfig, load_config
+from .contexts import context_folder
 from .diskspace import clear_when_full
 from .engine import open_engine
 from .engine.base import (
@@ -103,7 +103,7 @@ def containerize(
     plan = analyse_stage(job, options)
     if options.explain:
         return explain(job, plan, options, kernel, config)
-    destination = Path(out_dir) if out_dir else default_context_folder(plan)
+    destination = Path(out_dir) if out_dir else context_folder(plan.name, plan.notebook)
     with (
         exclusive_folder(destination, job.waiting_for(f"with {destination}")),
         clear_when_full(destination),
@@ -461,12 +461,6 @@ def image_labels(plan: ServingPlan, capture: Capture) -> dict:
         ENTRY_LABEL: entry_label(plan),
         KERNEL_PYTHON_LABEL: capture.executable,
     }
-
-
-def default_context_folder(plan: ServingPlan) -> Path:
-    """A stable folder per notebook, so rebuilds reuse the same files (and Docker's cache)."""
-    key = hashlib.sha256(str(Path(plan.notebook).resolve()).encode()).hexdigest()[:8]
-    return cache_dir("contexts", f"{plan.name}-{key}")
 
 
 def _start(

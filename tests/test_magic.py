@@ -18,6 +18,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyter_mlcontainer.contexts import context_folder
+from jupyter_mlcontainer.engine.base import NAME_LABEL, NOTEBOOK_LABEL
 from jupyter_mlcontainer.errors import (
     JobCancelled,
     MLContainerError,
@@ -245,6 +247,9 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(
         assert answer.status == 200 and answer.body == {"predictions": [1]}
         running = engine.list_instances(labels=test_labels)
         assert url in [instance.url for instance in running]
+        built = engine.image_labels(next(i.image for i in running if i.url == url))
+        kept = context_folder(built[NAME_LABEL], built[NOTEBOOK_LABEL])  # what prune keeps
+        assert (kept / "Dockerfile").is_file()
 
         refused = new_code_cell(
             "from jupyter_mlcontainer.errors import PredictionFailed\n"

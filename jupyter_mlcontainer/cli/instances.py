@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import datetime, timezone
 
+from ..config import cache_dir
 from ..engine.base import NOTEBOOK_LABEL, Instance
 from ..errors import RunFailed
 
@@ -79,15 +81,20 @@ def add_commands(commands) -> None:
 
     prune_command = commands.add_parser(
         "prune",
-        help="remove stopped instances, superseded images and builder caches",
+        help="remove stopped instances, superseded images, builder caches and build contexts",
         description="Remove stopped instances, built images that no :latest tag and no "
-        "container refers to, and the builder stages' cache (untagged images of several "
-        "hundred MB each; the next build of a notebook then re-installs its packages).",
+        "container refers to, the builder stages' cache (untagged images of several "
+        "hundred MB each; the next build of a notebook then re-installs its packages), and "
+        "the build contexts kept in the cache that no image left was built from.",
     )
     prune_command.add_argument(
-        "--keep-cache", action="store_true", help="keep the builder caches for faster rebuilds"
+        "--keep-cache",
+        action="store_true",
+        help="keep the builder caches and the cached build contexts for faster rebuilds",
     )
-    add_label_option(prune_command, "only what carries this label (repeatable)")
+    add_label_option(
+        prune_command, "only what carries this label (repeatable); build contexts stay"
+    )
     prune_command.add_argument("--json", action="store_true", help="print the report as JSON")
     prune_command.set_defaults(handler=prune)
 
@@ -184,9 +191,15 @@ def stop(args) -> int:
 
 
 def prune(args) -> int:
-    report = _engine().prune(labels=dict(args.label), keep_cache=args.keep_cache)
+    from ..contexts import PrunedContexts, prune_contexts
+
+    engine = _engine()
+    report = engine.prune(labels=dict(args.label), keep_cache=args.keep_cache)
+    # A context carries no labels: only a prune of everything can tell which are stale.
+    with_contexts = not args.keep_cache and not args.label
+    contexts = prune_contexts(engine.built_image_labels()) if with_contexts else PrunedContexts()
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), **asdict(contexts)}, indent=2))
         return 0
     for name in report.instances:
         print(f"removed instance {name}")
@@ -194,6 +207,11 @@ def prune(args) -> int:
         print(f"removed image {tag}")
     if not args.keep_cache:
         print(f"removed {report.caches} builder caches ({report.cache_bytes / 1e6:.1f} MB)")
+    if with_contexts:
+        print(
+            f"removed {len(contexts.contexts)} build contexts "
+            f"({contexts.context_bytes / 1e6:.1f} MB) from {cache_dir('contexts')}"
+        )
     return 0
 
 

@@ -163,6 +163,13 @@ class DockerEngine:
         return self.client.images.get(name).labels or {}
 
     @_reaches_engine
+    def built_image_labels(self) -> list[dict]:
+        """The labels of every image a build made (tagged or not): what the cached build
+        contexts are kept for."""
+        images = self.client.images.list(filters={"label": NOTEBOOK_SHA256_LABEL})
+        return [image.labels or {} for image in images]
+
+    @_reaches_engine
     def build(
         self,
         context: Path,

@@ -172,6 +172,12 @@ def content_hash(context: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def is_context(entries: set) -> bool:
+    """Do a folder's entries make a build context, marker included, and nothing else? Only
+    such a folder is ever emptied or removed."""
+    return CONTEXT_MARKER in entries and entries <= CONTEXT_ENTRIES
+
+
 def prepare_destination(destination: Path) -> Path:
     """Create the context folder, or empty one an earlier build wrote; return the folder
     capture writes state into.
@@ -185,7 +191,7 @@ def prepare_destination(destination: Path) -> Path:
             "Give the path of a new or empty folder for the build context.",
         )
     entries = {path.name for path in destination.iterdir()} if destination.exists() else set()
-    if entries and not (CONTEXT_MARKER in entries and entries <= CONTEXT_ENTRIES):
+    if entries and not is_context(entries):
         others = ", ".join(sorted(entries - CONTEXT_ENTRIES)) or ", ".join(sorted(entries))
         raise ContextFolderRefused(
             f"{destination} already holds files that are not a build context: {others}.",

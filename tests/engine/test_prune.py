@@ -7,8 +7,16 @@ import json
 import pytest
 
 from jupyter_mlcontainer.cli import main
-from jupyter_mlcontainer.engine.base import NOTEBOOK_SHA256_LABEL, image_tags
+from jupyter_mlcontainer.contexts import context_folder, prune_contexts
+from jupyter_mlcontainer.engine.base import (
+    NAME_LABEL,
+    NOTEBOOK_LABEL,
+    NOTEBOOK_SHA256_LABEL,
+    PruneReport,
+    image_tags,
+)
 from jupyter_mlcontainer.errors import BuildFailed
+from jupyter_mlcontainer.locks import exclusive_folder
 from jupyter_mlcontainer.pipeline.plan import ServingPlan
 from jupyter_mlcontainer.pipeline.templates import dockerfile
 
@@ -110,6 +118,8 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
         "images": [],
         "caches": 0,
         "cache_bytes": 0,
+        "contexts": [],
+        "context_bytes": 0,
     }
     engine.stop(running.name)
 
@@ -139,3 +149,82 @@ def test_generated_dockerfiles_mark_each_stage_with_the_configured_labels_from_i
     quoted = '"cost-center"="\\$4" "team"="fraud \\"ml\\""'
     assert f'FROM base:1 AS builder\nLABEL io.mlcontainer.stage="builder" {quoted}\n' in builder
     assert final.startswith(f'LABEL io.mlcontainer.stage="serving" {quoted}\n')
+
+
+def cached_context(folder, *extra: str, size: int = 0):
+    """A build context folder as a build leaves it (its marker, a Dockerfile, wheels of
+    `size` bytes), plus files named `extra`."""
+    (folder / "wheels").mkdir(parents=True)
+    (folder / ".mlcontainer-context").write_text("a build context\n")
+    (folder / "Dockerfile").write_text("FROM base\n")
+    (folder / "wheels" / "numpy.whl").write_bytes(b"w" * size)
+    for name in extra:
+        (folder / name).write_text("somebody's file\n")
+    return folder
+
+
+@engine_test
+def test_prune_removes_the_cached_contexts_of_images_that_are_gone(
+    engine, base_image, test_labels, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    session = next(iter(test_labels.values()))
+    notebook = str(tmp_path / "kept.ipynb")
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "Dockerfile").write_text(f"FROM {base_image}\n")
+    labels = {
+        **test_labels,
+        **GROUP,
+        NOTEBOOK_SHA256_LABEL: "kept",
+        NAME_LABEL: f"prune-{session}",
+        NOTEBOOK_LABEL: notebook,
+    }
+    tag = f"mlcontainer/prune-{session}:kept"
+    list(engine.build(tmp_path / "image", tag, labels=labels))
+    kept = cached_context(context_folder(f"prune-{session}", notebook))
+    stale = cached_context(context_folder(f"prune-{session}", "gone.ipynb"), size=50_000)
+    building = cached_context(context_folder("building", "new.ipynb"))
+    foreign = cached_context(context_folder("foreign", "own.ipynb"), "notes.txt")
+    (kept.parent / "README").write_text("not a folder\n")
+
+    try:
+        with exclusive_folder(building, waiting=lambda: None):  # a build writing it right now
+            pruned = prune_contexts(engine.built_image_labels())
+    finally:
+        engine.remove_image(tag)
+
+    assert pruned.contexts == [stale.name]
+    assert pruned.context_bytes >= 50_000
+    assert not stale.exists()
+    assert all(folder.is_dir() for folder in (kept, building, foreign))
+    assert (kept.parent / "README").is_file()
+
+
+class PruneOnlyEngine:
+    """An engine with nothing to prune, for the command's choice of what else it prunes."""
+
+    def prune(self, labels, keep_cache):
+        return PruneReport()
+
+    def built_image_labels(self):
+        return []
+
+
+@pytest.mark.parametrize(
+    ("options", "removed"),
+    [([], True), (["--keep-cache"], False), (["--label", "team=fraud"], False)],
+)
+def test_the_prune_command_removes_contexts_unless_told_to_keep_or_select(
+    options, removed, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("jupyter_mlcontainer.cli.instances._engine", PruneOnlyEngine)
+    stale = cached_context(context_folder("stale", "gone.ipynb"), size=2_000_000)
+
+    assert main(["prune", *options]) == 0
+
+    printed = capsys.readouterr().out
+    assert stale.exists() is not removed
+    assert ("removed 1 build contexts (2.0 MB)" in printed) is removed
+    assert main(["prune", "--json", *options]) == 0
+    assert json.loads(capsys.readouterr().out)["contexts"] == []
