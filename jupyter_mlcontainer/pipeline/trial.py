@@ -51,7 +51,7 @@ def trial_run(
 ) -> TrialResult:
     """Run the trial with the kernel's Python in the rendered `context`; raise TrialFailed with
     the traceback and a fix when the model does not load or answers differently."""
-    context = Path(context)
+    context = Path(context).resolve()  # the trial runs in a folder of its own: no relative path
     scratch = context / "artifacts" / ".trial.json"
     answer = scratch.with_name(".trial-result.json")
     request = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,13 @@ def test_a_module_imported_only_at_predict_time_is_pinned(tmp_path):
     assert "uvicorn" in result.packages
     assert "row 0 PASS" in result.report
     assert not list((context / "artifacts").glob(".trial*")), "the trial leaves no files behind"
+
+
+def test_a_context_given_by_a_relative_path_runs_its_trial(tmp_path, monkeypatch):
+    """`build nb.ipynb --out build/`: the trial runs in a folder of its own."""
+    _context(tmp_path, "def predict(rows):\n    return [r * 2 for r in rows]", [2, 4])
+    monkeypatch.chdir(tmp_path)
+    assert "row 0 PASS" in trial_run(sys.executable, Path("context"), [], [], []).report
 
 
 def test_a_name_the_kept_code_does_not_define_stops_the_build_with_the_fix(tmp_path):
