@@ -38,7 +38,7 @@ from .pipeline.analyse import analyse_notebook, local_module_files, third_party_
 from .pipeline.cells import code_sha256
 from .pipeline.environment import requirement_lines
 from .pipeline.kernels import executed_notebook
-from .pipeline.lean import lean_for_cpu
+from .pipeline.lean import cpu_providers, lean_for_cpu
 from .pipeline.native import base_libraries, missing_libraries, system_packages
 from .pipeline.plan import Capture, Environment, ExportOptions, ServingPlan
 from .pipeline.render import (
@@ -291,9 +291,10 @@ def environment_stage(
         )
     for warning in trial.warnings:
         job.warn(warning, "environment")
-    packages = trial.packages
+    packages, providers = trial.packages, trial.providers
     if not options.keep_gpu_packages:
         packages, notes = lean_for_cpu(trial.packages, trial.loaded_distributions)
+        providers = cpu_providers(trial.providers)
         for note in notes:
             job.log(note, "environment")
     wheels = None
@@ -304,7 +305,7 @@ def environment_stage(
     return Environment(
         packages=packages,
         wheels=wheels,
-        providers=trial.providers,
+        providers=providers,
         required_by=trial.required_by,
         imported=trial.modules,
         requirements=tuple(requirements),

@@ -31,3 +31,12 @@ def lean_for_cpu(packages: dict, loaded: frozenset) -> tuple[dict, list[str]]:
     if notes:
         notes.append("pass --keep-gpu-packages to keep them")
     return kept, notes
+
+
+def cpu_providers(providers: dict) -> dict:
+    """Module → distributions, with each CPU-only build beside the one it replaces: the image's
+    `xgboost` module comes from `xgboost-cpu`."""
+    return {
+        module: [*names, *(CPU_VARIANTS[n] for n in names if n in CPU_VARIANTS)]
+        for module, names in providers.items()
+    }

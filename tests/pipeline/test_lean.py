@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_mlcontainer.pipeline.lean import lean_for_cpu
+from jupyter_mlcontainer.pipeline.lean import cpu_providers, lean_for_cpu
 
 
 def test_gpu_runtimes_never_loaded_are_left_out_and_xgboost_becomes_its_cpu_build():
@@ -23,3 +23,8 @@ def test_a_gpu_package_the_trial_loaded_stays():
     packages = {"cupy-cuda12x": "13.0", "torch": "2.13.0"}
     kept, notes = lean_for_cpu(packages, frozenset({"cupy-cuda12x", "torch"}))
     assert kept == packages and notes == []
+
+
+def test_the_cpu_build_provides_the_module_of_the_build_it_replaces():
+    providers = {"xgboost": ["xgboost"], "numpy": ["numpy"]}
+    assert cpu_providers(providers) == {"xgboost": ["xgboost", "xgboost-cpu"], "numpy": ["numpy"]}
