@@ -425,8 +425,12 @@ def third_party_imports_of_files(paths: list[Path]) -> list[str]:
 
 
 def infer_sample(statements, entry_kind, entry_name, state) -> str | None:
-    """The data passed to the last `.fit(...)` of the model, or, for an entry function, the
-    last raw data (a name, not a computed value) fitted by any state the function uses."""
+    """The data passed to the last `.fit(...)` of the model. For an entry function, what the
+    notebook last passed to the function itself (it may prepare raw records, or wrap a model
+    that has no `.fit`), else the last raw data (a name, not a computed value) fitted by any
+    state the function uses."""
+    if entry_kind == "function" and (called := entry_call_input(statements, entry_name)):
+        return called
     owners = {entry_name} if entry_kind == "model" else set(state)
     for statement in reversed(statements):
         for owner, call in reversed(fit_calls(statement)):
@@ -436,6 +440,30 @@ def infer_sample(statements, entry_kind, entry_name, state) -> str | None:
             if entry_kind == "model" or isinstance(data, (ast.Name, ast.Subscript, ast.Attribute)):
                 return ast.unparse(data)
     return None
+
+
+def entry_call_input(statements, entry_name: str) -> str | None:
+    """The argument of the notebook's last top-level call `entry_name(data)`, outside any
+    function or class body."""
+    for statement in reversed(statements):
+        for call in reversed(_top_level_calls(statement.node)):
+            if not (isinstance(call.func, ast.Name) and call.func.id == entry_name):
+                continue
+            given = call.args or [keyword.value for keyword in call.keywords]
+            if len(given) == 1 and not isinstance(given[0], ast.Starred):
+                return ast.unparse(given[0])
+    return None
+
+
+def _top_level_calls(node: ast.AST) -> list[ast.Call]:
+    """The calls a statement makes when it runs, in source order, not those of the functions,
+    lambdas and classes it defines."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        return []
+    calls = [node] if isinstance(node, ast.Call) else []
+    for child in ast.iter_child_nodes(node):
+        calls += _top_level_calls(child)
+    return calls
 
 
 def fit_calls(statement: Statement) -> list[tuple[str, ast.Call]]:

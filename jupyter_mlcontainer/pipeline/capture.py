@@ -80,7 +80,8 @@ def _evaluate_sample(namespace: dict, request: dict):
     expression = request.get("sample")
     if not expression:
         raise CaptureError(
-            "No sample input: none was given and none could be inferred from a .fit(...) call.",
+            "No sample input: none was given, and the notebook neither calls the entry "
+            "function nor fits the model on data.",
             "Pass one, e.g. --sample 'X_test[:3]' (any expression the kernel can evaluate).",
         )
     try:
@@ -91,9 +92,11 @@ def _evaluate_sample(namespace: dict, request: dict):
             "Pass a sample the kernel can evaluate, e.g. --sample 'X_test[:3]'.",
         ) from error
     rows = request.get("sample_rows")
-    if rows:
-        sample = sample.head(rows) if hasattr(sample, "head") else sample[:rows]
-    return sample
+    if rows and hasattr(sample, "head"):
+        return sample.head(rows)
+    if rows and (isinstance(sample, (list, tuple)) or getattr(sample, "ndim", 0) >= 1):
+        return sample[:rows]
+    return sample  # one record, a scalar: the sample is the whole value
 
 
 def _entry_callable(namespace: dict, entry: dict):

@@ -31,7 +31,8 @@ class ExportOptions:
     sample: str | None = option(
         None,
         "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
-        "(default: the first 3 rows passed to the model's last .fit)",
+        "(default: the first 3 rows of what the notebook last passed to the entry function, "
+        "else to the model's last .fit)",
         metavar="EXPR",
     )
     name: str | None = option(
@@ -118,7 +119,7 @@ class ServingPlan:
     local_modules: tuple = ()  # .py files beside the notebook
     files: tuple = ()  # notebook-relative files the kept code reads
     loaded: tuple = ()  # names the kept code loads from those files
-    sample_expression: str | None = None  # given, or inferred from the last .fit(...)
+    sample_expression: str | None = None  # given, or inferred from the notebook's own calls
     sample_rows: int | None = None  # take the first rows of an inferred sample
     warnings: tuple = ()
     cells: tuple = ()  # per code cell: index, id, sha256, first_line (`cells.code_cell_hashes`)

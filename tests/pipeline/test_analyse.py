@@ -104,6 +104,28 @@ def test_model_variable_entry_captures_the_model_and_defines_its_notebook_classe
     assert plan.sample_expression == "X_train"
 
 
+def test_an_entry_function_gets_the_input_the_notebook_last_passed_to_it(tmp_path):
+    """The function prepares raw records: the rows its model was fitted on are the wrong
+    input, and a model from `xgb.train` has no `.fit` at all."""
+    path = notebook(
+        tmp_path,
+        "def prepare(frame):\n    return frame[COLUMNS]\nCOLUMNS = ['a']",
+        "model = make_model()\nmodel.fit(prepare(raw), y)\nmodel.fit(X, y)",
+        "def predict(records):\n    return model.predict(prepare(pd.DataFrame(records)))",
+        "def check():\n    return predict(inside_a_function)",
+        "print(predict(raw.head(3)))",
+        "for _ in range(2):\n    predict(records=raw.tail(2))",
+        "predict(*several)\ncallback = lambda: predict(in_a_lambda)",
+    )
+    plan = plan_for(path)
+    assert (plan.sample_expression, plan.sample_rows) == ("raw.tail(2)", 3)
+    assert plan_for(path, model="model").sample_expression == "X"  # a model: what it was fitted on
+    never_called = notebook(
+        tmp_path, "model = make_model()\nmodel.fit(X, y)", "def predict(rows):\n    return model"
+    )
+    assert plan_for(never_called).sample_expression == "X"
+
+
 def test_cell_tags_override_the_analysis(tmp_path):
     path = notebook(
         tmp_path,
