@@ -91,12 +91,17 @@ def _evaluate_sample(namespace: dict, request: dict):
             f"The sample expression {expression!r} failed: {type(error).__name__}: {error}",
             "Pass a sample the kernel can evaluate, e.g. --sample 'X_test[:3]'.",
         ) from error
+    if isinstance(sample, (dict, str, bytes)) or not hasattr(sample, "__iter__"):
+        raise CaptureError(
+            f"The sample {expression!r} is one {type(sample).__name__}, not a batch of rows: "
+            "the served entry point gets the rows of each request together.",
+            "Give a batch (a DataFrame, an array, a list of rows), e.g. --sample '[record]', "
+            "to an entry point that takes one.",
+        )
     rows = request.get("sample_rows")
-    if rows and hasattr(sample, "head"):
-        return sample.head(rows)
-    if rows and (isinstance(sample, (list, tuple)) or getattr(sample, "ndim", 0) >= 1):
-        return sample[:rows]
-    return sample  # one record, a scalar: the sample is the whole value
+    if rows:
+        sample = sample.head(rows) if hasattr(sample, "head") else sample[:rows]
+    return sample
 
 
 def _entry_callable(namespace: dict, entry: dict):

@@ -74,6 +74,9 @@ def test_missing_variables_and_failing_samples_are_explained(tmp_path):
         capture_state(_namespace(), _request(tmp_path, sample="X_missing"))
     with pytest.raises(CaptureError, match="No sample input"):
         capture_state(_namespace(), _request(tmp_path, sample=None))
+    for one_record in ("{'age': 31, 'income': 1.5}", "3.5"):
+        with pytest.raises(CaptureError, match="not a batch of rows"):
+            capture_state(_namespace(), _request(tmp_path, sample=one_record))
     with pytest.raises(CaptureError, match="has no method 'transform'"):
         capture_state(
             _namespace(),
