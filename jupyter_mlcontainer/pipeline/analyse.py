@@ -108,7 +108,7 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
     sample = options.sample
     sample_rows = None
     if not sample:
-        sample = infer_sample(statements, entry_kind, entry_name, state)
+        sample = infer_sample(statements, entry_kind, entry_name, state, options.method)
         sample_rows = SAMPLE_ROWS if sample else None
     return ServingPlan(
         notebook=str(options.notebook),
@@ -424,12 +424,13 @@ def third_party_imports_of_files(paths: list[Path]) -> list[str]:
     return sorted(m for m in modules if m not in sys.stdlib_module_names)
 
 
-def infer_sample(statements, entry_kind, entry_name, state) -> str | None:
-    """The data passed to the last `.fit(...)` of the model. For an entry function, what the
-    notebook last passed to the function itself (it may prepare raw records, or wrap a model
-    that has no `.fit`), else the last raw data (a name, not a computed value) fitted by any
-    state the function uses."""
-    if entry_kind == "function" and (called := entry_call_input(statements, entry_name)):
+def infer_sample(statements, entry_kind, entry_name, state, method="predict") -> str | None:
+    """The data passed to the last `.fit(...)` of the model, else to the notebook's last call
+    of the served method (a model taken from a search, `grid.best_estimator_`, has no `.fit`).
+    For an entry function, what the notebook last passed to the function itself (it may
+    prepare raw records, or wrap a model that has no `.fit`), else the last raw data (a name,
+    not a computed value) fitted by any state the function uses."""
+    if entry_kind == "function" and (called := served_call_input(statements, entry_name)):
         return called
     owners = {entry_name} if entry_kind == "model" else set(state)
     for statement in reversed(statements):
@@ -439,15 +440,22 @@ def infer_sample(statements, entry_kind, entry_name, state) -> str | None:
             data = call.args[0]
             if entry_kind == "model" or isinstance(data, (ast.Name, ast.Subscript, ast.Attribute)):
                 return ast.unparse(data)
+    if entry_kind == "model":
+        return served_call_input(statements, entry_name, method)
     return None
 
 
-def entry_call_input(statements, entry_name: str) -> str | None:
-    """The argument of the notebook's last top-level call `entry_name(data)`, outside any
-    function or class body."""
+def served_call_input(statements, name: str, method: str = "") -> str | None:
+    """The argument of the notebook's last top-level call of `name(data)`, or of
+    `name.method(data)` when a method is given, outside any function or class body."""
     for statement in reversed(statements):
         for call in reversed(_top_level_calls(statement.node)):
-            if not (isinstance(call.func, ast.Name) and call.func.id == entry_name):
+            target = call.func
+            if method:
+                if not (isinstance(target, ast.Attribute) and target.attr == method):
+                    continue
+                target = target.value
+            if not (isinstance(target, ast.Name) and target.id == name):
                 continue
             given = call.args or [keyword.value for keyword in call.keywords]
             if len(given) == 1 and not isinstance(given[0], ast.Starred):
@@ -504,7 +512,7 @@ def _execution_order_warnings(notebook) -> list[str]:
 def candidates_from(statements: list[Statement]) -> dict:
     models, functions = [], []
     for statement in statements:
-        for owner, _ in fit_calls(statement):
+        for owner, _ in fit_calls(statement) + receivers_of(statement, "predict"):
             if owner not in models:
                 models.append(owner)
         if statement.kind == LOADER:

@@ -32,7 +32,7 @@ class ExportOptions:
         None,
         "an expression giving a sample input, evaluated in the kernel, e.g. 'X_test[:3]' "
         "(default: the first 3 rows of what the notebook last passed to the entry function, "
-        "else to the model's last .fit)",
+        "else to the model's last .fit, else to its last call of the method)",
         metavar="EXPR",
     )
     name: str | None = option(

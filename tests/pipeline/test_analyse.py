@@ -126,6 +126,19 @@ def test_an_entry_function_gets_the_input_the_notebook_last_passed_to_it(tmp_pat
     assert plan_for(never_called).sample_expression == "X"
 
 
+def test_a_model_with_no_fit_of_its_own_gets_what_the_notebook_last_served_it(tmp_path):
+    path = notebook(
+        tmp_path,
+        "grid = GridSearchCV(SVC(), {'C': [1, 10]})\ngrid.fit(X_train, y_train)",
+        "clf = grid.best_estimator_",
+        "print(clf.predict(X_test))\nclf.predict_proba(X_valid)",
+    )
+    assert plan_for(path, model="clf").sample_expression == "X_test"
+    assert plan_for(path, model="clf", method="predict_proba").sample_expression == "X_valid"
+    found = find_candidates(path)
+    assert (found["models"], found["sample"]) == (["grid", "clf"], "X_test")
+
+
 def test_cell_tags_override_the_analysis(tmp_path):
     path = notebook(
         tmp_path,
