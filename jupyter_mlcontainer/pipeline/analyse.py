@@ -463,6 +463,18 @@ def served_call_input(statements, name: str, method: str = "") -> str | None:
     return None
 
 
+def _predicting(statement: Statement) -> list[str]:
+    """Variables whose `.predict(...)` the statement calls at the top level: models, even one
+    with no `.fit` of its own (`clf = grid.best_estimator_`)."""
+    return [
+        call.func.value.id
+        for call in _top_level_calls(statement.node)
+        if isinstance(call.func, ast.Attribute)
+        and call.func.attr == "predict"
+        and isinstance(call.func.value, ast.Name)
+    ]
+
+
 def _top_level_calls(node: ast.AST) -> list[ast.Call]:
     """The calls a statement makes when it runs, in source order, not those of the functions,
     lambdas and classes it defines."""
@@ -512,7 +524,8 @@ def _execution_order_warnings(notebook) -> list[str]:
 def candidates_from(statements: list[Statement]) -> dict:
     models, functions = [], []
     for statement in statements:
-        for owner, _ in fit_calls(statement) + receivers_of(statement, "predict"):
+        fitted = [owner for owner, _ in fit_calls(statement)]
+        for owner in fitted + _predicting(statement):
             if owner not in models:
                 models.append(owner)
         if statement.kind == LOADER:

@@ -132,6 +132,7 @@ def test_a_model_with_no_fit_of_its_own_gets_what_the_notebook_last_served_it(tm
         "grid = GridSearchCV(SVC(), {'C': [1, 10]})\ngrid.fit(X_train, y_train)",
         "clf = grid.best_estimator_",
         "print(clf.predict(X_test))\nclf.predict_proba(X_valid)",
+        "class Wrapper:\n    def score(self, X):\n        return self.predict(X)",
     )
     assert plan_for(path, model="clf").sample_expression == "X_test"
     assert plan_for(path, model="clf", method="predict_proba").sample_expression == "X_valid"
