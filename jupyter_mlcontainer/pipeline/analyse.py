@@ -185,9 +185,10 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
     state: set[str] = set()
     files: set[str] = set()
     unresolved: dict[str, str] = {}
-    # (name, who needs it): None for the entry point, "" for a name a pickle refers to.
-    pending: list[tuple[str, str | None]] = [(entry_name, None)]
-    pending += [(name, "") for name in extra_roots]
+    # (name, who needs it): None for the entry point, "" for a name a pickle refers to. A stack:
+    # the entry comes off first, so what it reaches is said to be for it, not for a pickle.
+    pending: list[tuple[str, str | None]] = [(name, "") for name in extra_roots]
+    pending.append((entry_name, None))
     for statement in statements:
         if INCLUDE_TAG in statement.tags and not statement.calls_ipython:
             kept[statement.position] = statement

@@ -140,6 +140,21 @@ def test_a_model_with_no_fit_of_its_own_gets_what_the_notebook_last_served_it(tm
     assert (found["models"], found["sample"]) == (["grid", "clf"], "X_test")
 
 
+def test_a_widened_slice_still_says_the_entry_point_is_kept_for_itself(tmp_path):
+    """Capture widens the slice with what the pickles refer to plus what it kept before."""
+    path = notebook(
+        tmp_path,
+        "SCALE = 2\nclass Net:\n    pass",
+        "net = Net()",
+        "def predict(rows):\n    return [net and row * SCALE for row in rows]",
+    )
+    plan = analyse_notebook(ExportOptions(notebook=path), extra_roots=("Net", "SCALE", "predict"))
+    reasons = {v.line: v.reason for v in plan.verdicts}
+    assert reasons["def predict(rows):"] == "defines `predict`, the entry point"
+    assert reasons["SCALE = 2"] == "defines `SCALE`, used by `predict`"
+    assert reasons["class Net:"] == "defines `Net`, which the captured state refers to"
+
+
 def test_cell_tags_override_the_analysis(tmp_path):
     path = notebook(
         tmp_path,
