@@ -2,14 +2,17 @@
 and removing those that no image was built from any more.
 
 A context is kept between builds so that a rebuild rewrites the same files (and finds Docker's
-cache); it holds the wheels of every package, so a folder per notebook ever built adds up.
+cache). Its wheels are hard links into the wheel cache, but its captured state is its own copy: a
+folder per notebook and name ever built adds up to every model ever saved.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,7 @@ def context_folder(name: str, notebook: str) -> Path:
 
 @dataclass
 class PrunedContexts:
-    """The cached contexts removed (folder names) and the bytes they held."""
+    """The cached contexts removed (folder names) and the bytes that freed."""
 
     contexts: list = field(default_factory=list)
     context_bytes: int = 0
@@ -51,6 +54,7 @@ def prune_contexts(image_labels: Iterable[dict]) -> PrunedContexts:
         if labels.get(NAME_LABEL) and labels.get(NOTEBOOK_LABEL)
     }
     pruned = PrunedContexts()
+    files: dict[tuple, list] = {}  # inode → [size, its links, the links removed]
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if folder.name in wanted or folder.is_symlink() or not folder.is_dir():
             continue
@@ -58,10 +62,20 @@ def prune_contexts(image_labels: Iterable[dict]) -> PrunedContexts:
             with exclusive_folder(folder, waiting=_in_use):
                 if not is_context({path.name for path in folder.iterdir()}):
                     continue
-                size = sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file())
+                for info in _regular_files(folder):
+                    key = (info.st_dev, info.st_ino)
+                    files.setdefault(key, [info.st_size, info.st_nlink, 0])[2] += 1
                 shutil.rmtree(folder)
         except _InUse:
             continue
         pruned.contexts.append(folder.name)
-        pruned.context_bytes += size
+    # A wheel is a hard link into the wheel cache, which keeps it: only a file's last link frees.
+    pruned.context_bytes = sum(size for size, links, removed in files.values() if removed >= links)
     return pruned
+
+
+def _regular_files(folder: Path) -> Iterator[os.stat_result]:
+    for path in folder.rglob("*"):
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode):
+            yield info

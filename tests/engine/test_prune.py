@@ -183,6 +183,10 @@ def test_prune_removes_the_cached_contexts_of_images_that_are_gone(
     list(engine.build(tmp_path / "image", tag, labels=labels))
     kept = cached_context(context_folder(f"prune-{session}", notebook))
     stale = cached_context(context_folder(f"prune-{session}", "gone.ipynb"), size=50_000)
+    wheel_cache = tmp_path / "cache" / "jupyter-mlcontainer" / "wheels" / "torch.whl"
+    wheel_cache.parent.mkdir(parents=True)
+    wheel_cache.write_bytes(b"t" * 1_000_000)
+    (stale / "wheels" / "torch.whl").hardlink_to(wheel_cache)  # as a build links its wheels
     building = cached_context(context_folder("building", "new.ipynb"))
     foreign = cached_context(context_folder("foreign", "own.ipynb"), "notes.txt")
     (kept.parent / "README").write_text("not a folder\n")
@@ -194,7 +198,8 @@ def test_prune_removes_the_cached_contexts_of_images_that_are_gone(
         engine.remove_image(tag)
 
     assert pruned.contexts == [stale.name]
-    assert pruned.context_bytes >= 50_000
+    assert 50_000 <= pruned.context_bytes < 1_000_000, "the wheel cache still holds the wheel"
+    assert wheel_cache.stat().st_size == 1_000_000
     assert not stale.exists()
     assert all(folder.is_dir() for folder in (kept, building, foreign))
     assert (kept.parent / "README").is_file()
