@@ -537,14 +537,18 @@ def candidates_from(statements: list[Statement]) -> dict:
 
 
 def find_candidates(path: str | Path) -> dict:
-    """Models and functions a user might serve from this notebook, to prefill a dialog."""
+    """Models and functions a user might serve from this notebook, to prefill a dialog: with
+    the sample each would get (`samples`, by `model:<name>` and `entry:<name>`)."""
     notebook, _ = read_notebook(path)
     statements, _ = parse_cells(notebook.cells)
     found = candidates_from(statements)
     defaults = notebook_defaults(notebook)
+    samples = {f"model:{m}": infer_sample(statements, "model", m, []) for m in found["models"]}
+    samples |= {f"entry:{f}": served_call_input(statements, f) for f in found["functions"]}
     model = defaults.get("model") or (found["models"][-1] if found["models"] else None)
     found["sample"] = defaults.get("sample") or (
         infer_sample(statements, "model", model, []) if model else None
     )
+    found["samples"] = {target: sample for target, sample in samples.items() if sample}
     found["defaults"] = defaults
     return found

@@ -174,6 +174,8 @@ export interface ICandidates {
   models: string[];
   functions: string[];
   sample: string | null;
+  /** The sample each candidate would get, by `model:<name>` and `entry:<name>`. */
+  samples?: Record<string, string>;
   defaults: Record<string, string>;
 }
 

@@ -99,8 +99,12 @@ export class ContainerizeForm extends Widget {
     this.methodInput = textInput('mlcontainer-method');
     this.methodInput.value = saved.method || 'predict';
 
-    this.sampleInput = textInput('mlcontainer-sample', 'e.g. X_test[:3]');
-    this.sampleInput.value = candidates?.sample ?? '';
+    this.sampleInput = textInput(
+      'mlcontainer-sample',
+      'inferred from the notebook, e.g. X_test[:3]'
+    );
+    this.filledSample = this.sampleFor(this.targetSelect.value);
+    this.sampleInput.value = this.filledSample;
 
     this.runInput = element('input', {
       type: 'checkbox',
@@ -160,7 +164,10 @@ export class ContainerizeForm extends Widget {
     fields.appendChild(this.explain.node);
     // The report opens beside the choices it describes.
     this.node.append(fields, this.explain.view);
-    this.targetSelect.addEventListener('change', () => this.updateVisibility());
+    this.targetSelect.addEventListener('change', () => {
+      this.followTarget();
+      this.updateVisibility();
+    });
     this.runInput.addEventListener('change', () => this.updateVisibility());
     // A report describes the choices it was made for.
     this.node.addEventListener('change', () => this.explain.reset());
@@ -236,6 +243,21 @@ export class ContainerizeForm extends Widget {
     return entry ? `entry:${entry}` : OTHER;
   }
 
+  /** The sample the notebook saved, else the one inferred for `target`, else empty (the build
+   * infers it). */
+  private sampleFor(target: string): string {
+    const candidates = this.defaults.candidates;
+    return candidates?.defaults?.sample || candidates?.samples?.[target] || '';
+  }
+
+  /** A sample the dialog filled in follows the target; one the user typed stays. */
+  private followTarget(): void {
+    if (this.sampleInput.value === this.filledSample) {
+      this.filledSample = this.sampleFor(this.targetSelect.value);
+      this.sampleInput.value = this.filledSample;
+    }
+  }
+
   private updateVisibility(): void {
     const [kind] = this.target();
     this.otherRow.hidden = this.targetSelect.value !== OTHER;
@@ -251,6 +273,7 @@ export class ContainerizeForm extends Widget {
   private readonly methodInput: HTMLInputElement;
   private readonly methodRow: HTMLElement;
   private readonly sampleInput: HTMLInputElement;
+  private filledSample: string;
   private readonly runInput: HTMLInputElement;
   private readonly systemPackagesInput: HTMLInputElement;
   private readonly keepGpuInput: HTMLInputElement;

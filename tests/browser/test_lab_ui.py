@@ -160,3 +160,56 @@ def test_the_toolbar_serves_an_xgboost_model_whose_library_imports_scikit_learn_
     page.locator("[data-testid=mlcontainer-stop]").click()
     page.locator("[data-testid=mlcontainer-stop]", has_text="Stopped").wait_for()
     assert not [i for i in engine.list_instances(labels=test_labels) if "xgboost" in i.name]
+
+
+#: A function that prepares raw records before its model: each target gets its own sample.
+PREPARING_CELLS = [
+    "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",
+    "raw = pd.DataFrame({'fare': [7.5, 71.0, 8.1, 53.0]})\ny = [0, 1, 1, 0]",
+    "def prepare(frame):\n    return frame[['fare']] * 2",
+    "features = prepare(raw)\nmodel = LogisticRegression().fit(features, y)",
+    "def predict(passengers):\n    return model.predict(prepare(passengers)).tolist()",
+    "predict(raw.tail(2))",
+]
+
+
+def put_notebook(lab, name: str, cells: list[str]) -> None:
+    """Save a notebook into the server's root through Jupyter's contents API."""
+    import json
+    import urllib.request
+
+    import nbformat
+
+    url, token = lab
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    body = json.dumps({"type": "notebook", "format": "json", "content": notebook})
+    request = urllib.request.Request(
+        f"{url}/api/contents/{name}?token={token}",
+        body.encode(),
+        {"Content-Type": "application/json"},
+        method="PUT",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def test_the_dialogs_sample_follows_what_is_served_until_the_user_types_one(lab, page):
+    put_notebook(lab, "preparing.ipynb", PREPARING_CELLS)
+    url, token = lab
+    page.goto(f"{url}/lab/tree/preparing.ipynb?reset&token={token}")
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for()
+    page.locator("[data-testid=mlcontainer-toolbar-button]").first.click()
+    page.locator("[data-testid=mlcontainer-dialog]").wait_for()
+    target = page.locator("[data-testid=mlcontainer-target]")
+    sample = page.locator("[data-testid=mlcontainer-sample]")
+    assert (target.input_value(), sample.input_value()) == ("model:model", "features")
+
+    target.select_option("entry:predict")
+    assert sample.input_value() == "raw.tail(2)"  # what the notebook passed to predict
+    target.select_option("model:model")
+    assert sample.input_value() == "features"
+    sample.fill("raw.head(1)")
+    target.select_option("entry:predict")
+    assert sample.input_value() == "raw.head(1)", "a sample the user typed stays"
+    page.locator(".jp-Dialog-button.jp-mod-reject").click()
+    page.locator("[data-testid=mlcontainer-dialog]").wait_for(state="detached")

@@ -62,6 +62,7 @@ def notebook(jp_root_dir):
         ),
         nbformat.v4.new_code_cell("reg = LinearRegression()\nreg.fit(X, y)"),
         nbformat.v4.new_code_cell("def predict(rows):\n    return reg.predict(rows)"),
+        nbformat.v4.new_code_cell("predict(X[-1:])"),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["mlcontainer"] = {"model": "reg", "sample": "X[:2]"}
@@ -134,6 +135,7 @@ async def test_candidates_come_from_the_notebook(jp_fetch, notebook):
     assert body["models"] == ["reg"]
     assert body["functions"] == ["predict"]
     assert body["sample"] == "X[:2]"
+    assert body["samples"] == {"model:reg": "X", "entry:predict": "X[-1:]"}
     assert body["defaults"] == {"model": "reg", "sample": "X[:2]"}
 
 
