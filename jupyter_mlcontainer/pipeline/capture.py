@@ -80,8 +80,8 @@ def _evaluate_sample(namespace: dict, request: dict):
     expression = request.get("sample")
     if not expression:
         raise CaptureError(
-            "No sample input: none was given, and the notebook neither calls the entry "
-            "function nor fits the model on data.",
+            "No sample input: none was given, and the notebook neither fits the model on data "
+            "nor calls what is served (the function, or the model's method) on any.",
             "Pass one, e.g. --sample 'X_test[:3]' (any expression the kernel can evaluate).",
         )
     try:
