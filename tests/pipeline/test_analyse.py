@@ -106,7 +106,7 @@ def test_model_variable_entry_captures_the_model_and_defines_its_notebook_classe
 
 def test_an_entry_function_gets_the_input_the_notebook_last_passed_to_it(tmp_path):
     """The function prepares raw records: the rows its model was fitted on are the wrong
-    input, and a model from `xgb.train` has no `.fit` at all."""
+    input. Calls inside a function, a lambda or with `*args` say nothing of it."""
     path = notebook(
         tmp_path,
         "def prepare(frame):\n    return frame[COLUMNS]\nCOLUMNS = ['a']",
