@@ -16,8 +16,10 @@ from .drift import DriftReport, drift_report
 from .engine.base import KERNEL_PYTHON_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL
 from .errors import InstanceNotFound, MLContainerError
 from .pipeline.lean import CPU_VARIANTS
+from .runtime.state import STATE_RECORD
 
 SERVING_JSON = "/srv/app/serving.json"
+STATE_JSON = f"/srv/{STATE_RECORD}"
 
 #: Asks an interpreter for installed versions: names on stdin, {name: version | null} out.
 _VERSIONS = """\
@@ -31,7 +33,7 @@ print(json.dumps({name: version(name) for name in json.load(sys.stdin)}))
 """
 
 #: What an image recorded never changes, so it is read once per image id.
-_recorded: dict[str, tuple[dict, dict]] = {}
+_recorded: dict[str, tuple[dict, dict, dict]] = {}
 _recorded_lock = threading.Lock()
 
 
@@ -46,7 +48,7 @@ def check_image(
     packages of `python` (default: the interpreter that ran the notebook's kernel); and, given
     a live kernel's `namespace`, its captured values with the kernel's values now."""
     image = _image_of(engine, name)
-    labels, serving = recorded(engine, image)
+    labels, serving, state = recorded(engine, image)
     notes = []
     path = notebook or labels.get(NOTEBOOK_LABEL, "")
     current_cells, current_sha256 = _notebook_now(path)
@@ -66,18 +68,19 @@ def check_image(
         current_sha256=current_sha256,
         pinned=pinned,
         installed=installed_versions(python, pinned),
-        state=tuple(state_changes(serving, namespace)) if namespace is not None else (),
+        state=tuple(state_changes(state, namespace)) if namespace is not None else (),
         notes=tuple(notes),
     )
 
 
-def state_changes(serving: dict, namespace: dict) -> list[str]:
-    """Which captured values the kernel now holds differently: each is saved again as the build
-    saved it (the same canonical serializers) and its sha256 compared with the recorded one."""
+def state_changes(state: dict, namespace: dict) -> list[str]:
+    """Which captured values the kernel now holds differently from the image's record of its
+    `state` (artifacts/state.json): each is saved again as the build saved it (the same
+    canonical serializers) and its sha256 compared with the recorded one."""
     from .pipeline.capture import save_state
 
     changes = []
-    recorded_files = (serving.get("state") or {}).get("files") or {}
+    recorded_files = state.get("files") or {}
     with tempfile.TemporaryDirectory(prefix="mlcontainer-state-") as folder:
         for file, recorded_sha256 in sorted(recorded_files.items()):
             name = Path(file).stem
@@ -88,17 +91,22 @@ def state_changes(serving: dict, namespace: dict) -> list[str]:
     return changes
 
 
-def recorded(engine, image: str) -> tuple[dict, dict]:
-    """The image's labels and its serving.json."""
+def recorded(engine, image: str) -> tuple[dict, dict, dict]:
+    """The image's labels, its serving.json and its record of the captured state (in
+    serving.json itself in images built before the record had a file of its own)."""
     key = engine.image_id(image)
     with _recorded_lock:
         if key in _recorded:
             return _recorded[key]
     labels = engine.image_labels(image)
     serving = json.loads(engine.read_image_file(image, SERVING_JSON))
+    try:
+        state = json.loads(engine.read_image_file(image, STATE_JSON))
+    except MLContainerError:
+        state = serving.get("state") or {}
     with _recorded_lock:
-        _recorded[key] = (labels, serving)
-    return labels, serving
+        _recorded[key] = (labels, serving, state)
+    return labels, serving, state
 
 
 def installed_versions(python: str, pinned: dict) -> dict:

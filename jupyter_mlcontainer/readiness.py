@@ -11,6 +11,7 @@ import time
 from .client import Response, ServingClient
 from .engine.base import ContainerEngine, Instance
 from .errors import InstanceUnreachable, RunFailed
+from .runtime.handover import LISTENING
 
 #: Log lines quoted when a container fails to become ready.
 LOG_TAIL = 50
@@ -39,6 +40,31 @@ def wait_ready(
             path = "/health"
             continue
         if answer is not None and answer.ok:
+            return current
+        if time.monotonic() >= deadline:
+            raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")
+        time.sleep(interval)
+
+
+def wait_listening(
+    engine: ContainerEngine, instance: Instance, timeout: float = 120, interval: float = 0.05
+) -> Instance:
+    """Wait until an instance that shares its port with another (runtime/handover.py) has
+    loaded its model, answered the sample and listens; its probes would reach either of the
+    two, so its own log says when. Raise RunFailed with its last log lines if it exits
+    (a model that fails to load or answers otherwise) or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = engine.find_instance(instance.id)
+        if current.status != "running":
+            raise _failed(
+                engine,
+                current,
+                f"{current.name} stopped (exit code {current.exit_code}) before it took over "
+                "the port: its model did not load, or did not answer the sample as the "
+                "notebook did.",
+            )
+        if LISTENING in engine.logs(instance.id, tail=LOG_TAIL):
             return current
         if time.monotonic() >= deadline:
             raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")

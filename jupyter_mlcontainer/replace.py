@@ -1,15 +1,20 @@
 """A build run again under a name that already serves replaces what serves, never adds to it.
 
 Behind a deployment (deploy/replicas.py) the new image is rolled out: new replicas start before
-old ones stop and the front retries, so no request fails. A plain instance owns its port, and a
-port cannot pass between two containers: the old instance stops and the new image starts on the
-old port (the old name, the same URL), where it is checked against the sample; should it fail,
-the old image is started again. Requests sent in between, a second or two (the new model's
-load), find no listener; the figure is reported.
+old ones stop and the front retries, so no request fails. A local instance is handed over: the
+new image starts in the namespace whose port the old one serves on, loads its model and answers
+the sample as the notebook did, and only then listens beside it (runtime/handover.py); the old
+one then stops listening, answers what it holds and stops. The new one takes the old one's name
+and URL; one that fails to load or answers otherwise never takes a request, and the old one
+serves on. An instance that publishes its own port (started by an older version) is restarted
+on it instead: requests sent while the new model loads find no listener, and the figure is
+reported.
 """
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -19,17 +24,17 @@ from .client import ServingClient
 from .engine.base import ContainerEngine, Instance
 from .errors import DeploymentNotFound, InstanceNotFound, MLContainerError, RunFailed
 from .events import EventSink, ProgressEvent
-from .readiness import wait_ready
+from .readiness import wait_listening, wait_ready
 
 
 @dataclass(frozen=True)
 class Replacement:
-    how: str  # "rollout" (a deployment) | "restart" (a plain instance)
+    how: str  # "rollout" (a deployment) | "handover" (an instance) | "restart" (an old one)
     url: str  # unchanged
     previous_image: str
     before: list | None  # the old model's answers to the sample
     after: list | None  # the new model's
-    gap_seconds: float  # with no listener at the URL (0 for a rollout)
+    gap_seconds: float  # with no listener at the URL (0 for a rollout or a handover)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +69,63 @@ def roll_out(engine: ContainerEngine, deployment, tag: str, sample: dict, on_eve
         "rollout", deployment.url, deployment.image, before, answers(front.url, sample), 0.0
     )
     return front, replacement
+
+
+def hand_over(
+    engine: ContainerEngine,
+    previous: Instance,
+    tag: str,
+    labels: dict,
+    sample: dict,
+    check: Callable[[str, dict], dict],
+    on_event: EventSink,
+    **options,
+):
+    """Start `tag` on `previous`'s port, retire `previous` once the new model serves, and check
+    it there (`check(url, sample)` is its parity); (the instance, the replacement, the parity).
+    `options` are the engine's run options; the instance checks the sample as it starts."""
+    before = answers(previous.url, sample)
+    on_event(
+        ProgressEvent(
+            "log",
+            f"Starting {tag} beside {previous.name}: it takes requests at {previous.url} once "
+            "it answers the sample as the notebook did",
+        )
+    )
+    started = engine.run(
+        tag,
+        labels=labels,
+        name=f"{previous.name}-next-{secrets.token_hex(2)}",
+        joins=previous,
+        **options,
+    )
+    try:
+        wait_listening(engine, started)
+    except BaseException:  # a cancelled job too: the old model serves on, alone
+        engine.stop(started.id)
+        raise
+    engine.rename(previous.id, f"{previous.name}-replaced-{secrets.token_hex(2)}")
+    engine.rename(started.id, previous.name)
+    on_event(ProgressEvent("log", f"{tag} serves at {previous.url}; {previous.name} stops"))
+    retire(engine, previous)
+    instance = engine.find_instance(started.id)
+    parity = check(instance.url, sample)
+    after = answers(instance.url, sample)
+    return (
+        instance,
+        Replacement("handover", instance.url, previous.image, before, after, 0.0),
+        parity,
+    )
+
+
+def retire(engine: ContainerEngine, previous: Instance) -> threading.Thread:
+    """Stop `previous` in the background: it drains for a second (runtime/handover.py) while
+    its successor already serves. Not a daemon thread, so a command line waits for it."""
+    thread = threading.Thread(
+        target=engine.stop, args=(previous.id,), name=f"mlcontainer-retire-{previous.name}"
+    )
+    thread.start()
+    return thread
 
 
 def restart(
@@ -155,6 +217,8 @@ def summary(replacement: Replacement) -> str:
     how = (
         "rolled out (no request failed)"
         if replacement.how == "rollout"
+        else "handed over on its port (no request failed)"
+        if replacement.how == "handover"
         else f"restarted on its port ({replacement.gap_seconds:.1f} s without a listener; a "
         "deployment, inst.deploy(), is replaced with none)"
     )

@@ -54,8 +54,15 @@ from .pipeline.trial import trial_run
 from .pipeline.trialcache import remember_trial, reused_trial, trial_key
 from .pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from .readiness import wait_ready
-from .replace import Replacement, deployment_under, restart, roll_out, serving_under
-from .runtime.model import CHECK_AT, CHECK_AT_START
+from .replace import (
+    Replacement,
+    deployment_under,
+    hand_over,
+    restart,
+    roll_out,
+    serving_under,
+)
+from .runtime.model import CHECK_AT, CHECK_AT_START, EXIT_ON_FAILED_LOAD
 
 #: How many times capture may widen the slice to define notebook classes a pickle refers to.
 _MAX_CAPTURE_ROUNDS = 3
@@ -127,15 +134,16 @@ def containerize(
         }
         if context_only:
             return BuildResult(**done, warnings=tuple(job.warnings))
-        rollout = options.run and deployment_under(engine, plan.name) is not None
         image = build_stage(
-            job, engine, plan, capture, context, config, options.no_cache, check_at_start=rollout
+            job, engine, plan, capture, context, config, options.no_cache, options.run
         )
-    instance, parity, replacement = (
-        run_stage(job, engine, image, plan, capture, options, config)
-        if options.run
-        else (None, None, None)
-    )
+    instance = parity = replacement = None
+    if options.run:
+        instance, parity, replacement = run_stage(
+            job, engine, image, plan, capture, options, config
+        )
+    if parity is None or parity["passed"]:
+        engine.tag_image(image.tag, image_tags(plan.name, context.content_hash)[1])
     return BuildResult(
         **done,
         image=image.id,
@@ -336,10 +344,11 @@ def build_stage(
     no_cache: bool,
     check_at_start: bool = False,
 ) -> Image:
-    """Build and tag the image; its last step is the image's own check against the sample,
-    or, for a rollout (`check_at_start`), the check is left to the new replicas as they start:
-    they load the model anyway, and loading it in the build too would double the wait."""
-    tag, latest = image_tags(plan.name, context.content_hash)
+    """Build the image under its content tag; `:latest` follows once it is proven. Its last
+    step is the image's own check against the sample or, when an instance or replicas are
+    started from it (`check_at_start`), the check is left to them as they start: they load the
+    model anyway, and loading it in the build too would double the wait."""
+    tag, _latest = image_tags(plan.name, context.content_hash)
     job.stage("build", f"Building {tag} from {context.base_image}")
     labels = {**image_labels(plan, capture), **config.labels}
     stated = final_labels(plan, config.labels)
@@ -349,16 +358,13 @@ def build_stage(
         build_args = {CHECK_AT: CHECK_AT_START}
         job.on_event(
             ProgressEvent(
-                "log", "The new replicas check the sample as they start, not the build", "build"
+                "log",
+                "The instance checks the sample as it starts, before it takes a request",
+                "build",
             )
         )
     events = engine.build(
-        context.path,
-        tag,
-        unstated,
-        extra_tags=(latest,),
-        no_cache=no_cache,
-        build_args=build_args,
+        context.path, tag, unstated, no_cache=no_cache, build_args=build_args
     )
     try:
         for event in events:
@@ -384,12 +390,14 @@ def run_stage(
     options: ExportOptions,
     config,
 ) -> tuple[Instance, dict, Replacement | None]:
-    """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did.
-    Under a name that already serves, replace what serves (replace.py): a deployment is rolled
-    out, an instance restarted on its own port."""
+    """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did:
+    the instance checks it as it loads the model (and exits when it cannot), then parity is
+    asked over HTTP. Under a name that already serves, replace what serves (replace.py): a
+    deployment is rolled out, an instance handed over on its own port."""
     deployment = deployment_under(engine, plan.name)
     previous = serving_under(engine, plan.name)
     replacement = parity = None
+    run_options = {**config.run_options(), "environment": {EXIT_ON_FAILED_LOAD: "1"}}
     if deployment is not None:
         job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
         instance, replacement = roll_out(
@@ -397,7 +405,7 @@ def run_stage(
         )
     elif previous is not None:
         job.stage("run", f"Replacing {plan.name} at {previous.url}")
-        instance, replacement, parity = restart(
+        instance, replacement, parity = (hand_over if previous.port_holder else restart)(
             engine,
             previous,
             image.tag,
@@ -405,12 +413,12 @@ def run_stage(
             capture.sample,
             check_parity,
             job.on_event,
-            **config.run_options(),
+            **run_options,
         )
     else:
         job.stage("run", f"Starting {plan.name}")
         port = options.port if options.port is not None else config.default_port
-        instance = _start(engine, image.tag, port, image.labels, plan.name, **config.run_options())
+        instance = _start(engine, image.tag, port, image.labels, plan.name, **run_options)
     try:
         if replacement is None:
             instance = wait_ready(engine, instance)

@@ -79,12 +79,12 @@ def test_a_value_changed_in_the_kernel_is_a_changed_model(tmp_path):
     from jupyter_mlcontainer.provenance import state_changes
 
     weights = {"w": [1.0, 2.0]}
-    serving = {"state": state_digest((save_state("weights", weights, tmp_path),))}
-    assert state_changes(serving, {"weights": {"w": [1.0, 2.0]}}) == []
-    assert state_changes(serving, {"weights": {"w": [1.0, 3.0]}}) == [
+    record = state_digest((save_state("weights", weights, tmp_path),))
+    assert state_changes(record, {"weights": {"w": [1.0, 2.0]}}) == []
+    assert state_changes(record, {"weights": {"w": [1.0, 3.0]}}) == [
         "weights differs from the captured one (re-trained or changed)"
     ]
-    assert state_changes(serving, {}) == ["weights: no longer defined in the kernel"]
+    assert state_changes(record, {}) == ["weights: no longer defined in the kernel"]
 
     report = drift_report(
         **{**SAME_NOTEBOOK, "pinned": {}, "installed": {}},

@@ -90,7 +90,9 @@ def test_the_image_records_cells_state_and_kernel(engine, built, test_labels):
     assert [cell["index"] for cell in cells] == [0, 1, 2, 3]
     assert all(cell["id"] for cell in cells)
     assert cells[2]["first_line"] == "def predict(X):"
-    assert set(serving["state"]["files"]) == {"labels.joblib"}
+    assert "state" not in serving  # a re-training leaves app/ and its layer as they were
+    state = json.loads(engine.read_image_file(image, "/srv/artifacts/state.json"))
+    assert set(state["files"]) == {"labels.joblib"}
 
 
 def test_unchanged_is_up_to_date(built, notebook, capsys):

@@ -42,6 +42,11 @@ STAGE_LABEL = label("stage")
 BUILDER_STAGE = "builder"
 SERVING_STAGE = "serving"
 
+#: Marks the container that publishes an instance's port (its value: the instance's name). The
+#: instance runs in that container's network namespace, so the next build's instance can join it
+#: and take the port over with no gap (runtime/handover.py).
+PORT_HOLDER_LABEL = label("port-holder")
+
 #: Marks what `deploy` makes (services, networks, fronts) with the deployment's name.
 DEPLOYMENT_LABEL = label("deployment")
 
@@ -87,6 +92,7 @@ class Instance:
     oom_killed: bool = False  # the kernel's OOM killer ended it (it outgrew memory_limit)
     memory_limit: int | None = None  # bytes, when the instance runs under a memory limit
     hardened: bool = False  # read-only root, no capabilities, no new privileges
+    port_holder: str = ""  # id of the container that publishes its port, when one does
 
     @property
     def state(self) -> str:
@@ -221,12 +227,15 @@ class ContainerEngine(Protocol):
         context: Path,
         tag: str,
         labels: dict | None = None,
-        extra_tags: tuple = (),
         no_cache: bool = False,
         build_args: dict | None = None,
     ) -> Iterator[ProgressEvent]: ...
     def push(self, image: str, repository: str, tag: str, tally) -> Iterator[ProgressEvent]: ...
     def image_refs(self, name: str) -> list[str]: ...
+    def tag_image(self, image: str, reference: str) -> None: ...
+    def commit_state(
+        self, base: str, archive: bytes, tag: str, changes: list[str]
+    ) -> Iterator[ProgressEvent]: ...
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str: ...
     def run_batch(self, image: str, rows: Path, fmt: str, output, on_line) -> int: ...
     def read_image_file(self, image: str, path: str) -> bytes: ...
@@ -237,10 +246,13 @@ class ContainerEngine(Protocol):
         port: int | None = None,
         labels: dict | None = None,
         name: str | None = None,
+        environment: dict | None = None,
         harden: bool = True,
         memory: str | None = None,
         cpus: float | None = None,
+        joins: Instance | None = None,
     ) -> Instance: ...
+    def rename(self, instance_id: str, name: str) -> None: ...
     def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]: ...
     def container_names(self) -> set[str]: ...
     def find_instance(self, name_or_id: str) -> Instance: ...

@@ -28,6 +28,8 @@ from ..errors import (
     RunFailed,
 )
 from ..events import ProgressEvent
+from ..runtime.draining import DRAIN_VARIABLE
+from ..runtime.handover import REUSE_PORT
 from .base import (
     CONTAINER_PORT,
     HARDENING,
@@ -35,6 +37,7 @@ from .base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
     NOTEBOOK_SHA256_LABEL,
+    PORT_HOLDER_LABEL,
     STAGE_LABEL,
     Instance,
     PruneReport,
@@ -52,6 +55,13 @@ ENGINE_HINT = (
     "or point DOCKER_HOST at a running one."
 )
 
+
+#: Seconds an instance that shares its port answers what it holds, with `Connection: close`,
+#: before it stops: its clients' next requests open new connections, to its successor.
+HANDOVER_DRAIN_SECONDS = 1
+
+#: Lets the connections queued at a stopping listener move to another one on the same port.
+MIGRATE_QUEUED = {"net.ipv4.tcp_migrate_req": "1"}
 
 #: Seconds a container gets to exit on SIGTERM before it is killed, as `docker stop` gives: the
 #: runtime stops accepting connections and finishes the requests in flight within them.
@@ -175,11 +185,10 @@ class DockerEngine:
         context: Path,
         tag: str,
         labels: dict | None = None,
-        extra_tags: tuple = (),
         no_cache: bool = False,
         build_args: dict | None = None,
     ) -> Iterator[ProgressEvent]:
-        """Build `context` into `tag` (and `extra_tags`, e.g. `:latest`), with the Dockerfile's
+        """Build `context` into `tag`, with the Dockerfile's
         ARGs set from `build_args`, yielding progress events; raises BuildFailed on error.
         Closing the generator early (a cancelled job) drops the connection, which makes the
         engine abandon the build."""
@@ -210,8 +219,6 @@ class DockerEngine:
                     f"{ENGINE_HINT} Then build again: the steps already built are reused.",
                 ) from error
             raise
-        for extra in extra_tags:
-            self.api.tag(tag, *split_image_ref(extra))
 
     @_reaches_engine
     def push(
@@ -241,6 +248,11 @@ class DockerEngine:
     def image_refs(self, name: str) -> list[str]:
         """Every `repository:tag` that names the same image as `name`."""
         return list(self.client.images.get(name).tags)
+
+    @_reaches_engine
+    def tag_image(self, image: str, reference: str) -> None:
+        """Give `image` the name `reference` too (`:latest`, once the image is proven)."""
+        self.api.tag(image, *split_image_ref(reference))
 
     @_reaches_engine
     def image_id(self, name: str) -> str:
@@ -334,35 +346,49 @@ class DockerEngine:
         harden: bool = True,
         memory: str | int | None = None,
         cpus: float | None = None,
+        joins: Instance | None = None,
     ) -> Instance:
         """Start a serving container detached, its port 8080 published on 127.0.0.1 only:
-        on `port`, or on a free port Docker picks when `port` is None or 0. Hardened unless
-        `harden` is False (base.HARDENING); `memory` ("512m", bytes) and `cpus` (1.5) limit it,
-        with no swap beyond the memory limit so that outgrowing it is an OOM kill, not a crawl."""
+        on `port`, or on a free port Docker picks when `port` is None or 0. The port is held by
+        a small container whose network namespace the instance joins; `joins`, an instance
+        started so, makes the new one share its port instead (it listens beside it once its
+        model is loaded: runtime/handover.py). Hardened unless `harden` is False
+        (base.HARDENING); `memory` ("512m", bytes) and `cpus` (1.5) limit it, with no swap
+        beyond the memory limit so that outgrowing it is an OOM kill, not a crawl."""
         name = name or _default_name(image)
         limits = {}
         if memory:
             limits.update(mem_limit=memory, memswap_limit=memory)
         if cpus:
             limits["nano_cpus"] = int(float(cpus) * 1e9)
+        if joins is not None and not joins.port_holder:
+            raise RunFailed(f"{joins.name} publishes its own port, which cannot be shared.")
+        holder = joins.port_holder if joins else self._hold_port(image, name, port, labels)
         try:
             container = self.client.containers.create(
                 image,
                 name=name,
                 detach=True,
-                ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+                network_mode=f"container:{holder}",
                 labels={MANAGED_LABEL: "true", INSTANCE_LABEL: "true", **(labels or {})},
-                environment={"PORT": str(CONTAINER_PORT), **(environment or {})},
+                environment={
+                    "PORT": str(CONTAINER_PORT),
+                    REUSE_PORT: "1",
+                    DRAIN_VARIABLE: str(HANDOVER_DRAIN_SECONDS),
+                    **(environment or {}),
+                },
                 restart_policy={"Name": "no"},
                 **(HARDENING if harden else {}),
                 **limits,
             )
-        except ImageNotFound as error:
-            raise RunFailed(
-                f"There is no image {image} on this machine.",
-                "Check the name with `docker images`, or build the notebook's image first.",
-            ) from error
-        except APIError as error:
+        except (ImageNotFound, APIError) as error:
+            if joins is None:
+                self._release_port(holder)
+            if isinstance(error, ImageNotFound):
+                raise RunFailed(
+                    f"There is no image {image} on this machine.",
+                    "Check the name with `docker images`, or build the notebook's image first.",
+                ) from error
             if error.status_code == 409:
                 raise NameTaken(
                     f"An instance named {name} already exists.",
@@ -375,10 +401,59 @@ class DockerEngine:
             container.start()
         except APIError as error:
             container.remove(force=True)
-            refuse_taken_port(error, port, "or --port 0 to let Docker pick a free one")
+            if joins is None:
+                self._release_port(holder)
             raise RunFailed(f"{name} did not start: {error.explanation}") from error
         container.reload()
-        return _instance(container)
+        return self._instance(container)
+
+    def _hold_port(self, image: str, name: str, port: int | None, labels: dict | None) -> str:
+        """Start the container that publishes `name`'s port and owns its network namespace:
+        `sleep` from `image`, without capabilities. It sets `tcp_migrate_req`, so that the
+        connections queued at an instance that stops move to the one that shares its port.
+        Returns its id."""
+        options = dict(
+            entrypoint=["sleep", "infinity"],
+            command=[],
+            name=f"{name}.port-{secrets.token_hex(2)}",
+            init=True,
+            detach=True,
+            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+            labels={MANAGED_LABEL: "true", PORT_HOLDER_LABEL: name, **(labels or {})},
+            healthcheck={"test": ["NONE"]},
+            restart_policy={"Name": "no"},
+            user="65534:65534",
+            **HARDENING,
+        )
+        try:
+            holder = self.client.containers.create(image, sysctls=MIGRATE_QUEUED, **options)
+        except ImageNotFound:
+            raise RunFailed(
+                f"There is no image {image} on this machine.",
+                "Check the name with `docker images`, or build the notebook's image first.",
+            ) from None
+        except APIError:  # a kernel older than 5.14 has no tcp_migrate_req: still serves
+            holder = self.client.containers.create(image, **options)
+        try:
+            holder.start()
+        except APIError as error:
+            holder.remove(force=True)
+            refuse_taken_port(error, port, "or --port 0 to let Docker pick a free one")
+            raise RunFailed(f"{name} did not start: {error.explanation}") from error
+        return holder.id
+
+    def _release_port(self, holder: str) -> None:
+        """Remove the port holder `holder` once no container shares its namespace any more."""
+        mode = f"container:{holder}"
+        members = self.api.containers(all=True, filters={"label": MANAGED_LABEL})
+        if any((c.get("HostConfig") or {}).get("NetworkMode") == mode for c in members):
+            return
+        with contextlib.suppress(NotFound):
+            self.client.containers.get(holder).remove(force=True)
+
+    @_reaches_engine
+    def rename(self, instance_id: str, name: str) -> None:
+        self.client.containers.get(instance_id).rename(name)
 
     @_reaches_engine
     def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]:
@@ -388,7 +463,7 @@ class DockerEngine:
         containers = self.client.containers.list(
             all=all, filters={"label": selector}, ignore_removed=True
         )
-        return [_instance(container) for container in containers]
+        return [self._instance(container) for container in containers]
 
     @_reaches_engine
     def container_names(self) -> set[str]:
@@ -494,6 +569,20 @@ class DockerEngine:
             container.remove(force=True)
         except NotFound:
             pass  # it went away meanwhile, which is what was asked
+        if instance.port_holder:
+            self._release_port(instance.port_holder)
+
+    def _instance(self, container) -> Instance:
+        """The instance `container` is; its URL is published by its port holder, if it has one."""
+        mode = (container.attrs.get("HostConfig") or {}).get("NetworkMode") or ""
+        if not mode.startswith("container:"):
+            return _instance(container)
+        holder = mode.partition(":")[2]
+        try:
+            ports = self.api.inspect_container(holder)["NetworkSettings"].get("Ports") or {}
+        except NotFound:
+            ports = {}
+        return _instance(container, ports, holder)
 
     def _container(self, instance: Instance):
         try:
@@ -509,10 +598,13 @@ def _default_name(image: str) -> str:
     return f"{base}-{secrets.token_hex(2)}"
 
 
-def _instance(container) -> Instance:
+def _instance(container, ports: dict | None = None, holder: str = "") -> Instance:
+    """`container` as an Instance; `ports` are its holder's (`holder`), when one publishes them."""
     attrs = container.attrs
     host = attrs.get("HostConfig") or {}
-    bindings = (attrs["NetworkSettings"].get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+    if ports is None:
+        ports = attrs["NetworkSettings"].get("Ports") or {}
+    bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
     running = container.status == "running" and bindings
     return Instance(
         id=container.id,
@@ -527,6 +619,7 @@ def _instance(container) -> Instance:
         oom_killed=bool(attrs["State"].get("OOMKilled")),
         memory_limit=host.get("Memory") or None,
         hardened=bool(host.get("ReadonlyRootfs")) and "ALL" in (host.get("CapDrop") or []),
+        port_holder=holder,
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextFolderRefused
+from ..runtime.state import STATE_RECORD
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
 from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes
@@ -64,6 +65,7 @@ def render_serving_files(
         shutil.copyfile(source, app / RUNTIME_PACKAGE / source.name)
     _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture.state))
     _write(app / "serving.json", _json(serving_contract(plan, capture, {})))
+    _write(destination / STATE_RECORD, _json(state_digest(capture.state)))
     _write(destination / "sample.json", _json(capture.sample))
 
 
@@ -139,7 +141,6 @@ def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dic
         },
         "python": capture.python,
         "packages": packages,
-        "state": state_digest(capture.state),
         "generator": f"jupyter-mlcontainer {__version__}",
     }
 

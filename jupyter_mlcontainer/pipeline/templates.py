@@ -63,14 +63,14 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \\
 # `docker run IMAGE` serves; `docker run -i IMAGE predict < rows.csv` scores a batch.
 ENTRYPOINT ["python", "-m", "{runtime}"]
 CMD ["serve"]
-# Where the image's check runs (below); declared here, it leaves the steps up to here cached.
-ARG {check_at}=build
 COPY app/ /srv/app/
 # Byte-compiled here, since instances cannot write .pyc files: each start then skips compiling.
 RUN ["python", "-m", "compileall", "-q", "/srv/app"]
 USER 10001:10001
 COPY sample.json /srv/sample.json
 COPY artifacts/ /srv/artifacts/
+# Where the image's check runs; declared here, it leaves every step above cached either way.
+ARG {check_at}=build
 # The image proves itself: load the state and answer sample.json as the notebook did.
 # A failure stops the build here, so a broken image is never tagged. A rollout to a deployment
 # builds with CHECK_AT=start instead: each new replica proves the same when it starts, before

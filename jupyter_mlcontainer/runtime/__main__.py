@@ -48,6 +48,7 @@ def serve() -> int:
 
     from .app import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, App
     from .draining import drain_before_stopping, drain_seconds
+    from .handover import announce_listening, reuses_port, shared_socket
     from .model import ModelService
     from .paths import root
     from .stack import serving_stack
@@ -65,10 +66,14 @@ def serve() -> int:
         "serving with %s", ", ".join(f"{k} {v}" for k, v in stack.items())
     )
     service = ModelService(root())
-    app = App(service, max_body_bytes=max_body, body_timeout=body_timeout)
+    hand_over = reuses_port()
+    app = App(
+        service, max_body_bytes=max_body, body_timeout=body_timeout, load_before_listening=hand_over
+    )
+    host = os.environ.get("MLCONTAINER_HOST", "0.0.0.0")
     config = uvicorn.Config(
         app,
-        host=os.environ.get("MLCONTAINER_HOST", "0.0.0.0"),
+        host=host,
         port=_port(),
         loop=stack["loop"],
         http=stack["http"],
@@ -80,14 +85,17 @@ def serve() -> int:
     )
 
     def make_server(config):
-        return drain_before_stopping(uvicorn.Server(config), app, drain_seconds())
+        server = uvicorn.Server(config)
+        announce_listening(server)
+        return drain_before_stopping(server, app, drain_seconds(), hand_over)
 
+    sock = shared_socket(host, _port()) if hand_over else None
     if workers > 1:
         from .workers import run_workers
 
-        return run_workers(make_server, config, service, workers)
+        return run_workers(make_server, config, service, workers, sock)
     server = make_server(config)
-    server.run()
+    server.run(sockets=[sock] if sock else None)
     return 0 if server.started else 3  # uvicorn's own code for a server that could not start
 
 

@@ -39,8 +39,12 @@ class App:
         service,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+        load_before_listening: bool = False,
     ):
         self.service = service
+        #: Load (and check) the model before the server listens (handover.py), rather than
+        #: listening at once and loading in the background.
+        self.load_before_listening = load_before_listening
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         #: Set on SIGTERM when the server drains (draining.py): /ready answers 503 and every
@@ -74,7 +78,12 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.service.start_loading()
+                if self.load_before_listening:  # uvicorn listens once startup completes
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, self.service.load_or_exit
+                    )
+                else:
+                    self.service.start_loading()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._executor is not None:

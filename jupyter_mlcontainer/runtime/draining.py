@@ -12,6 +12,8 @@ import os
 import signal
 import threading
 
+from .handover import stop_listening
+
 log = logging.getLogger("mlcontainer")
 
 DRAIN_VARIABLE = "MLCONTAINER_DRAIN_SECONDS"
@@ -22,9 +24,10 @@ def drain_seconds() -> float:
     return float(os.environ.get(DRAIN_VARIABLE) or 0)
 
 
-def drain_before_stopping(server, app, seconds: float):
+def drain_before_stopping(server, app, seconds: float, hand_over: bool = False):
     """`server` (a uvicorn.Server) with its SIGTERM handler made to drain `app` first; SIGINT, or
-    a second SIGTERM, stops at once."""
+    a second SIGTERM, stops at once. `hand_over`: another instance shares the port
+    (handover.py), so the listeners close as the drain begins."""
     stop = server.handle_exit
 
     def handle_exit(sig, frame):
@@ -32,6 +35,8 @@ def drain_before_stopping(server, app, seconds: float):
             stop(sig, frame)
             return
         app.draining = True
+        if hand_over:
+            stop_listening(server)
         log.info("SIGTERM: draining for %g s, then stopping", seconds)
         timer = threading.Timer(seconds, stop, (sig, frame))
         timer.daemon = True

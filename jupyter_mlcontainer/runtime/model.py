@@ -61,11 +61,12 @@ class ModelService:
 
     def start_loading(self) -> threading.Thread:
         """Load in the background so that the server listens (and answers /health) at once."""
-        thread = threading.Thread(target=self._load_logged, name="mlcontainer-load", daemon=True)
+        thread = threading.Thread(target=self.load_or_exit, name="mlcontainer-load", daemon=True)
         thread.start()
         return thread
 
-    def _load_logged(self):
+    def load_or_exit(self):
+        """Load; a failure is logged, and ends the process where EXIT_ON_FAILED_LOAD says so."""
         try:
             self.load()
         except Exception:

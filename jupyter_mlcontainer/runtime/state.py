@@ -4,7 +4,8 @@ A pickle made in a notebook refers to the notebook's classes as `__main__.Name`;
 `__main__` is the generated module, which defines those classes again.
 
 Unpickling runs code, so only the files the build wrote are read: each must have the sha256
-that serving.json recorded when the notebook's kernel captured it.
+that artifacts/state.json recorded when the notebook's kernel captured it. The record lies
+beside the state, not in app/, so that a re-training changes only the image's last layers.
 """
 
 import contextlib
@@ -18,6 +19,9 @@ import threading
 from .paths import root
 
 _main_lock = threading.Lock()
+
+#: The captured state's files and their sha256, relative to the root (pipeline/render.py).
+STATE_RECORD = "artifacts/state.json"
 
 
 def load_state(filename: str, fmt: str, module_name: str):
@@ -41,18 +45,18 @@ def load_state(filename: str, fmt: str, module_name: str):
 def _check_recorded(path):
     """Refuse a state file that the build did not write as it is now (swapped or edited in the
     image or the context afterwards)."""
-    serving = root() / "app" / "serving.json"
-    recorded = json.loads(serving.read_text(encoding="utf-8")).get("state", {}).get("files", {})
+    record = root() / STATE_RECORD
+    recorded = json.loads(record.read_text(encoding="utf-8")).get("files", {})
     expected = recorded.get(path.name)
     if expected is None:
         raise ValueError(
-            f"state file {path.name} is not one the build recorded in app/serving.json; only "
+            f"state file {path.name} is not one the build recorded in {STATE_RECORD}; only "
             "captured state is loaded (build the image again from the notebook)"
         )
     if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
         raise ValueError(
             f"state file {path.name} differs from what the notebook's kernel captured (its "
-            "sha256 is not the one in app/serving.json): it was changed after the build; build "
+            f"sha256 is not the one in {STATE_RECORD}): it was changed after the build; build "
             "the image again from the notebook"
         )
 

@@ -14,9 +14,10 @@ import signal
 log = logging.getLogger("mlcontainer")
 
 
-def run_workers(server_factory, config, service, count: int) -> int:
-    """Serve with `count` forked workers; `server_factory(config)` makes one uvicorn Server."""
-    sock = config.bind_socket()
+def run_workers(server_factory, config, service, count: int, sock=None) -> int:
+    """Serve with `count` forked workers on `sock` (bound here when None); `server_factory(config)`
+    makes one uvicorn Server."""
+    sock = sock or config.bind_socket()
     try:
         service.load(warm_up=False)
     except Exception:  # each worker loads again, logs why and answers /ready with 503

@@ -278,7 +278,8 @@ def stub_image(engine, serving_image, test_labels, tmp_path_factory) -> str:
         f"FROM {serving_image}\nLABEL io.mlcontainer.test-unique={unique}\n"
     )
     tag, latest = image_tags(f"stub-manifests-{unique}", "v1")
-    list(engine.build(folder, tag, labels=test_labels, extra_tags=(latest,)))
+    list(engine.build(folder, tag, labels=test_labels))
+    engine.tag_image(tag, latest)
     return latest
 
 

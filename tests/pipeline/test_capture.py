@@ -134,9 +134,8 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
         )
     }
     assert saved["booster"]["format"] == "lightgbm" and saved["net"]["format"] == "torch"
-    (tmp_path / "app").mkdir()  # the record the runtime checks each state file against
-    serving = {"state": state_digest(tuple(saved.values()))}
-    (tmp_path / "app" / "serving.json").write_text(json.dumps(serving))
+    record = state_digest(tuple(saved.values()))  # what the runtime checks each state file against
+    (tmp_path / "artifacts" / "state.json").write_text(json.dumps(record))
     monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
     rows = rng.random((4, 3))
     loaded = runtime_state.load_state(saved["booster"]["file"], "lightgbm", __name__)

@@ -49,7 +49,7 @@ def make_root(
         serving["batching"] = batching
     for name, write in (state or {}).items():
         write(path / "artifacts" / "state" / name)
-    serving["state"] = state_record(path)
+    (path / "artifacts" / "state.json").write_text(json.dumps(state_record(path)))
     (app / "serving.json").write_text(json.dumps(serving))
     (app / "notebook_code.py").write_text(textwrap.dedent(code))
     if sample is not None:
@@ -58,7 +58,7 @@ def make_root(
 
 
 def state_record(root: Path) -> dict:
-    """serving.json's "state" for the files in <root>/artifacts/state, as a build records it."""
+    """artifacts/state.json for the files in <root>/artifacts/state, as a build records it."""
     from jupyter_mlcontainer.pipeline.render import state_digest
 
     files = sorted((root / "artifacts" / "state").iterdir())
@@ -70,7 +70,7 @@ def state_record(root: Path) -> dict:
 @pytest.fixture
 def recorded_state(tmp_path, monkeypatch):
     """Makes the serving root (MLCONTAINER_ROOT) hold state files {name: bytes}, recorded in
-    app/serving.json as a build records them; returns its artifacts/state folder."""
+    artifacts/state.json as a build records them; returns its artifacts/state folder."""
 
     def make(files: dict) -> Path:
         monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
@@ -78,10 +78,7 @@ def recorded_state(tmp_path, monkeypatch):
         state.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             (state / name).write_bytes(data)
-        (tmp_path / "app").mkdir(exist_ok=True)
-        (tmp_path / "app" / "serving.json").write_text(
-            json.dumps({"state": state_record(tmp_path)})
-        )
+        (tmp_path / "artifacts" / "state.json").write_text(json.dumps(state_record(tmp_path)))
         return state
 
     return make
