@@ -141,7 +141,9 @@ def one_round(source: Path, skip: int, rate: float, headless: bool) -> dict:
             run_cell(client, notebook, RECORDER)
         run_cell(client, notebook, retrain)
         expected = json.loads(
-            run_cell(client, notebook, "import json; print(json.dumps(clf.predict(X_test[:5]).tolist()))")
+            run_cell(
+                client, notebook, "import json; print(json.dumps(clf.predict(X_test[:5]).tolist()))"
+            )
             .strip()
             .splitlines()[-1]
         )
@@ -243,7 +245,7 @@ def steps_of(events: list) -> dict:
     marks.sort()
     end = events[-1][0] if events else 0.0
     steps: dict[str, float] = {}
-    for (at, what), (after, _) in zip(marks, marks[1:] + [(end, "")]):
+    for (at, what), (after, _) in zip(marks, marks[1:] + [(end, "")], strict=True):
         steps[what] = steps.get(what, 0.0) + after - at
     return steps
 
@@ -251,8 +253,9 @@ def steps_of(events: list) -> dict:
 def describe(result: dict) -> str:
     first = result["first_new_answer"]
     return (
-        f"{result['total']:.2f} s, new model at the URL after "
-        f"{first:.2f} s, " if first else f"{result['total']:.2f} s, new model NOT seen, "
+        f"{result['total']:.2f} s, new model at the URL after {first:.2f} s, "
+        if first
+        else f"{result['total']:.2f} s, new model NOT seen, "
     ) + f"{result['failed']} of {result['requests']} requests failed, same URL {result['same_url']}"
 
 

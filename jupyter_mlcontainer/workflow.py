@@ -19,6 +19,7 @@ from .contexts import context_folder
 from .diskspace import clear_when_full
 from .engine import open_engine
 from .engine.base import (
+    BELOW_STATE_LABEL,
     CODE_SHA256_LABEL,
     ENTRY_LABEL,
     KERNEL_PYTHON_LABEL,
@@ -46,6 +47,7 @@ from .pipeline.render import (
     prepare_destination,
     render_context,
     render_serving_files,
+    state_archive,
 )
 from .pipeline.report import SliceReport, slice_report
 from .pipeline.secrets import refuse_secrets, scan_context
@@ -349,23 +351,27 @@ def build_stage(
     started from it (`check_at_start`), the check is left to them as they start: they load the
     model anyway, and loading it in the build too would double the wait."""
     tag, _latest = image_tags(plan.name, context.content_hash)
-    job.stage("build", f"Building {tag} from {context.base_image}")
-    labels = {**image_labels(plan, capture), **config.labels}
+    labels = {
+        **image_labels(plan, capture),
+        BELOW_STATE_LABEL: below_state(engine, context),
+        **config.labels,
+    }
     stated = final_labels(plan, config.labels)
-    unstated = {key: value for key, value in labels.items() if stated.get(key) != value}
-    build_args = None
-    if check_at_start:
-        build_args = {CHECK_AT: CHECK_AT_START}
-        job.on_event(
-            ProgressEvent(
-                "log",
-                "The instance checks the sample as it starts, before it takes a request",
-                "build",
-            )
+    below = None
+    if check_at_start and not no_cache:
+        below = engine.layers_below_state(labels[BELOW_STATE_LABEL])
+    if below is not None:
+        job.stage("build", f"Building {tag}: only the state changed since an earlier build")
+        job.log("The new state is committed over that build's other layers", "build")
+        events = engine.commit_state(
+            below,
+            state_archive(context.path),
+            tag,
+            {**stated, **labels},
         )
-    events = engine.build(
-        context.path, tag, unstated, no_cache=no_cache, build_args=build_args
-    )
+    else:
+        job.stage("build", f"Building {tag} from {context.base_image}")
+        events = build_events(job, engine, context, tag, labels, stated, no_cache, check_at_start)
     try:
         for event in events:
             job.check()
@@ -379,6 +385,32 @@ def build_stage(
         sizes=image_sizes(engine, tag, context.base_image),
         labels=labels,
     )
+
+
+def build_events(
+    job: Job,
+    engine,
+    context: BuildContext,
+    tag: str,
+    labels: dict,
+    stated: dict,
+    no_cache: bool,
+    check_at_start: bool,
+):
+    """The engine's build of the whole context. It is given only the `labels` the Dockerfile
+    does not state (`stated`): the engine adds a build step for each."""
+    unstated = {key: value for key, value in labels.items() if stated.get(key) != value}
+    build_args = None
+    if check_at_start:
+        build_args = {CHECK_AT: CHECK_AT_START}
+        job.log("The instance checks the sample as it starts, before it takes a request", "build")
+    return engine.build(context.path, tag, unstated, no_cache=no_cache, build_args=build_args)
+
+
+def below_state(engine, context: BuildContext) -> str:
+    """BELOW_STATE_LABEL's value for `context`: what the layers under its state depend on."""
+    base = engine.image_id(context.base_image) if engine.image_exists(context.base_image) else ""
+    return f"{context.below_state_hash}-{base.removeprefix('sha256:')[:12] or 'none'}"
 
 
 def run_stage(

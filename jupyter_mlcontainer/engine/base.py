@@ -42,6 +42,13 @@ STAGE_LABEL = label("stage")
 BUILDER_STAGE = "builder"
 SERVING_STAGE = "serving"
 
+#: On a built image: the hash of its context without the state (sample.json, artifacts/) and its
+#: base image's id. A rebuild whose context and base give the same value changed only the state,
+#: and is committed over the layers below the state (DockerEngine.commit_state).
+BELOW_STATE_LABEL = label("below-state")
+#: The comment on the layer a state-only rebuild commits.
+STATE_COMMIT_COMMENT = "jupyter-mlcontainer: the notebook's state"
+
 #: Marks the container that publishes an instance's port (its value: the instance's name). The
 #: instance runs in that container's network namespace, so the next build's instance can join it
 #: and take the port over with no gap (runtime/handover.py).
@@ -233,8 +240,9 @@ class ContainerEngine(Protocol):
     def push(self, image: str, repository: str, tag: str, tally) -> Iterator[ProgressEvent]: ...
     def image_refs(self, name: str) -> list[str]: ...
     def tag_image(self, image: str, reference: str) -> None: ...
+    def layers_below_state(self, below_state: str) -> str | None: ...
     def commit_state(
-        self, base: str, archive: bytes, tag: str, changes: list[str]
+        self, base: str, archive: bytes, tag: str, labels: dict
     ) -> Iterator[ProgressEvent]: ...
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str: ...
     def run_batch(self, image: str, rows: Path, fmt: str, output, on_line) -> int: ...

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import inspect
 import io
+import json
 import re
 import secrets
 import tarfile
@@ -31,6 +32,7 @@ from ..events import ProgressEvent
 from ..runtime.draining import DRAIN_VARIABLE
 from ..runtime.handover import REUSE_PORT
 from .base import (
+    BELOW_STATE_LABEL,
     CONTAINER_PORT,
     HARDENING,
     IMAGE_NAMESPACE,
@@ -39,6 +41,7 @@ from .base import (
     NOTEBOOK_SHA256_LABEL,
     PORT_HOLDER_LABEL,
     STAGE_LABEL,
+    STATE_COMMIT_COMMENT,
     Instance,
     PruneReport,
     split_image_ref,
@@ -219,6 +222,47 @@ class DockerEngine:
                     f"{ENGINE_HINT} Then build again: the steps already built are reused.",
                 ) from error
             raise
+
+    @_reaches_engine
+    def layers_below_state(self, below_state: str) -> str | None:
+        """The id of the image under the state layers of an image built from a context whose
+        BELOW_STATE_LABEL is `below_state`, if one is still on this engine: the first state
+        step of a generated Dockerfile copies sample.json, a state-only rebuild commits one."""
+        images = self.client.images.list(filters={"label": f"{BELOW_STATE_LABEL}={below_state}"})
+        for image in images:
+            history = self.api.history(image.id)
+            for layer, below in zip(history, history[1:], strict=False):
+                state = layer.get("Comment") == STATE_COMMIT_COMMENT or (
+                    " in /srv/sample.json" in (layer.get("CreatedBy") or "")
+                )
+                if state and below.get("Id", "<missing>") != "<missing>":
+                    return below["Id"] if self.image_exists(below["Id"]) else None
+        return None
+
+    @_reaches_engine
+    def commit_state(
+        self, base: str, archive: bytes, tag: str, labels: dict
+    ) -> Iterator[ProgressEvent]:
+        """Put `archive` (the state, a tar for /srv) into a container made from `base` and
+        commit it as `tag` with `labels`: the image a build of the same context would make,
+        without sending the context or running a step. Yields its one step."""
+        yield ProgressEvent("step", "COPY sample.json artifacts/ /srv/ (state only)", "build", 1, 1)
+        container = self.client.containers.create(base, labels={MANAGED_LABEL: "true"})
+        try:
+            container.put_archive("/srv", archive)
+            repository, name = split_image_ref(tag)
+            pairs = " ".join(
+                f"{json.dumps(k)}={json.dumps(v)}"
+                for k, v in {MANAGED_LABEL: "true", **labels}.items()
+            )
+            container.commit(
+                repository, name, message=STATE_COMMIT_COMMENT, changes=[f"LABEL {pairs}"]
+            )
+        except APIError as error:
+            raise BuildFailed(f"Committing the new state onto {base} failed: {error}") from error
+        finally:
+            container.remove(force=True)
+        yield ProgressEvent("log", f"Successfully tagged {tag}", "build")
 
     @_reaches_engine
     def push(

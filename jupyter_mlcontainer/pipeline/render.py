@@ -6,9 +6,12 @@ Docker's layer cache works and a code-only change rebuilds only the last layers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +36,17 @@ CONTEXT_ENTRIES = frozenset(
 )
 
 
+#: What a re-training changes: the image's last layers, copied in this order after everything
+#: else (templates.py); a rebuild that changes nothing else commits them over the layers below.
+STATE_ENTRIES = ("sample.json", "artifacts")
+
+
 @dataclass(frozen=True)
 class BuildContext:
     path: Path
     content_hash: str  # over everything but the wheels, which the lock file stands for
     base_image: str
+    below_state_hash: str = ""  # over everything but the wheels and STATE_ENTRIES
 
 
 def render_serving_files(
@@ -122,7 +131,12 @@ def render_context(
         (destination / "wheels").mkdir(exist_ok=True)
         for wheel in wheels:
             _link_or_copy(wheel, destination / "wheels" / wheel.name)
-    return BuildContext(destination, content_hash(destination), base_image)
+    return BuildContext(
+        destination,
+        content_hash(destination),
+        base_image,
+        content_hash(destination, leave_out=STATE_ENTRIES),
+    )
 
 
 def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dict:
@@ -162,15 +176,34 @@ LOCK_HEADER = (
 )
 
 
-def content_hash(context: Path) -> str:
-    """A short hash of the context's files (the lock stands for the wheels)."""
+def content_hash(context: Path, leave_out: tuple = ()) -> str:
+    """A short hash of the context's files (the lock stands for the wheels), but for the top
+    level entries `leave_out`."""
     digest = hashlib.sha256()
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         relative = path.relative_to(context).as_posix()
-        if relative.startswith("wheels/") or relative == REPORT_FILE:
+        top = relative.split("/", 1)[0]
+        if top in ("wheels", REPORT_FILE, *leave_out):
             continue
         digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def state_archive(context: Path) -> bytes:
+    """The context's STATE_ENTRIES as a tar for /srv, as `COPY` puts them there: owned by
+    root, modes kept, in a stable order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for entry in STATE_ENTRIES:
+            top = Path(context) / entry
+            # a folder's own entry is left out: COPY keeps the one the image already has
+            for path in sorted(top.rglob("*")) if top.is_dir() else [top]:
+                info = archive.gettarinfo(str(path), path.relative_to(context).as_posix())
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with open(path, "rb") if info.isfile() else contextlib.nullcontext() as data:
+                    archive.addfile(info, data)
+    return buffer.getvalue()
 
 
 def is_context(entries: set) -> bool:
