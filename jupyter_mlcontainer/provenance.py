@@ -16,10 +16,12 @@ from .drift import DriftReport, drift_report
 from .engine.base import KERNEL_PYTHON_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL
 from .errors import InstanceNotFound, MLContainerError
 from .pipeline.lean import CPU_VARIANTS
+from .runtime.model import NOTEBOOK_RECORD
 from .runtime.state import STATE_RECORD
 
 SERVING_JSON = "/srv/app/serving.json"
 STATE_JSON = f"/srv/{STATE_RECORD}"
+NOTEBOOK_JSON = f"/srv/{NOTEBOOK_RECORD}"
 
 #: Asks an interpreter for installed versions: names on stdin, {name: version | null} out.
 _VERSIONS = """\
@@ -92,8 +94,9 @@ def state_changes(state: dict, namespace: dict) -> list[str]:
 
 
 def recorded(engine, image: str) -> tuple[dict, dict, dict]:
-    """The image's labels, its serving.json and its record of the captured state (in
-    serving.json itself in images built before the record had a file of its own)."""
+    """The image's labels, its serving.json and its record of the captured state; serving.json
+    carries the records of the notebook and the state (kept in files of their own since, in
+    serving.json itself in older images)."""
     key = engine.image_id(image)
     with _recorded_lock:
         if key in _recorded:
@@ -102,6 +105,7 @@ def recorded(engine, image: str) -> tuple[dict, dict, dict]:
     serving = json.loads(engine.read_image_file(image, SERVING_JSON))
     try:
         state = json.loads(engine.read_image_file(image, STATE_JSON))
+        serving["notebook"] = json.loads(engine.read_image_file(image, NOTEBOOK_JSON))
     except MLContainerError:
         state = serving.get("state") or {}
     with _recorded_lock:

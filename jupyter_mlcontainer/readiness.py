@@ -10,8 +10,8 @@ import time
 
 from .client import Response, ServingClient
 from .engine.base import ContainerEngine, Instance
-from .errors import InstanceUnreachable, RunFailed
-from .runtime.handover import LISTENING
+from .errors import InstanceNotFound, InstanceUnreachable, RunFailed
+from .runtime.handover import LISTENING, STOPPED_LISTENING
 
 #: Log lines quoted when a container fails to become ready.
 LOG_TAIL = 50
@@ -46,25 +46,46 @@ def wait_ready(
         time.sleep(interval)
 
 
-def wait_listening(
-    engine: ContainerEngine, instance: Instance, timeout: float = 120, interval: float = 0.05
-) -> Instance:
+def wait_listening(engine: ContainerEngine, instance: Instance, timeout: float = 120) -> Instance:
     """Wait until an instance that shares its port with another (runtime/handover.py) has
     loaded its model, answered the sample and listens; its probes would reach either of the
     two, so its own log says when. Raise RunFailed with its last log lines if it exits
     (a model that fails to load or answers otherwise) or `timeout` passes."""
+    return _wait_for_line(
+        engine,
+        instance,
+        LISTENING,
+        timeout,
+        "before it took over the port: its model did not load, or did not answer the sample "
+        "as the notebook did.",
+    )
+
+
+def wait_stopped_listening(engine: ContainerEngine, instance: Instance, timeout: float = 10):
+    """Wait until an instance asked to stop has closed its listeners (its successor then gets
+    every new connection), or is gone."""
+    try:
+        _wait_for_line(engine, instance, STOPPED_LISTENING, timeout, "while it drained.")
+    except (InstanceNotFound, RunFailed):
+        pass  # it stopped already: nothing listens there any more
+
+
+def _wait_for_line(
+    engine: ContainerEngine,
+    instance: Instance,
+    line: str,
+    timeout: float,
+    stopped: str,
+    interval: float = 0.05,
+) -> Instance:
     deadline = time.monotonic() + timeout
     while True:
         current = engine.find_instance(instance.id)
         if current.status != "running":
             raise _failed(
-                engine,
-                current,
-                f"{current.name} stopped (exit code {current.exit_code}) before it took over "
-                "the port: its model did not load, or did not answer the sample as the "
-                "notebook did.",
+                engine, current, f"{current.name} stopped (exit code {current.exit_code}) {stopped}"
             )
-        if LISTENING in engine.logs(instance.id, tail=LOG_TAIL):
+        if line in engine.logs(instance.id, tail=LOG_TAIL):
             return current
         if time.monotonic() >= deadline:
             raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")

@@ -24,7 +24,7 @@ from .client import ServingClient
 from .engine.base import ContainerEngine, Instance
 from .errors import DeploymentNotFound, InstanceNotFound, MLContainerError, RunFailed
 from .events import EventSink, ProgressEvent
-from .readiness import wait_listening, wait_ready
+from .readiness import wait_listening, wait_ready, wait_stopped_listening
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,7 @@ def hand_over(
     engine.rename(started.id, previous.name)
     on_event(ProgressEvent("log", f"{tag} serves at {previous.url}; {previous.name} stops"))
     retire(engine, previous)
+    wait_stopped_listening(engine, previous)
     instance = engine.find_instance(started.id)
     parity = check(instance.url, sample)
     after = answers(instance.url, sample)
@@ -119,8 +120,9 @@ def hand_over(
 
 
 def retire(engine: ContainerEngine, previous: Instance) -> threading.Thread:
-    """Stop `previous` in the background: it drains for a second (runtime/handover.py) while
-    its successor already serves. Not a daemon thread, so a command line waits for it."""
+    """Stop `previous` in the background: it closes its listeners at once, then drains for a
+    second (runtime/handover.py) while its successor already serves. Not a daemon thread, so a
+    command line waits for it."""
     thread = threading.Thread(
         target=engine.stop, args=(previous.id,), name=f"mlcontainer-retire-{previous.name}"
     )

@@ -23,7 +23,9 @@ def trained_notebook(path, label: str):
         "def predict(X):\n    return np.repeat(labels, len(X))",
         "X = np.zeros((4, 2))",
     ]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook = nbformat.v4.new_notebook(  # the same label writes the same bytes
+        cells=[nbformat.v4.new_code_cell(c, id=f"cell-{i}") for i, c in enumerate(cells)]
+    )
     path.write_text(nbformat.writes(notebook))
     return path
 

@@ -463,7 +463,11 @@ class DockerEngine:
             init=True,
             detach=True,
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
-            labels={MANAGED_LABEL: "true", PORT_HOLDER_LABEL: name, **(labels or {})},
+            labels={
+                **{k: v for k, v in (labels or {}).items() if k != INSTANCE_LABEL},
+                MANAGED_LABEL: "true",
+                PORT_HOLDER_LABEL: name,
+            },
             healthcheck={"test": ["NONE"]},
             restart_policy={"Name": "no"},
             user="65534:65534",

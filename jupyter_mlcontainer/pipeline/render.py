@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ContextFolderRefused
+from ..runtime.model import NOTEBOOK_RECORD
 from ..runtime.state import STATE_RECORD
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
@@ -75,6 +76,7 @@ def render_serving_files(
     _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture.state))
     _write(app / "serving.json", _json(serving_contract(plan, capture, {})))
     _write(destination / STATE_RECORD, _json(state_digest(capture.state)))
+    _write(destination / NOTEBOOK_RECORD, _json(notebook_record(plan)))
     _write(destination / "sample.json", _json(capture.sample))
 
 
@@ -135,7 +137,7 @@ def render_context(
         destination,
         content_hash(destination),
         base_image,
-        content_hash(destination, leave_out=STATE_ENTRIES),
+        below_state_hash(destination),
     )
 
 
@@ -147,15 +149,20 @@ def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dic
         "entry": plan_entry(plan),
         "input": capture.input,
         "batching": capture.batching,
-        "notebook": {
-            "path": Path(plan.notebook).name,
-            "sha256": plan.notebook_sha256,
-            "code_sha256": code_sha256(plan.cells),
-            "cells": list(plan.cells),
-        },
         "python": capture.python,
         "packages": packages,
         "generator": f"jupyter-mlcontainer {__version__}",
+    }
+
+
+def notebook_record(plan: ServingPlan) -> dict:
+    """artifacts/notebook.json: the notebook the image was built from. It lies in the state's
+    layers, not in app/, since saving the notebook after a re-training changes it."""
+    return {
+        "path": Path(plan.notebook).name,
+        "sha256": plan.notebook_sha256,
+        "code_sha256": code_sha256(plan.cells),
+        "cells": list(plan.cells),
     }
 
 
@@ -186,6 +193,17 @@ def content_hash(context: Path, leave_out: tuple = ()) -> str:
         if top in ("wheels", REPORT_FILE, *leave_out):
             continue
         digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def below_state_hash(context: Path) -> str:
+    """A short hash of what the layers under the state are built from: the context without
+    the wheels and STATE_ENTRIES, and the Dockerfile up to its first state step (after it come
+    only the state, the check and the labels, which name the notebook's hash)."""
+    dockerfile = (Path(context) / "Dockerfile").read_text(encoding="utf-8")
+    below = dockerfile.split(f"\nCOPY {STATE_ENTRIES[0]} ", 1)[0]
+    leave_out = (*STATE_ENTRIES, "Dockerfile")
+    digest = hashlib.sha256(f"{content_hash(context, leave_out)}\0{below}".encode())
     return digest.hexdigest()[:12]
 
 

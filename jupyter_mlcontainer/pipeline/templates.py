@@ -76,19 +76,22 @@ ARG {check_at}=build
 # builds with CHECK_AT=start instead: each new replica proves the same when it starts, before
 # it takes traffic, and one that fails rolls the deployment back.
 RUN ["python", "-m", "{runtime}", "check"]
-LABEL org.opencontainers.image.title="{name}" \\
-      org.opencontainers.image.description="Model serving for {notebook} ({entry})" \\
-      org.opencontainers.image.version="{short_hash}" \\
-      org.opencontainers.image.vendor="jupyter-mlcontainer {version}"{final_labels}
+LABEL {final_labels}
 """
 
 
 def final_labels(plan: ServingPlan, labels: dict) -> dict:
-    """The labels the final stage's LABEL step sets: the notebook's name and hashes, the entry
-    point, the SBOM's path, the image's name and the configured `labels`. A build gives the
+    """The labels the final stage's LABEL step sets: the OCI annotations, the notebook's name
+    and hashes, the entry point, the SBOM's path, the image's name and the configured `labels`. A build gives the
     engine only the labels this lacks (the notebook's full path, the kernel's interpreter): the
     engine adds one build step for each label it is given."""
     return {
+        "org.opencontainers.image.title": image_name(plan.notebook),
+        "org.opencontainers.image.description": (
+            f"Model serving for {Path(plan.notebook).name} ({entry_label(plan)})"
+        ),
+        "org.opencontainers.image.version": plan.notebook_sha256[:12],
+        "org.opencontainers.image.vendor": f"jupyter-mlcontainer {__version__}",
         NOTEBOOK_LABEL: Path(plan.notebook).name,
         NOTEBOOK_SHA256_LABEL: plan.notebook_sha256,
         CODE_SHA256_LABEL: code_sha256(plan.cells),
@@ -149,11 +152,9 @@ def dockerfile(
         sbom_path=SBOM_PATH,
         runtime=runtime,
         check_at=CHECK_AT,
-        entry=entry_label(plan),
-        final_labels="".join(
-            f" \\\n      {_quoted(k)}={_quoted(v)}" for k, v in final_labels(plan, labels).items()
+        final_labels=" \\\n      ".join(
+            f"{_quoted(k)}={_quoted(v)}" for k, v in final_labels(plan, labels).items()
         ),
-        short_hash=plan.notebook_sha256[:12],
     )
 
 

@@ -31,6 +31,8 @@ def drain_before_stopping(server, app, seconds: float, hand_over: bool = False):
     stop = server.handle_exit
 
     def handle_exit(sig, frame):
+        if hand_over and sig == signal.SIGTERM and app.draining:
+            return  # `docker stop` again: the successor already serves, the drain is short
         if sig != signal.SIGTERM or seconds <= 0 or app.draining:
             stop(sig, frame)
             return

@@ -19,6 +19,8 @@ log = logging.getLogger("mlcontainer")
 REUSE_PORT = "MLCONTAINER_REUSE_PORT"
 #: Logged once the server listens: the engine waits for it before it retires the old instance.
 LISTENING = "mlcontainer: listening, taking requests"
+#: Logged once a retiring server's listeners are closed: new connections reach its successor.
+STOPPED_LISTENING = "mlcontainer: stopped listening, draining"
 
 
 def reuses_port() -> bool:
@@ -60,5 +62,6 @@ def stop_listening(server) -> None:
     def close():
         for listener in server.servers:
             listener.close()
+        log.info(STOPPED_LISTENING)
 
     loop.call_soon_threadsafe(close)

@@ -29,6 +29,9 @@ EXIT_ON_FAILED_LOAD = "MLCONTAINER_EXIT_ON_FAILED_LOAD"
 CHECK_AT = "CHECK_AT"
 CHECK_AT_START = "start"
 
+#: The notebook the image was built from (path, sha256, cells), beside the state (render.py).
+NOTEBOOK_RECORD = "artifacts/notebook.json"
+
 
 class SampleMismatch(Exception):
     """The model loaded but does not answer sample.json as the notebook did."""
@@ -40,6 +43,9 @@ class ModelService:
     def __init__(self, root):
         self.root = root
         self.serving = json.loads((root / "app" / "serving.json").read_text(encoding="utf-8"))
+        notebook = root / NOTEBOOK_RECORD
+        if notebook.is_file():  # serving.json held it in images built before it had its own
+            self.serving["notebook"] = json.loads(notebook.read_text(encoding="utf-8"))
         sample_path = root / "sample.json"
         self.sample = (
             json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None

@@ -41,7 +41,6 @@ def make_root(
         "module": "notebook_code",
         "entry": entry or {"kind": "function", "name": "predict"},
         "input": input_spec,
-        "notebook": {"path": "examples/test.ipynb", "sha256": "ab" * 32},
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "packages": {"numpy": "2.4.6"},
     }
@@ -50,6 +49,8 @@ def make_root(
     for name, write in (state or {}).items():
         write(path / "artifacts" / "state" / name)
     (path / "artifacts" / "state.json").write_text(json.dumps(state_record(path)))
+    notebook = {"path": "examples/test.ipynb", "sha256": "ab" * 32}
+    (path / "artifacts" / "notebook.json").write_text(json.dumps(notebook))
     (app / "serving.json").write_text(json.dumps(serving))
     (app / "notebook_code.py").write_text(textwrap.dedent(code))
     if sample is not None:
