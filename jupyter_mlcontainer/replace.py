@@ -219,7 +219,7 @@ def summary(replacement: Replacement) -> str:
     how = (
         "rolled out (no request failed)"
         if replacement.how == "rollout"
-        else "handed over on its port (no request failed)"
+        else "handed over on its port (the new model took requests once it answered the sample)"
         if replacement.how == "handover"
         else f"restarted on its port ({replacement.gap_seconds:.1f} s without a listener; a "
         "deployment, inst.deploy(), is replaced with none)"

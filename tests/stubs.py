@@ -69,5 +69,6 @@ def build_serving_image(engine, base_image, labels, directory) -> str:
         f'FROM {base_image}\nCOPY stub.py /srv/stub.py\nCMD ["python3", "-u", "/srv/stub.py"]\n'
     )
     tag, latest = image_tags(f"stub-{next(iter(labels.values()))}", "v1")
-    list(engine.build(directory, tag, labels=labels, extra_tags=(latest,)))
+    list(engine.build(directory, tag, labels=labels))
+    engine.tag_image(tag, latest)
     return latest

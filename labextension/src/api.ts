@@ -83,7 +83,7 @@ export interface ISliceReport {
 
 /** Replacement.to_dict(): how a build under a serving name replaced what served. */
 export interface IReplacement {
-  how: 'rollout' | 'restart';
+  how: 'rollout' | 'handover' | 'restart';
   /** Unchanged. */
   url: string;
   previous_image: string;

@@ -18,7 +18,9 @@ export function replacementView(replacement: IReplacement): HTMLElement {
   const how =
     replacement.how === 'rollout'
       ? 'rolled out (no request failed)'
-      : `restarted on its port (${replacement.gap_seconds.toFixed(1)} s without a listener; a deployment is replaced with none)`;
+      : replacement.how === 'handover'
+        ? 'handed over on its port (the new model took requests once it answered the sample)'
+        : `restarted on its port (${replacement.gap_seconds.toFixed(1)} s without a listener; a deployment is replaced with none)`;
   node.append(
     element('h3', '', `Replaced ${replacement.previous_image}`),
     element('p', '', `${how}; still at ${replacement.url}`)

@@ -105,7 +105,7 @@ def test_report_before_the_build_then_drift_and_redeploy(lab, page, engine, test
     wait_for_outcome(page, second)
     assert second.locator("[data-testid=mlcontainer-url]").inner_text() == service_url
     replacement = second.locator("[data-testid=mlcontainer-replacement]")
-    assert replacement.get_attribute("data-how") == "restart"
+    assert replacement.get_attribute("data-how") == "handover"
     assert service_url in replacement.inner_text()
     rows = replacement.locator("[data-testid=mlcontainer-replacement-row]")
     assert rows.count() == 3

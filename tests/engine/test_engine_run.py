@@ -48,7 +48,7 @@ def start(engine, serving_image, test_labels):
 
 
 @engine_test
-def test_extra_tags_name_the_same_image(engine, serving_image):
+def test_tag_image_names_the_same_image(engine, serving_image):
     repository, tag = split_image_ref(serving_image)
     assert repository.startswith("mlcontainer/stub-") and tag == "latest"
     assert (

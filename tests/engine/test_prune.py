@@ -64,7 +64,8 @@ def build_version(engine, base_image, test_labels, directory, marker: str, tag_a
     )
     tag, latest = image_tags(f"prune-{session}", tag_as or marker)
     labels = {**test_labels, **GROUP, NOTEBOOK_SHA256_LABEL: marker}
-    list(engine.build(directory, tag, labels=labels, extra_tags=(latest,)))
+    list(engine.build(directory, tag, labels=labels))
+    engine.tag_image(tag, latest)
     return tag
 
 
