@@ -45,6 +45,11 @@ def start(engine, serving_image, test_labels):
     for instance in started:
         for container in engine.client.containers.list(all=True, filters={"id": instance.id}):
             container.remove(force=True)
+        if instance.port_holder:  # and the container that published its port
+            for holder in engine.client.containers.list(
+                all=True, filters={"id": instance.port_holder}
+            ):
+                holder.remove(force=True)
 
 
 @engine_test
