@@ -94,20 +94,20 @@ def state_changes(state: dict, namespace: dict) -> list[str]:
 
 
 def recorded(engine, image: str) -> tuple[dict, dict, dict]:
-    """The image's labels, its serving.json and its record of the captured state; serving.json
-    carries the records of the notebook and the state (kept in files of their own since, in
-    serving.json itself in older images)."""
+    """The image's labels, its serving.json with the record of the notebook, and the record of
+    the captured state, read through one container. Older images kept both records in
+    serving.json itself; newer ones keep them beside the state (artifacts/)."""
     key = engine.image_id(image)
     with _recorded_lock:
         if key in _recorded:
             return _recorded[key]
     labels = engine.image_labels(image)
-    serving = json.loads(engine.read_image_file(image, SERVING_JSON))
-    try:
-        state = json.loads(engine.read_image_file(image, STATE_JSON))
-        serving["notebook"] = json.loads(engine.read_image_file(image, NOTEBOOK_JSON))
-    except MLContainerError:
-        state = serving.get("state") or {}
+    records = (STATE_JSON, NOTEBOOK_JSON)
+    files = engine.read_image_files(image, [SERVING_JSON, *records], optional=records)
+    serving = json.loads(files[SERVING_JSON])
+    if files[NOTEBOOK_JSON] is not None:
+        serving["notebook"] = json.loads(files[NOTEBOOK_JSON])
+    state = json.loads(files[STATE_JSON]) if files[STATE_JSON] else serving.get("state") or {}
     with _recorded_lock:
         _recorded[key] = (labels, serving, state)
     return labels, serving, state

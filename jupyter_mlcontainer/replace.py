@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from .client import ServingClient
@@ -71,19 +71,36 @@ def roll_out(engine: ContainerEngine, deployment, tag: str, sample: dict, on_eve
     return front, replacement
 
 
-def hand_over(
-    engine: ContainerEngine,
-    previous: Instance,
-    tag: str,
-    labels: dict,
-    sample: dict,
-    check: Callable[[str, dict], dict],
-    on_event: EventSink,
-    **options,
+@dataclass(frozen=True)
+class Successor:
+    """What is to replace an instance: the image, its labels and run options (the engine's),
+    and how to prove it: `check(url, sample)` gives its parity with the notebook."""
+
+    tag: str
+    labels: dict
+    sample: dict
+    check: Callable[[str, dict], dict]
+    options: dict = field(default_factory=dict)
+
+
+def replace_instance(
+    engine: ContainerEngine, previous: Instance, successor: Successor, on_event: EventSink
 ):
-    """Start `tag` on `previous`'s port, retire `previous` once the new model serves, and check
-    it there (`check(url, sample)` is its parity); (the instance, the replacement, the parity).
-    `options` are the engine's run options; the instance checks the sample as it starts."""
+    """Replace `previous` with `successor` at its name and URL; (the instance, the
+    replacement, the parity). Handed over where a port holder publishes the port, restarted on
+    it where the instance publishes it itself (started by an older version)."""
+    replace = hand_over if previous.port_holder else restart
+    return replace(engine, previous, successor, on_event)
+
+
+def hand_over(
+    engine: ContainerEngine, previous: Instance, successor: Successor, on_event: EventSink
+):
+    """Start the successor on `previous`'s port, retire `previous` once the new model serves,
+    and check the successor's parity there. It answered the sample as the notebook did before
+    it listened (it checks as it starts), so a parity that fails over HTTP is reported, as for
+    a first start, and the image gets no `:latest`."""
+    tag, sample = successor.tag, successor.sample
     before = answers(previous.url, sample)
     on_event(
         ProgressEvent(
@@ -94,10 +111,10 @@ def hand_over(
     )
     started = engine.run(
         tag,
-        labels=labels,
+        labels=successor.labels,
         name=f"{previous.name}-next-{secrets.token_hex(2)}",
         joins=previous,
-        **options,
+        **successor.options,
     )
     try:
         wait_listening(engine, started)
@@ -110,7 +127,7 @@ def hand_over(
     retire(engine, previous)
     wait_stopped_listening(engine, previous)
     instance = engine.find_instance(started.id)
-    parity = check(instance.url, sample)
+    parity = successor.check(instance.url, sample)
     after = answers(instance.url, sample)
     return (
         instance,
@@ -130,21 +147,11 @@ def retire(engine: ContainerEngine, previous: Instance) -> threading.Thread:
     return thread
 
 
-def restart(
-    engine: ContainerEngine,
-    previous: Instance,
-    tag: str,
-    labels: dict,
-    sample: dict,
-    check: Callable[[str, dict], dict],
-    on_event: EventSink,
-    **options,
-):
-    """Move `tag` onto `previous`'s name and port, and check it there (`check(url, sample)` is
-    its parity); (the instance, the replacement, the parity). The image already answered the
-    sample as the notebook did in its last build step, so it is not first tried on a spare
-    port; should it still not start, or answer differently, `previous`'s image is started
-    again in its place."""
+def restart(engine: ContainerEngine, previous: Instance, successor: Successor, on_event: EventSink):
+    """Stop `previous` and start the successor on its name and port, and check its parity
+    there; should it not start (it checks the sample as it starts), or answer differently,
+    `previous`'s image is started again in its place."""
+    tag, sample, options = successor.tag, successor.sample, successor.options
     before = answers(previous.url, sample)
     on_event(
         ProgressEvent("log", f"Replacing {previous.name} ({previous.image}) at {previous.url}")
@@ -154,10 +161,10 @@ def restart(
     port = urlsplit(previous.url).port
     started = None
     try:
-        started = engine.run(tag, port=port, labels=labels, name=previous.name, **options)
+        started = engine.run(tag, port=port, labels=successor.labels, name=previous.name, **options)
         instance = wait_ready(engine, started)
         gap = time.perf_counter() - stopped
-        parity = check(instance.url, sample)
+        parity = successor.check(instance.url, sample)
         if not parity["passed"]:
             raise RunFailed(
                 f"{tag} answers the sample differently from the notebook.",

@@ -58,9 +58,9 @@ from .pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from .readiness import wait_ready
 from .replace import (
     Replacement,
+    Successor,
     deployment_under,
-    hand_over,
-    restart,
+    replace_instance,
     roll_out,
     serving_under,
 )
@@ -350,7 +350,7 @@ def build_stage(
     step is the image's own check against the sample or, when an instance or replicas are
     started from it (`check_at_start`), the check is left to them as they start: they load the
     model anyway, and loading it in the build too would double the wait."""
-    tag, _latest = image_tags(plan.name, context.content_hash)
+    tag = image_tags(plan.name, context.content_hash)[0]
     labels = {
         **image_labels(plan, capture),
         BELOW_STATE_LABEL: below_state(engine, context),
@@ -437,16 +437,8 @@ def run_stage(
         )
     elif previous is not None:
         job.stage("run", f"Replacing {plan.name} at {previous.url}")
-        instance, replacement, parity = (hand_over if previous.port_holder else restart)(
-            engine,
-            previous,
-            image.tag,
-            image.labels,
-            capture.sample,
-            check_parity,
-            job.on_event,
-            **run_options,
-        )
+        successor = Successor(image.tag, image.labels, capture.sample, check_parity, run_options)
+        instance, replacement, parity = replace_instance(engine, previous, successor, job.on_event)
     else:
         job.stage("run", f"Starting {plan.name}")
         port = options.port if options.port is not None else config.default_port

@@ -15,7 +15,7 @@ from jupyter_mlcontainer.engine.docker import HANDOVER_DRAIN_SECONDS
 from jupyter_mlcontainer.errors import RunFailed
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.readiness import wait_ready
-from jupyter_mlcontainer.replace import answers, hand_over, restart
+from jupyter_mlcontainer.replace import Successor, answers, hand_over, restart
 from jupyter_mlcontainer.runtime.model import EXIT_ON_FAILED_LOAD
 from jupyter_mlcontainer.workflow import check_parity, containerize
 
@@ -122,17 +122,15 @@ def test_a_replacement_that_cannot_load_never_takes_a_request(engine, build, tes
     try:
         broken_tag = broken_image(engine, first.tag, test_labels, tmp_path)
         previous = engine.find_instance("test-restore")
+        successor = Successor(
+            broken_tag,
+            test_labels,
+            first.sample,
+            check_parity,
+            {"environment": {EXIT_ON_FAILED_LOAD: "1"}},
+        )
         with Load(first.instance.url, clients=4) as load, pytest.raises(RunFailed) as failure:
-            hand_over(
-                engine,
-                previous,
-                broken_tag,
-                test_labels,
-                first.sample,
-                check_parity,
-                print,
-                environment={EXIT_ON_FAILED_LOAD: "1"},
-            )
+            hand_over(engine, previous, successor, print)
         assert "before it took over the port" in str(failure.value)
         assert load.failures == [] and {label for _, label in load.answers} == {"v1"}
         (running,) = running_named(engine, test_labels, "restore")
@@ -155,7 +153,12 @@ def test_an_instance_publishing_its_own_port_is_restarted_and_put_back_when_brok
         broken_tag = broken_image(engine, first.tag, test_labels, tmp_path)
         previous = legacy_instance(engine, engine.find_instance("test-restore"))
         with pytest.raises(RunFailed) as failure:
-            restart(engine, previous, broken_tag, test_labels, first.sample, check_parity, print)
+            restart(
+                engine,
+                previous,
+                Successor(broken_tag, test_labels, first.sample, check_parity),
+                print,
+            )
         assert f"test-restore serves {first.tag} again at {first.instance.url}" in str(
             failure.value
         )

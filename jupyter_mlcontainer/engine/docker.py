@@ -6,7 +6,6 @@ import contextlib
 import functools
 import inspect
 import io
-import json
 import re
 import secrets
 import tarfile
@@ -191,8 +190,8 @@ class DockerEngine:
         no_cache: bool = False,
         build_args: dict | None = None,
     ) -> Iterator[ProgressEvent]:
-        """Build `context` into `tag`, with the Dockerfile's
-        ARGs set from `build_args`, yielding progress events; raises BuildFailed on error.
+        """Build `context` into `tag`, with the Dockerfile's ARGs set from `build_args`,
+        yielding progress events; raises BuildFailed on error.
         Closing the generator early (a cancelled job) drops the connection, which makes the
         engine abandon the build."""
         dockerfile = (Path(context) / "Dockerfile").read_text()
@@ -247,16 +246,14 @@ class DockerEngine:
         commit it as `tag` with `labels`: the image a build of the same context would make,
         without sending the context or running a step. Yields its one step."""
         yield ProgressEvent("step", "COPY sample.json artifacts/ /srv/ (state only)", "build", 1, 1)
-        container = self.client.containers.create(base, labels={MANAGED_LABEL: "true"})
+        labels = {MANAGED_LABEL: "true", **labels}
+        container = self.client.containers.create(base, labels=labels)
         try:
             container.put_archive("/srv", archive)
             repository, name = split_image_ref(tag)
-            pairs = " ".join(
-                f"{json.dumps(k)}={json.dumps(v)}"
-                for k, v in {MANAGED_LABEL: "true", **labels}.items()
-            )
+            # the engine adds these to the labels `base` has, as a build's LABEL steps do
             container.commit(
-                repository, name, message=STATE_COMMIT_COMMENT, changes=[f"LABEL {pairs}"]
+                repository, name, message=STATE_COMMIT_COMMENT, conf={"Labels": labels}
             )
         except APIError as error:
             raise BuildFailed(f"Committing the new state onto {base} failed: {error}") from error
@@ -362,21 +359,35 @@ class DockerEngine:
 
     @_reaches_engine
     def read_image_file(self, image: str, path: str) -> bytes:
-        """One file's bytes out of an image, through a created (never started) container."""
+        """One file's bytes out of an image."""
+        return self.read_image_files(image, [path])[path]
+
+    @_reaches_engine
+    def read_image_files(
+        self, image: str, paths: list[str], optional: tuple = ()
+    ) -> dict[str, bytes | None]:
+        """Each file's bytes out of an image, through one created (never started) container;
+        None for an `optional` one it lacks, MLContainerError for another."""
         container = self.client.containers.create(image, labels={MANAGED_LABEL: "true"})
+        found: dict[str, bytes | None] = {}
         try:
-            try:
-                chunks, _ = container.get_archive(path)
-            except NotFound:
-                raise MLContainerError(
-                    f"{image} has no {path}.",
-                    "Give an image built by jupyter-mlcontainer, or an instance of one.",
-                ) from None
-            with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-                member = next(m for m in archive.getmembers() if m.isfile())
-                return archive.extractfile(member).read()
+            for path in paths:
+                try:
+                    chunks, _ = container.get_archive(path)
+                except NotFound:
+                    if path in optional:
+                        found[path] = None
+                        continue
+                    raise MLContainerError(
+                        f"{image} has no {path}.",
+                        "Give an image built by jupyter-mlcontainer, or an instance of one.",
+                    ) from None
+                with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+                    member = next(m for m in archive.getmembers() if m.isfile())
+                    found[path] = archive.extractfile(member).read()
         finally:
             container.remove(force=True)
+        return found
 
     @_reaches_engine
     def run(
@@ -429,10 +440,7 @@ class DockerEngine:
             if joins is None:
                 self._release_port(holder)
             if isinstance(error, ImageNotFound):
-                raise RunFailed(
-                    f"There is no image {image} on this machine.",
-                    "Check the name with `docker images`, or build the notebook's image first.",
-                ) from error
+                raise _no_image(image) from error
             if error.status_code == 409:
                 raise NameTaken(
                     f"An instance named {name} already exists.",
@@ -475,11 +483,8 @@ class DockerEngine:
         )
         try:
             holder = self.client.containers.create(image, sysctls=MIGRATE_QUEUED, **options)
-        except ImageNotFound:
-            raise RunFailed(
-                f"There is no image {image} on this machine.",
-                "Check the name with `docker images`, or build the notebook's image first.",
-            ) from None
+        except ImageNotFound as error:
+            raise _no_image(image) from error
         except APIError:  # a kernel older than 5.14 has no tcp_migrate_req: still serves
             holder = self.client.containers.create(image, **options)
         try:
@@ -521,6 +526,13 @@ class DockerEngine:
     @_reaches_engine
     def find_instance(self, name_or_id: str) -> Instance:
         """The instance with this name, id, or unique id prefix, running or not."""
+        with contextlib.suppress(NotFound, APIError):  # a name or a full id: one call
+            container = self.client.containers.get(name_or_id)
+            if container.labels.get(INSTANCE_LABEL) == "true" and name_or_id in (
+                container.name,
+                container.id,
+            ):
+                return self._instance(container)
         instances = self.list_instances(all=True)
         exact = [i for i in instances if name_or_id in (i.name, i.id)]
         prefixed = [i for i in instances if name_or_id and i.id.startswith(name_or_id)]
@@ -637,6 +649,13 @@ class DockerEngine:
             return self.client.containers.get(instance.id)
         except NotFound as error:
             raise InstanceNotFound(f"{instance.name} no longer exists.") from error
+
+
+def _no_image(image: str) -> RunFailed:
+    return RunFailed(
+        f"There is no image {image} on this machine.",
+        "Check the name with `docker images`, or build the notebook's image first.",
+    )
 
 
 def _default_name(image: str) -> str:

@@ -72,9 +72,9 @@ COPY artifacts/ /srv/artifacts/
 # Where the image's check runs; declared here, it leaves every step above cached either way.
 ARG {check_at}=build
 # The image proves itself: load the state and answer sample.json as the notebook did.
-# A failure stops the build here, so a broken image is never tagged. A rollout to a deployment
-# builds with CHECK_AT=start instead: each new replica proves the same when it starts, before
-# it takes traffic, and one that fails rolls the deployment back.
+# A failure stops the build here, so a broken image is never tagged. A build that starts an
+# instance or rolls a deployment out passes CHECK_AT=start instead: what it starts proves the
+# same before it takes traffic, and `:latest` follows only once it has.
 RUN ["python", "-m", "{runtime}", "check"]
 LABEL {final_labels}
 """
@@ -82,9 +82,9 @@ LABEL {final_labels}
 
 def final_labels(plan: ServingPlan, labels: dict) -> dict:
     """The labels the final stage's LABEL step sets: the OCI annotations, the notebook's name
-    and hashes, the entry point, the SBOM's path, the image's name and the configured `labels`. A build gives the
-    engine only the labels this lacks (the notebook's full path, the kernel's interpreter): the
-    engine adds one build step for each label it is given."""
+    and hashes, the entry point, the SBOM's path, the image's name and the configured `labels`.
+    A build gives the engine only the labels this lacks (the notebook's full path, the kernel's
+    interpreter): the engine adds one build step for each label it is given."""
     return {
         "org.opencontainers.image.title": image_name(plan.notebook),
         "org.opencontainers.image.description": (

@@ -104,7 +104,7 @@ def check() -> int:
     from .paths import root
 
     if os.environ.get(CHECK_AT) == CHECK_AT_START:
-        print(f"{CHECK_AT}={CHECK_AT_START}: each replica checks sample.json when it starts")
+        print(f"{CHECK_AT}={CHECK_AT_START}: each instance checks sample.json when it starts")
         return 0
     service = ModelService(root())
     if service.sample is None:

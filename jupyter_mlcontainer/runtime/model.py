@@ -24,8 +24,8 @@ INLINE_BUDGET_SECONDS = 0.005
 EXIT_ON_FAILED_LOAD = "MLCONTAINER_EXIT_ON_FAILED_LOAD"
 
 #: The Dockerfile's build argument that says where the image's check runs: "build" (the
-#: default: the `check` step) or CHECK_AT_START (a rollout's build: its replicas check on start,
-#: under EXIT_ON_FAILED_LOAD, so the model is loaded once rather than twice).
+#: default: the `check` step) or CHECK_AT_START (a build that starts an instance or replicas:
+#: they check on start, under EXIT_ON_FAILED_LOAD, so the model is loaded once, not twice).
 CHECK_AT = "CHECK_AT"
 CHECK_AT_START = "start"
 

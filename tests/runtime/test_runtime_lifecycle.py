@@ -102,7 +102,7 @@ def test_a_rollouts_build_leaves_the_check_to_the_replicas(new_root, runtime_com
     assert runtime_command(root, "check").returncode == 1
     result = runtime_command(root, "check", CHECK_AT="start")
     assert result.returncode == 0, result.stderr
-    assert "each replica checks sample.json when it starts" in result.stdout
+    assert "each instance checks sample.json when it starts" in result.stdout
 
 
 def test_a_replica_whose_model_answers_otherwise_than_its_sample_exits(serve, new_root):
