@@ -85,10 +85,10 @@ def main(argv=None) -> int:
                 result = run_worker(source, skip, args)
                 results[name].append(result)
                 print(f"round {round_} {name:>8}: {describe(result)}", flush=True)
+        print()
+        print_table(results)
     finally:
         remove_everything()
-    print()
-    print_table(results)
     return 0
 
 
@@ -275,12 +275,15 @@ def print_table(results: dict) -> None:
 
 
 def remove_everything() -> None:
+    """Stop every instance the rounds left and remove their images (prune removes the
+    containers that published their ports)."""
     from jupyter_mlcontainer.engine import open_engine
 
     engine = open_engine()
     key, value = LABEL.split("=")
     for instance in engine.list_instances(all=True, labels={key: value}):
         engine.stop(instance.id)
+    engine.prune(labels={key: value})
     for image in engine.client.images.list(filters={"label": LABEL}):
         engine.client.images.remove(image.id, force=True)
 

@@ -586,7 +586,7 @@ class DockerEngine:
     @_reaches_engine
     def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport:
         """Remove what builds and instances leave behind (those carrying `labels`): stopped
-        instances, the `mlcontainer/` tags of built images that no `:latest` tag and no
+        instances, port holders no instance uses, the `mlcontainer/` tags of built images that no `:latest` tag and no
         container refers to any more, and, unless `keep_cache`, the untagged images that
         generated Dockerfiles' stages leave: the builder stages' cache (the next build
         re-installs) and the layers of builds that failed."""
@@ -596,6 +596,9 @@ class DockerEngine:
             if instance.status != "running":
                 self._stop(instance)
                 report.instances.append(instance.name)
+        holders = self.api.containers(all=True, filters={"label": [PORT_HOLDER_LABEL, *selector]})
+        for holder in holders:  # left by an instance removed without `stop`
+            self._release_port(holder["Id"])
         in_use = {
             c.attrs["Image"] for c in self.client.containers.list(all=True, ignore_removed=True)
         }

@@ -12,6 +12,7 @@ from jupyter_mlcontainer.engine.base import (
     NAME_LABEL,
     NOTEBOOK_LABEL,
     NOTEBOOK_SHA256_LABEL,
+    PORT_HOLDER_LABEL,
     PruneReport,
     image_tags,
 )
@@ -99,6 +100,8 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     running = engine.run(newest, labels=labels, environment={"SLEEP": "60"})
     exited = engine.run(newest, labels=labels)
     engine.client.containers.get(exited.id).wait(timeout=30)
+    removed = engine.run(newest, labels=labels, environment={"SLEEP": "60"})
+    engine.client.containers.get(removed.id).remove(force=True)  # as `docker rm -f` does
 
     report = engine.prune(labels=labels)
 
@@ -111,6 +114,10 @@ def test_prune_removes_leftovers_and_keeps_what_is_used(
     latest = image_tags(f"prune-{next(iter(test_labels.values()))}", "")[1]
     assert all(engine.image_exists(image) for image in (in_use, newest, latest))
     assert [i.name for i in engine.list_instances(all=True, labels=labels)] == [running.name]
+    holders = engine.client.containers.list(all=True, filters={"label": PORT_HOLDER_LABEL})
+    held = {holder.id for holder in holders}
+    assert running.port_holder in held, "the running instance keeps the port it is served on"
+    assert not {exited.port_holder, removed.port_holder} & held, "port holders left behind"
 
     label_options = [f"--label={key}={value}" for key, value in labels.items()]
     assert main(["prune", "--json", *label_options]) == 0
