@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -70,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one round of one variant
     parser.add_argument("--skip", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.worker:  # this checkout's package, whatever is installed; a worker's is its own
+        sys.path.insert(0, str(REPO))
     if args.worker:
         result = one_round(Path(args.worker), args.skip, args.rate, args.headless)
         print("RESULT " + json.dumps(result))
@@ -241,13 +244,22 @@ def steps_of(events: list) -> dict:
     """Seconds per stage, and per build step, from (seconds, kind, stage, message) events."""
     marks = [(t, stage) for t, kind, stage, _ in events if kind == "stage"]
     marks += [(t, f"build: {message}") for t, kind, _, message in events if kind == "step"]
-    marks += [(t, f"log: {message}") for t, kind, _, message in events if kind == "log"]
+    marks += [
+        (t, f"log: {message}")
+        for t, kind, stage, message in events
+        if kind == "log" and stage != "build"
+    ]
     marks.sort()
     end = events[-1][0] if events else 0.0
     steps: dict[str, float] = {}
     for (at, what), (after, _) in zip(marks, marks[1:] + [(end, "")], strict=True):
+        what = VARYING.sub("…", what)  # the same step in every round, whatever it names
         steps[what] = steps.get(what, 0.0) + after - at
     return steps
+
+
+#: What differs from round to round in a step's name: folders, hashes, names, the URL's port.
+VARYING = re.compile(r"/tmp/\S+|\b[0-9a-f]{12,}\b|loop-\d+|127\.0\.0\.1:\d+|:[0-9a-f]{12}")
 
 
 def describe(result: dict) -> str:
