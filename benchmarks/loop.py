@@ -161,8 +161,8 @@ def one_round(source: Path, skip: int, rate: float, headless: bool) -> dict:
         watch.start()
         started = time.perf_counter()
         if headless:
-            cells[2].source += "\n" + retrain
-            nbformat.write(notebook, copy)
+            cells[2].source += "\n" + retrain  # the notebook as saved: its own cells only
+            nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata), copy)
             summary = build_headless(copy, name)
             total = time.perf_counter() - started
             events = []
@@ -219,7 +219,8 @@ class NewAnswerWatch(threading.Thread):
 def build_headless(notebook: Path, name: str) -> dict:
     command = [sys.executable, "-m", "jupyter_mlcontainer.cli", "build", str(notebook)]
     command += ["--model", "clf", "--sample", "X_test[:5]", "--name", name, "--run", "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # in the notebook's folder: `python -m` puts the working folder first, before PYTHONPATH
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=notebook.parent)
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     summary = json.loads(done.stdout)
@@ -250,6 +251,8 @@ def steps_of(events: list) -> dict:
         if kind == "log" and stage != "build"
     ]
     marks.sort()
+    if not marks:  # a headless build's events stay in its own process
+        return {}
     end = events[-1][0] if events else 0.0
     steps: dict[str, float] = {}
     for (at, what), (after, _) in zip(marks, marks[1:] + [(end, "")], strict=True):
