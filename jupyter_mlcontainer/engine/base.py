@@ -46,6 +46,9 @@ SERVING_STAGE = "serving"
 #: base image's id. A rebuild whose context and base give the same value changed only the state,
 #: and is committed over the layers below the state (DockerEngine.commit_state).
 BELOW_STATE_LABEL = label("below-state")
+#: Where the first of a generated Dockerfile's state steps copies sample.json: in an image's
+#: history, the layers below it are those a state-only rebuild keeps.
+FIRST_STATE_FILE = "/srv/sample.json"
 #: The comment on the layer a state-only rebuild commits.
 STATE_COMMIT_COMMENT = "jupyter-mlcontainer: the notebook's state"
 

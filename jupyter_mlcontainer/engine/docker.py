@@ -33,6 +33,7 @@ from ..runtime.handover import REUSE_PORT
 from .base import (
     BELOW_STATE_LABEL,
     CONTAINER_PORT,
+    FIRST_STATE_FILE,
     HARDENING,
     IMAGE_NAMESPACE,
     INSTANCE_LABEL,
@@ -232,7 +233,7 @@ class DockerEngine:
             history = self.api.history(image.id)
             for layer, below in zip(history, history[1:], strict=False):
                 state = layer.get("Comment") == STATE_COMMIT_COMMENT or (
-                    " in /srv/sample.json" in (layer.get("CreatedBy") or "")
+                    f" in {FIRST_STATE_FILE}" in (layer.get("CreatedBy") or "")
                 )
                 if state and below.get("Id", "<missing>") != "<missing>":
                     return below["Id"] if self.image_exists(below["Id"]) else None

@@ -22,7 +22,13 @@ from ..runtime.state import STATE_RECORD
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
 from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes
-from .templates import context_readme, dockerfile, generated_module, plan_entry
+from .templates import (
+    FIRST_STATE_STEP,
+    context_readme,
+    dockerfile,
+    generated_module,
+    plan_entry,
+)
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
 GENERATED_MODULE = "notebook_code"
@@ -201,7 +207,7 @@ def below_state_hash(context: Path) -> str:
     the wheels and STATE_ENTRIES, and the Dockerfile up to its first state step (after it come
     only the state, the check and the labels, which name the notebook's hash)."""
     dockerfile = (Path(context) / "Dockerfile").read_text(encoding="utf-8")
-    below = dockerfile.split(f"\nCOPY {STATE_ENTRIES[0]} ", 1)[0]
+    below = dockerfile.split(f"\n{FIRST_STATE_STEP}\n", 1)[0]
     leave_out = (*STATE_ENTRIES, "Dockerfile")
     digest = hashlib.sha256(f"{content_hash(context, leave_out)}\0{below}".encode())
     return digest.hexdigest()[:12]
