@@ -137,11 +137,11 @@ def hand_over(
 
 
 def retire(engine: ContainerEngine, previous: Instance) -> threading.Thread:
-    """Stop `previous` in the background: it closes its listeners at once, then drains for a
+    """Retire `previous` in the background: it closes its listeners at once, then drains for a
     second (runtime/handover.py) while its successor already serves. Not a daemon thread, so a
     command line waits for it."""
     thread = threading.Thread(
-        target=engine.stop, args=(previous.id,), name=f"mlcontainer-retire-{previous.name}"
+        target=engine.retire, args=(previous.id,), name=f"mlcontainer-retire-{previous.name}"
     )
     thread.start()
     return thread

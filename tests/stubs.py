@@ -62,6 +62,14 @@ ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever
 """
 
 
+def remove_instance(engine, instance) -> None:
+    """Remove `instance` and the container that publishes its port, whatever state either is in
+    (a test may have stopped or removed the instance itself)."""
+    ids = [container_id for container_id in (instance.id, instance.port_holder) if container_id]
+    for container in engine.client.containers.list(all=True, filters={"id": ids}):
+        container.remove(force=True)
+
+
 def build_serving_image(engine, base_image, labels, directory) -> str:
     """One small image serving the stub; the returned tag is `mlcontainer/<name>:latest`."""
     (directory / "stub.py").write_text(STUB_SERVER)

@@ -26,6 +26,8 @@ from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.provenance import check_image
 from jupyter_mlcontainer.workflow import containerize
 
+from stubs import remove_instance
+
 CELLS = [
     "import numpy as np",
     "labels = np.array(['v1'])",
@@ -162,7 +164,7 @@ def test_an_unknown_name_is_an_error(engine, capsys):
 def instance(engine, built, test_labels):
     started = engine.run(built[0], labels=test_labels, name=f"drift-{id(built) % 10000}")
     yield started
-    engine.client.containers.get(started.id).remove(force=True)
+    remove_instance(engine, started)
 
 
 async def test_the_rest_route_answers_the_report(jp_fetch, instance, notebook):

@@ -11,11 +11,11 @@ import pytest
 from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy import replicas
 from jupyter_mlcontainer.engine.base import PORT_HOLDER_LABEL, STATE_COMMIT_COMMENT
-from jupyter_mlcontainer.engine.docker import HANDOVER_DRAIN_SECONDS
 from jupyter_mlcontainer.errors import RunFailed
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.readiness import wait_ready
 from jupyter_mlcontainer.replace import Successor, answers, hand_over, restart
+from jupyter_mlcontainer.runtime.handover import RETIRE_DRAIN_SECONDS
 from jupyter_mlcontainer.runtime.model import EXIT_ON_FAILED_LOAD
 from jupyter_mlcontainer.workflow import check_parity, containerize
 
@@ -59,7 +59,7 @@ def test_a_second_build_hands_the_instance_over_at_the_same_url_under_load(
             started = time.monotonic()
             second = build("v2", "test-replace")
             done = time.monotonic()
-            time.sleep(HANDOVER_DRAIN_SECONDS + 1.5)
+            time.sleep(RETIRE_DRAIN_SECONDS + 1.5)
         assert_matches_schema(second.to_dict())
         replacement = second.replacement
         assert (replacement.how, replacement.url) == ("handover", first.instance.url)
@@ -69,7 +69,7 @@ def test_a_second_build_hands_the_instance_over_at_the_same_url_under_load(
         assert load.failures == [], load.failures[:5]
         assert {label for at, label in load.answers if at < started} == {"v1"}
         # the old model answers only what reaches it on connections it holds, while it drains
-        drained = done + HANDOVER_DRAIN_SECONDS + 0.5
+        drained = done + RETIRE_DRAIN_SECONDS + 0.5
         assert {label for at, label in load.answers if at > drained} == {"v2"}
         history = engine.api.history(second.tag)
         assert history[0]["Comment"] == STATE_COMMIT_COMMENT  # state only: committed
@@ -81,7 +81,7 @@ def test_a_second_build_hands_the_instance_over_at_the_same_url_under_load(
         print(f"handover under load: {done - started:.1f} s, {len(load.answers)} answers")
     finally:
         engine.stop_all(labels=test_labels)
-    assert not holders(engine, test_labels), "a port holder outlived its instances"
+    assert not holders(engine, "test-replace"), "a port holder outlived its instance"
 
 
 def test_a_state_only_rebuild_serves_what_a_full_build_serves(engine, build, test_labels):
@@ -202,9 +202,9 @@ def running_named(engine, labels: dict, part: str) -> list:
     return [i for i in engine.list_instances(labels=labels) if part in i.name]
 
 
-def holders(engine, labels: dict) -> list:
-    selector = [PORT_HOLDER_LABEL] + [f"{k}={v}" for k, v in labels.items()]
-    return engine.client.containers.list(all=True, filters={"label": selector})
+def holders(engine, name: str) -> list:
+    """The containers that publish the port of the instance called `name`."""
+    return engine.client.containers.list(all=True, filters={"label": f"{PORT_HOLDER_LABEL}={name}"})
 
 
 def wait_until(condition, timeout: float = 20) -> None:

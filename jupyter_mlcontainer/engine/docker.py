@@ -28,8 +28,7 @@ from ..errors import (
     RunFailed,
 )
 from ..events import ProgressEvent
-from ..runtime.draining import DRAIN_VARIABLE
-from ..runtime.handover import REUSE_PORT
+from ..runtime.handover import RETIRE_DRAIN_SECONDS, RETIRE_SIGNAL, REUSE_PORT
 from .base import (
     BELOW_STATE_LABEL,
     CONTAINER_PORT,
@@ -58,10 +57,6 @@ ENGINE_HINT = (
     "or point DOCKER_HOST at a running one."
 )
 
-
-#: Seconds an instance that shares its port answers what it holds, with `Connection: close`,
-#: before it stops: its clients' next requests open new connections, to its successor.
-HANDOVER_DRAIN_SECONDS = 1
 
 #: Lets the connections queued at a stopping listener move to another one on the same port.
 MIGRATE_QUEUED = {"net.ipv4.tcp_migrate_req": "1"}
@@ -430,7 +425,6 @@ class DockerEngine:
                 environment={
                     "PORT": str(CONTAINER_PORT),
                     REUSE_PORT: "1",
-                    DRAIN_VARIABLE: str(HANDOVER_DRAIN_SECONDS),
                     **(environment or {}),
                 },
                 restart_policy={"Name": "no"},
@@ -575,6 +569,20 @@ class DockerEngine:
         instance = self.find_instance(name_or_id)
         self._stop(instance)
         return instance
+
+    @_reaches_engine
+    def retire(self, name_or_id: str) -> None:
+        """Ask an instance whose successor shares its port to hand it over (RETIRE_SIGNAL: it
+        stops listening, drains, stops), then remove it; one that has not stopped by then is
+        stopped as `stop` does."""
+        instance = self.find_instance(name_or_id)
+        try:
+            container = self._container(instance)
+            container.kill(signal=RETIRE_SIGNAL.name)
+            container.wait(timeout=RETIRE_DRAIN_SECONDS + STOP_TIMEOUT)
+        except (InstanceNotFound, APIError, requests.exceptions.RequestException):
+            pass  # gone already, or not stopping: `_stop` ends it
+        self._stop(instance)
 
     @_reaches_engine
     def stop_all(self, labels: dict | None = None) -> list[str]:

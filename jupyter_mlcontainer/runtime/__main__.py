@@ -48,7 +48,7 @@ def serve() -> int:
 
     from .app import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, App
     from .draining import drain_before_stopping, drain_seconds
-    from .handover import announce_listening, reuses_port, shared_socket
+    from .handover import hand_over_when_asked, reuses_port, shared_socket
     from .model import ModelService
     from .paths import root
     from .stack import serving_stack
@@ -85,9 +85,10 @@ def serve() -> int:
     )
 
     def make_server(config):
-        server = uvicorn.Server(config)
-        announce_listening(server)
-        return drain_before_stopping(server, app, drain_seconds(), hand_over)
+        server = drain_before_stopping(uvicorn.Server(config), app, drain_seconds())
+        if hand_over:
+            hand_over_when_asked(server, app)
+        return server
 
     sock = shared_socket(host, _port()) if hand_over else None
     if workers > 1:

@@ -12,8 +12,6 @@ import os
 import signal
 import threading
 
-from .handover import stop_listening
-
 log = logging.getLogger("mlcontainer")
 
 DRAIN_VARIABLE = "MLCONTAINER_DRAIN_SECONDS"
@@ -24,21 +22,16 @@ def drain_seconds() -> float:
     return float(os.environ.get(DRAIN_VARIABLE) or 0)
 
 
-def drain_before_stopping(server, app, seconds: float, hand_over: bool = False):
+def drain_before_stopping(server, app, seconds: float):
     """`server` (a uvicorn.Server) with its SIGTERM handler made to drain `app` first; SIGINT, or
-    a second SIGTERM, stops at once. `hand_over`: another instance shares the port
-    (handover.py), so the listeners close as the drain begins."""
+    a second SIGTERM, stops at once."""
     stop = server.handle_exit
 
     def handle_exit(sig, frame):
-        if hand_over and sig == signal.SIGTERM and app.draining:
-            return  # `docker stop` again: the successor already serves, the drain is short
         if sig != signal.SIGTERM or seconds <= 0 or app.draining:
             stop(sig, frame)
             return
         app.draining = True
-        if hand_over:
-            stop_listening(server)
         log.info("SIGTERM: draining for %g s, then stopping", seconds)
         timer = threading.Timer(seconds, stop, (sig, frame))
         timer.daemon = True

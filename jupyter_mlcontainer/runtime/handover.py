@@ -4,19 +4,27 @@ A local instance's port is published by a small holder container whose network n
 serving containers join (engine/docker.py). With MLCONTAINER_REUSE_PORT=1 the runtime loads and
 checks its model first and only then listens, on a socket bound with SO_REUSEPORT: while two
 instances listen the kernel shares new connections between them, and the newcomer takes none
-before it has proven itself. The one it replaces, on SIGTERM, closes its listener at once (the
-holder sets `net.ipv4.tcp_migrate_req`, so connections still waiting in its queue move to the
-newcomer), answers what it already holds with `Connection: close` while it drains, and stops.
+before it has proven itself. The one it replaces gets RETIRE_SIGNAL: it closes its listener at
+once (the holder sets `net.ipv4.tcp_migrate_req`, so connections still waiting in its queue move
+to the newcomer), answers what it already holds with `Connection: close` for
+RETIRE_DRAIN_SECONDS, and stops. SIGTERM (`docker stop`) still stops at once.
 """
 
 import asyncio
 import logging
 import os
+import signal
 import socket
+import threading
 
 log = logging.getLogger("mlcontainer")
 
 REUSE_PORT = "MLCONTAINER_REUSE_PORT"
+#: Sent by the engine to the instance being replaced, once its successor listens.
+RETIRE_SIGNAL = signal.SIGUSR1
+#: Seconds a retiring instance answers on the connections it holds: its clients' next requests
+#: open new connections, which reach its successor.
+RETIRE_DRAIN_SECONDS = 1.0
 #: Logged once the server listens: the engine waits for it before it retires the old instance.
 LISTENING = "mlcontainer: listening, taking requests"
 #: Logged once a retiring server's listeners are closed: new connections reach its successor.
@@ -38,30 +46,31 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def announce_listening(server) -> None:
-    """Log LISTENING once `server` (a uvicorn.Server) listens, and remember its event loop so a
-    signal handler can close its listeners from there."""
+def hand_over_when_asked(server, app) -> None:
+    """Make `server` (a uvicorn.Server serving `app`) log LISTENING once it listens, and retire
+    on RETIRE_SIGNAL: close its listeners, drain, stop."""
     startup = server.startup
+    loop = []
 
     async def started(sockets=None):
         await startup(sockets=sockets)
-        server.mlcontainer_loop = asyncio.get_running_loop()
+        loop.append(asyncio.get_running_loop())
         if server.started:
             log.info(LISTENING)
 
-    server.startup = started
-
-
-def stop_listening(server) -> None:
-    """Close `server`'s listeners, from a signal handler: new connections go to the instance
-    that shares the port; those in flight are answered."""
-    loop = getattr(server, "mlcontainer_loop", None)
-    if loop is None:
-        return
-
-    def close():
+    def stop_listening():
         for listener in server.servers:
             listener.close()
         log.info(STOPPED_LISTENING)
 
-    loop.call_soon_threadsafe(close)
+    def retire(signum, frame):
+        if not loop or app.draining:
+            return
+        app.draining = True
+        loop[0].call_soon_threadsafe(stop_listening)
+        timer = threading.Timer(RETIRE_DRAIN_SECONDS, server.handle_exit, (signal.SIGTERM, None))
+        timer.daemon = True
+        timer.start()
+
+    server.startup = started
+    signal.signal(RETIRE_SIGNAL, retire)

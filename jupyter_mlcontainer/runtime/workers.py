@@ -11,6 +11,8 @@ import logging
 import os
 import signal
 
+from .handover import RETIRE_SIGNAL
+
 log = logging.getLogger("mlcontainer")
 
 
@@ -41,6 +43,7 @@ def run_workers(server_factory, config, service, count: int, sock=None) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(RETIRE_SIGNAL, forward)  # each worker hands the shared port over
     status = _wait_any(children)
     # uvicorn re-raises the signal that stopped it: a worker we asked to stop ended normally.
     stopped = bool(stopping)

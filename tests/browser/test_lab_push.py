@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ports import free_port
+from stubs import remove_instance
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -22,8 +23,7 @@ def instance(engine, serving_image, test_labels):
     """The stub image running, as the sidebar lists any instance; removed afterwards."""
     started = engine.run(serving_image, labels=test_labels)
     yield started
-    for container in engine.client.containers.list(all=True, filters={"id": started.id}):
-        container.remove(force=True)
+    remove_instance(engine, started)
 
 
 def open_push_dialog(page, name: str):

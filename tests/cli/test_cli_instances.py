@@ -13,6 +13,8 @@ from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.engine.base import split_image_ref
 from jupyter_mlcontainer.errors import ForeignImage, InstanceNotFound, RunFailed
 
+from stubs import remove_instance
+
 
 def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="jupyter mlcontainer")
@@ -35,7 +37,7 @@ def names(engine, serving_image, test_labels):
     yield used
     for instance in engine.list_instances(all=True, labels=test_labels):
         if instance.name in used:
-            engine.client.containers.get(instance.id).remove(force=True)
+            remove_instance(engine, instance)
 
 
 @pytest.mark.engine

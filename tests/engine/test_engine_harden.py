@@ -23,6 +23,8 @@ from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.readiness import wait_ready
 from jupyter_mlcontainer.workflow import containerize
 
+from stubs import remove_instance
+
 pytestmark = pytest.mark.engine
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -79,8 +81,7 @@ def started(engine):
     instances = []
     yield instances
     for instance in instances:
-        for container in engine.client.containers.list(all=True, filters={"id": instance.id}):
-            container.remove(force=True)
+        remove_instance(engine, instance)
 
 
 def host_config(engine, instance) -> dict:

@@ -26,6 +26,7 @@ from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, Port
 from jupyter_mlcontainer.readiness import wait_ready
 
 from ports import free_port
+from stubs import remove_instance
 
 engine_test = pytest.mark.engine
 
@@ -43,13 +44,7 @@ def start(engine, serving_image, test_labels):
 
     yield start
     for instance in started:
-        for container in engine.client.containers.list(all=True, filters={"id": instance.id}):
-            container.remove(force=True)
-        if instance.port_holder:  # and the container that published its port
-            for holder in engine.client.containers.list(
-                all=True, filters={"id": instance.port_holder}
-            ):
-                holder.remove(force=True)
+        remove_instance(engine, instance)
 
 
 @engine_test

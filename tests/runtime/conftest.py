@@ -115,8 +115,8 @@ class Response:
 class Server:
     """`python -m mlcontainer_runtime` on a free 127.0.0.1 port."""
 
-    def __init__(self, root: Path, **env):
-        self.port = free_port()
+    def __init__(self, root: Path, port: int | None = None, **env):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlcontainer_runtime"],
@@ -172,8 +172,8 @@ def _servers():
     """Start servers (ready or not, as `wait` says); each one is stopped when the fixture ends."""
     servers = []
 
-    def start(root: Path, wait: str | None = "/ready", **env) -> Server:
-        server = Server(root, **env)
+    def start(root: Path, wait: str | None = "/ready", port: int | None = None, **env) -> Server:
+        server = Server(root, port, **env)
         servers.append(server)
         if wait:
             server.wait(wait)
