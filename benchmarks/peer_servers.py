@@ -122,13 +122,17 @@ class OurContainer:
     tag: str
     labels: dict
     name: str = "mlcontainer"
+    environment: dict = field(default_factory=dict)
 
     def body(self, rows: list) -> bytes:
         return json.dumps({"instances": rows}).encode()
 
     def start(self, rows: list, expected: list) -> Running:
         container = self.client.containers.create(
-            self.tag, ports={"8080/tcp": ("127.0.0.1", None)}, labels=self.labels
+            self.tag,
+            ports={"8080/tcp": ("127.0.0.1", None)},
+            labels=self.labels,
+            environment=self.environment,
         )
         try:
             started = time.perf_counter()
