@@ -1,6 +1,8 @@
 """Turn a Jupyter notebook into a running model-serving container without leaving Jupyter."""
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__", "load_ipython_extension"]
 
 
 def _jupyter_labextension_paths():

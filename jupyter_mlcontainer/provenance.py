@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -14,25 +13,14 @@ from pathlib import Path
 
 from .drift import DriftReport, drift_report
 from .engine.base import KERNEL_PYTHON_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL
-from .errors import InstanceNotFound, MLContainerError
-from .pipeline.lean import CPU_VARIANTS
+from .errors import InstanceNotFound
+from .pipeline.versions import installed_versions
 from .runtime.model import NOTEBOOK_RECORD
 from .runtime.state import STATE_RECORD
 
 SERVING_JSON = "/srv/app/serving.json"
 STATE_JSON = f"/srv/{STATE_RECORD}"
 NOTEBOOK_JSON = f"/srv/{NOTEBOOK_RECORD}"
-
-#: Asks an interpreter for installed versions: names on stdin, {name: version | null} out.
-_VERSIONS = """\
-import importlib.metadata as m, json, sys
-def version(name):
-    try:
-        return m.version(name)
-    except m.PackageNotFoundError:
-        return None
-print(json.dumps({name: version(name) for name in json.load(sys.stdin)}))
-"""
 
 #: What an image recorded never changes, so it is read once per image id.
 _recorded: dict[str, tuple[dict, dict, dict]] = {}
@@ -111,32 +99,6 @@ def recorded(engine, image: str) -> tuple[dict, dict, dict]:
     with _recorded_lock:
         _recorded[key] = (labels, serving, state)
     return labels, serving, state
-
-
-def installed_versions(python: str, pinned: dict) -> dict:
-    """The versions `python` has of the pinned distributions; a CPU-only build the image pins
-    (xgboost-cpu) is compared with the kernel's own build of it (xgboost)."""
-    originals = {cpu: gpu for gpu, cpu in CPU_VARIANTS.items()}
-    names = sorted({originals.get(name, name) for name in pinned} | set(pinned))
-    try:
-        done = subprocess.run(
-            [python, "-c", _VERSIONS],
-            input=json.dumps(names),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        versions = json.loads(done.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError) as error:
-        raise MLContainerError(
-            f"Could not ask {python} for its installed packages: {error}",
-            "Pass --python with the interpreter the notebook's kernel runs.",
-        ) from error
-    for cpu, gpu in originals.items():
-        if cpu in pinned and versions.get(cpu) is None:
-            versions[cpu] = versions.get(gpu)
-    return versions
 
 
 def _image_of(engine, name: str) -> str:

@@ -17,6 +17,52 @@ TEST_LABEL = "io.mlcontainer.test-session"
 SESSION_ID = uuid.uuid4().hex[:12]
 
 
+#: The fast tier (`scripts/check.sh --fast`): no engine, no kernel, no browser. Under it the
+#: Docker client points nowhere and a kernel refuses to start, so a test that needs either but
+#: does not say so through its fixtures fails at once instead of slowing the tier down.
+FAST_TIER = os.environ.get("MLCONTAINER_TEST_TIER") == "fast"
+#: Tiers a test belongs to, from the fixtures it uses (directly or through other fixtures).
+FIXTURE_MARKERS = {
+    "engine": "engine",
+    "kernel": "kernel",
+    "page": "browser",
+    "lab": "browser",
+}
+if FAST_TIER:
+    os.environ["DOCKER_HOST"] = "unix:///nonexistent/fast-tier-has-no-engine.sock"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+
+
+@pytest.fixture(scope="session", autouse=FAST_TIER)
+def _no_kernel_in_the_fast_tier():
+    """In the fast tier, starting a kernel fails with the fixture to ask for instead."""
+    from jupyter_client.manager import KernelManager
+
+    async def refuse(self, *args, **kwargs):
+        raise RuntimeError(
+            "this test starts a kernel: request the `kernel` fixture (tests/conftest.py), "
+            "which keeps it out of the fast tier"
+        )
+
+    original = KernelManager._async_launch_kernel
+    KernelManager._async_launch_kernel = refuse
+    yield
+    KernelManager._async_launch_kernel = original
+
+
+@pytest.fixture(scope="session")
+def kernel() -> str:
+    """The kernel a test's notebooks run in: this environment's python3 (ipykernel)."""
+    pytest.importorskip("ipykernel")
+    return "python3"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Everything must run in CI: under CI=true a skip (no engine, no Chromium, a test extra

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
 from ..errors import MLContainerError
+from ..version import __version__
 from . import audit, base_image, build, ci, deploy, instances, manifests, predict, push
 
 

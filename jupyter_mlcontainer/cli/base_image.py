@@ -28,10 +28,10 @@ def add_command(commands) -> None:
 
 
 def run(args) -> int:
-    from ..engine import DockerEngine
+    from ..engine import open_engine
     from ..engine.baseimage import base_image_tag, build_base_image
 
-    engine = DockerEngine()
+    engine = open_engine()
     drain(
         build_base_image(engine, args.suite, args.mirror, args.force),
         TerminalProgress(verbose=not args.quiet),

@@ -10,8 +10,10 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from ..config import cache_dir
+from ..deploy.plan import RunLimits
 from ..engine.base import NOTEBOOK_LABEL, Instance
 from ..errors import RunFailed
+from ..options import add_arguments, options_from
 
 LS_COLUMNS = ("NAME", "IMAGE", "URL", "STATUS", "NOTEBOOK", "UPTIME")
 
@@ -30,7 +32,7 @@ def add_commands(commands) -> None:
     run_command.add_argument(
         "--timeout", type=float, default=60, help="seconds to wait for readiness (default: 60)"
     )
-    add_run_options(run_command)
+    add_arguments(run_command, RunLimits)
     run_command.add_argument(
         "--allow-foreign",
         action="store_true",
@@ -99,33 +101,6 @@ def add_commands(commands) -> None:
     prune_command.set_defaults(handler=prune)
 
 
-def add_run_options(command) -> None:
-    """Hardening and limits, for `run` and for each replica of `deploy`."""
-    command.add_argument(
-        "--no-harden",
-        dest="harden",
-        action="store_false",
-        default=None,
-        help="run with a writable root filesystem and Docker's default capabilities (default: "
-        "read-only root, a 64 MB /tmp, no capabilities, no-new-privileges; configurable as "
-        "MLContainerConfig.harden)",
-    )
-    command.add_argument(
-        "--memory", help="memory limit as Docker takes it, e.g. 512m or 2g (default: configured)"
-    )
-    command.add_argument(
-        "--cpus", type=float, help="CPUs it may use, e.g. 1.5 (default: configured)"
-    )
-
-
-def run_options(args, config) -> dict:
-    """The configured hardening and limits, with what the command line gave over them."""
-    options = config.run_options()
-    given = {"harden": args.harden, "memory": args.memory, "cpus": args.cpus}
-    options.update({key: value for key, value in given.items() if value is not None})
-    return options
-
-
 def add_label_option(command, help: str) -> None:
     command.add_argument(
         "--label", type=key_value, action="append", default=[], metavar="KEY=VALUE", help=help
@@ -140,9 +115,9 @@ def key_value(text: str) -> tuple[str, str]:
 
 
 def _engine():
-    from ..engine import DockerEngine
+    from ..engine import open_engine
 
-    return DockerEngine()
+    return open_engine()
 
 
 def run(args) -> int:
@@ -154,7 +129,7 @@ def run(args) -> int:
     config = load_config()
     port = config.default_port if args.port is None else args.port
     refuse_foreign(engine, args.image, args.allow_foreign)
-    options = run_options(args, config)
+    options = options_from(RunLimits, vars(args)).run_options(config)
     instance = engine.run(args.image, port=port, name=args.name, labels=config.labels, **options)
     print(f"waiting for {instance.name} at {instance.url} ...", file=sys.stderr)
     try:

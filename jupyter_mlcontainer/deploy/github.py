@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
 from ..engine.base import image_name, split_push_target
 from ..errors import NotebookError
+from ..version import __version__
 
 #: Action versions the workflow pins (major tags, as GitHub's starter workflows do).
 ACTIONS = {

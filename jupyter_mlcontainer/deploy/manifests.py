@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from .. import __version__
 from ..engine.base import CONTAINER_PORT, docker_name, split_image_ref, split_push_target
 from ..errors import ManifestError
 from ..runtime.draining import DRAIN_VARIABLE
+from ..version import __version__
 
 TARGETS = ("kubernetes", "kserve")
 MANAGED_BY = "jupyter-mlcontainer"

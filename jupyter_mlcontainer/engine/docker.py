@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import io
 import re
 import secrets
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import docker
 import requests
-import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from ..errors import (
@@ -24,7 +21,6 @@ from ..errors import (
     InstanceNotFound,
     MLContainerError,
     NameTaken,
-    PortInUse,
     RunFailed,
 )
 from ..events import ProgressEvent
@@ -46,24 +42,25 @@ from .base import (
     split_image_ref,
 )
 from .buildstream import build_events
+from .dockerapi import (
+    ENGINE_HINT,
+    LOST_ENGINE,
+    STOP_TIMEOUT,
+    instance_of,
+    reaches_engine,
+    refuse_taken_port,
+    unavailable,
+)
 from .pushstream import PushTally, push_error, push_events
+from .swarm import SwarmOrchestrator
 
 _FROM = re.compile(
     r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE
 )
 
-ENGINE_HINT = (
-    "Start the Docker engine (e.g. `sudo dockerd &` or `sudo systemctl start docker`), "
-    "or point DOCKER_HOST at a running one."
-)
-
 
 #: Lets the connections queued at a stopping listener move to another one on the same port.
 MIGRATE_QUEUED = {"net.ipv4.tcp_migrate_req": "1"}
-
-#: Seconds a container gets to exit on SIGTERM before it is killed, as `docker stop` gives: the
-#: runtime stops accepting connections and finishes the requests in flight within them.
-STOP_TIMEOUT = 10
 
 
 def external_images(dockerfile: str) -> list[str]:
@@ -78,39 +75,6 @@ def external_images(dockerfile: str) -> list[str]:
     return images
 
 
-#: How a lost engine shows: a refused or reset connection, or a stream cut off mid-way (streams
-#: are read from the raw socket, so urllib3's error reaches us unwrapped).
-LOST_ENGINE = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError)
-
-
-def _unavailable(error: Exception) -> EngineUnavailable:
-    return EngineUnavailable(f"Cannot reach the Docker engine: {error}", ENGINE_HINT)
-
-
-def _reaches_engine(method):
-    """Turn a lost connection to the engine (refused, socket gone, engine stopped mid-way)
-    into EngineUnavailable, for plain methods and for generators alike."""
-    if inspect.isgeneratorfunction(method):
-
-        @functools.wraps(method)
-        def generator(*args, **kwargs):
-            try:
-                return (yield from method(*args, **kwargs))
-            except LOST_ENGINE as error:
-                raise _unavailable(error) from error
-
-        return generator
-
-    @functools.wraps(method)
-    def call(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except LOST_ENGINE as error:
-            raise _unavailable(error) from error
-
-    return call
-
-
 class DockerEngine:
     """Builds images and runs containers; every call blocks, so servers call it from a thread."""
 
@@ -119,7 +83,7 @@ class DockerEngine:
             self.client = client or docker.from_env()
             self.client.ping()
         except (DockerException, OSError) as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
         self.api = self.client.api
 
     def _answers(self) -> bool:
@@ -131,7 +95,7 @@ class DockerEngine:
 
     # -- images --------------------------------------------------------------------------
 
-    @_reaches_engine
+    @reaches_engine
     def image_exists(self, name: str) -> bool:
         try:
             self.client.images.get(name)
@@ -139,7 +103,7 @@ class DockerEngine:
             return False
         return True
 
-    @_reaches_engine
+    @reaches_engine
     def ensure_base_images(self, dockerfile: str) -> None:
         """Make sure every external FROM image is present, pulling it if a registry answers."""
         for image in external_images(dockerfile):
@@ -156,7 +120,7 @@ class DockerEngine:
                 "--base-image or MLCONTAINER_BASE_IMAGE, or make the registry reachable.",
             ) from error
 
-    @_reaches_engine
+    @reaches_engine
     def import_rootfs(
         self, tarball: Path, repository: str, tag: str, changes: list[str] | None = None
     ) -> None:
@@ -166,18 +130,18 @@ class DockerEngine:
             str(tarball), repository=repository, tag=tag, changes=changes
         )
 
-    @_reaches_engine
+    @reaches_engine
     def image_labels(self, name: str) -> dict:
         return self.client.images.get(name).labels or {}
 
-    @_reaches_engine
+    @reaches_engine
     def built_image_labels(self) -> list[dict]:
         """The labels of every image a build made (tagged or not): what the cached build
         contexts are kept for."""
         images = self.client.images.list(filters={"label": NOTEBOOK_SHA256_LABEL})
         return [image.labels or {} for image in images]
 
-    @_reaches_engine
+    @reaches_engine
     def build(
         self,
         context: Path,
@@ -218,7 +182,7 @@ class DockerEngine:
                 ) from error
             raise
 
-    @_reaches_engine
+    @reaches_engine
     def layers_below_state(self, below_state: str) -> str | None:
         """The id of the image under the state layers of an image built from a context whose
         BELOW_STATE_LABEL is `below_state`, if one is still on this engine: the first state
@@ -234,7 +198,7 @@ class DockerEngine:
                     return below["Id"] if self.image_exists(below["Id"]) else None
         return None
 
-    @_reaches_engine
+    @reaches_engine
     def commit_state(
         self, base: str, archive: bytes, tag: str, labels: dict
     ) -> Iterator[ProgressEvent]:
@@ -257,7 +221,7 @@ class DockerEngine:
             container.remove(force=True)
         yield ProgressEvent("log", f"Successfully tagged {tag}", "build")
 
-    @_reaches_engine
+    @reaches_engine
     def push(
         self, image: str, repository: str, tag: str, tally: PushTally
     ) -> Iterator[ProgressEvent]:
@@ -281,30 +245,30 @@ class DockerEngine:
                 with contextlib.suppress(NotFound, APIError):
                     self.api.remove_image(reference, noprune=True)
 
-    @_reaches_engine
+    @reaches_engine
     def image_refs(self, name: str) -> list[str]:
         """Every `repository:tag` that names the same image as `name`."""
         return list(self.client.images.get(name).tags)
 
-    @_reaches_engine
+    @reaches_engine
     def tag_image(self, image: str, reference: str) -> None:
         """Give `image` the name `reference` too (`:latest`, once the image is proven)."""
         self.api.tag(image, *split_image_ref(reference))
 
-    @_reaches_engine
+    @reaches_engine
     def image_id(self, name: str) -> str:
         return self.client.images.get(name).id
 
-    @_reaches_engine
+    @reaches_engine
     def image_size(self, name: str) -> int:
         return self.client.images.get(name).attrs["Size"]
 
-    @_reaches_engine
+    @reaches_engine
     def layer_sizes(self, name: str) -> list[tuple[str, int]]:
         """(the instruction that made it, bytes) for each layer of an image, oldest first."""
         return [(layer["CreatedBy"], layer["Size"]) for layer in reversed(self.api.history(name))]
 
-    @_reaches_engine
+    @reaches_engine
     def remove_image(self, name: str) -> None:
         try:
             self.client.images.remove(name, force=True)
@@ -313,7 +277,7 @@ class DockerEngine:
 
     # -- containers ----------------------------------------------------------------------
 
-    @_reaches_engine
+    @reaches_engine
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str:
         """Run a short-lived command in a fresh container and return its output."""
         output = self.client.containers.run(
@@ -325,7 +289,7 @@ class DockerEngine:
         )
         return output.decode()
 
-    @_reaches_engine
+    @reaches_engine
     def run_batch(self, image: str, rows: Path, fmt: str, output, on_line) -> int:
         """`predict` in a throwaway container without network over `rows` (mounted read-only,
         alone): its stdout is written to `output` (binary), each stderr line is passed to
@@ -353,12 +317,12 @@ class DockerEngine:
         finally:
             container.remove(force=True)
 
-    @_reaches_engine
+    @reaches_engine
     def read_image_file(self, image: str, path: str) -> bytes:
         """One file's bytes out of an image."""
         return self.read_image_files(image, [path])[path]
 
-    @_reaches_engine
+    @reaches_engine
     def read_image_files(
         self, image: str, paths: list[str], optional: tuple = ()
     ) -> dict[str, bytes | None]:
@@ -385,7 +349,7 @@ class DockerEngine:
             container.remove(force=True)
         return found
 
-    @_reaches_engine
+    @reaches_engine
     def run(
         self,
         image: str,
@@ -499,11 +463,11 @@ class DockerEngine:
         with contextlib.suppress(NotFound):
             self.client.containers.get(holder).remove(force=True)
 
-    @_reaches_engine
+    @reaches_engine
     def rename(self, instance_id: str, name: str) -> None:
         self.client.containers.get(instance_id).rename(name)
 
-    @_reaches_engine
+    @reaches_engine
     def list_instances(self, all: bool = False, labels: dict | None = None) -> list[Instance]:
         """Serving containers found by label (running ones unless `all`), optionally only those
         carrying every `labels` pair: the engine is the record, nothing is kept here."""
@@ -513,12 +477,12 @@ class DockerEngine:
         )
         return [self._instance(container) for container in containers]
 
-    @_reaches_engine
+    @reaches_engine
     def container_names(self) -> set[str]:
         """Every container's name, ours or not: a new instance needs one nobody holds."""
         return {c.name for c in self.client.containers.list(all=True, ignore_removed=True)}
 
-    @_reaches_engine
+    @reaches_engine
     def find_instance(self, name_or_id: str) -> Instance:
         """The instance with this name, id, or unique id prefix, running or not."""
         with contextlib.suppress(NotFound, APIError):  # a name or a full id: one call
@@ -543,12 +507,12 @@ class DockerEngine:
             else "None exist; start one with `jupyter mlcontainer run IMAGE`.",
         )
 
-    @_reaches_engine
+    @reaches_engine
     def logs(self, name_or_id: str, tail: int = 200) -> str:
         container = self._container(self.find_instance(name_or_id))
         return container.logs(tail=tail).decode(errors="replace")
 
-    @_reaches_engine
+    @reaches_engine
     def memory_usage(self, name_or_id: str) -> int:
         """Bytes a running instance uses now, counted as `docker stats` counts them: the
         cgroup's usage less the page cache it could drop (inactive files)."""
@@ -563,14 +527,14 @@ class DockerEngine:
         cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
         return max(stats["usage"] - cache, 0)
 
-    @_reaches_engine
+    @reaches_engine
     def stop(self, name_or_id: str) -> Instance:
         """Stop (SIGTERM, then SIGKILL after a few seconds) and remove an instance."""
         instance = self.find_instance(name_or_id)
         self._stop(instance)
         return instance
 
-    @_reaches_engine
+    @reaches_engine
     def retire(self, name_or_id: str) -> None:
         """Ask an instance whose successor shares its port to hand it over (RETIRE_SIGNAL: it
         stops listening, drains, stops), then remove it; one that has not stopped by then is
@@ -584,7 +548,7 @@ class DockerEngine:
             pass  # gone already, or not stopping: `_stop` ends it
         self._stop(instance)
 
-    @_reaches_engine
+    @reaches_engine
     def stop_all(self, labels: dict | None = None) -> list[str]:
         """Stop and remove every instance (those carrying `labels`); returns their names."""
         instances = self.list_instances(all=True, labels=labels)
@@ -592,7 +556,7 @@ class DockerEngine:
             self._stop(instance)
         return [instance.name for instance in instances]
 
-    @_reaches_engine
+    @reaches_engine
     def prune(self, labels: dict | None = None, keep_cache: bool = False) -> PruneReport:
         """Remove what builds and instances leave behind (those carrying `labels`): stopped
         instances, port holders no instance uses, the `mlcontainer/` tags of built images that no `:latest` tag and no
@@ -630,8 +594,6 @@ class DockerEngine:
 
     def orchestrator(self):
         """Swarm mode on this engine, for deployments (engine/swarm.py)."""
-        from .swarm import SwarmOrchestrator
-
         return SwarmOrchestrator(self.client)
 
     def _stop(self, instance: Instance) -> None:
@@ -648,13 +610,13 @@ class DockerEngine:
         """The instance `container` is; its URL is published by its port holder, if it has one."""
         mode = (container.attrs.get("HostConfig") or {}).get("NetworkMode") or ""
         if not mode.startswith("container:"):
-            return _instance(container)
+            return instance_of(container)
         holder = mode.partition(":")[2]
         try:
             ports = self.api.inspect_container(holder)["NetworkSettings"].get("Ports") or {}
         except NotFound:
             ports = {}
-        return _instance(container, ports, holder)
+        return instance_of(container, ports, holder)
 
     def _container(self, instance: Instance):
         try:
@@ -675,38 +637,3 @@ def _default_name(image: str) -> str:
     repository = split_image_ref(image)[0].rsplit("/", 1)[-1]
     base = re.sub(r"[^a-zA-Z0-9_.-]+", "-", repository).strip("._-") or "instance"
     return f"{base}-{secrets.token_hex(2)}"
-
-
-def _instance(container, ports: dict | None = None, holder: str = "") -> Instance:
-    """`container` as an Instance; `ports` are its holder's (`holder`), when one publishes them."""
-    attrs = container.attrs
-    host = attrs.get("HostConfig") or {}
-    if ports is None:
-        ports = attrs["NetworkSettings"].get("Ports") or {}
-    bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
-    running = container.status == "running" and bindings
-    return Instance(
-        id=container.id,
-        name=container.name,
-        image=attrs["Config"]["Image"],
-        url=f"http://{bindings[0]['HostIp']}:{bindings[0]['HostPort']}" if running else "",
-        status=container.status,
-        labels=dict(container.labels),
-        created=attrs["Created"],
-        started=attrs["State"].get("StartedAt", ""),
-        exit_code=None if container.status == "running" else attrs["State"].get("ExitCode"),
-        oom_killed=bool(attrs["State"].get("OOMKilled")),
-        memory_limit=host.get("Memory") or None,
-        hardened=bool(host.get("ReadonlyRootfs")) and "ALL" in (host.get("CapDrop") or []),
-        port_holder=holder,
-    )
-
-
-def refuse_taken_port(error: APIError, port: int | None, other_choice: str) -> None:
-    """PortInUse when Docker could not publish `port` because something else holds it."""
-    explanation = str(error.explanation)
-    if port and ("already allocated" in explanation or "already in use" in explanation):
-        raise PortInUse(
-            f"Port {port} on 127.0.0.1 is already in use.",
-            f"Pass another --port, {other_choice}.",
-        ) from error

@@ -30,7 +30,7 @@ from .base import (
     ServiceState,
     TaskFailure,
 )
-from .docker import STOP_TIMEOUT, _instance, _reaches_engine, refuse_taken_port
+from .dockerapi import STOP_TIMEOUT, instance_of, reaches_engine, refuse_taken_port
 
 #: Times a service update is sent when swarm changed the service in between.
 SPEC_ATTEMPTS = 3
@@ -109,7 +109,7 @@ class SwarmOrchestrator:
     def __init__(self, client):
         self.client = client
 
-    @_reaches_engine
+    @reaches_engine
     def swarm_state(self) -> str:
         """'active' when this engine is a swarm manager; 'inactive', 'pending', … otherwise."""
         swarm = self.client.info().get("Swarm", {})
@@ -117,7 +117,7 @@ class SwarmOrchestrator:
             return "worker"
         return swarm.get("LocalNodeState", "inactive")
 
-    @_reaches_engine
+    @reaches_engine
     def init_swarm(self) -> None:
         """A one-node swarm listening on loopback only; other nodes join it only if the user
         re-advertises it (`docker swarm update`, see docs/deploy.md)."""
@@ -127,7 +127,7 @@ class SwarmOrchestrator:
             labels={INITIALIZED_BY_US: "true"},
         )
 
-    @_reaches_engine
+    @reaches_engine
     def initialized_by_us(self) -> bool:
         try:
             self.client.swarm.reload()
@@ -135,7 +135,7 @@ class SwarmOrchestrator:
             return False
         return INITIALIZED_BY_US in (self.client.swarm.attrs.get("Spec", {}).get("Labels") or {})
 
-    @_reaches_engine
+    @reaches_engine
     def leave_swarm(self) -> None:
         """Leave swarm mode, and remove the bridge that turning it on created (leaving keeps it),
         so the engine is as it was; a bridge still in use stays."""
@@ -143,21 +143,21 @@ class SwarmOrchestrator:
         with contextlib.suppress(NotFound, APIError):
             self.client.networks.get(GATEWAY_BRIDGE).remove()
 
-    @_reaches_engine
+    @reaches_engine
     def create_network(self, name: str, labels: dict) -> None:
         """An overlay network that plain containers (the front) can join too."""
         self.client.networks.create(
             name, driver="overlay", attachable=True, labels={MANAGED_LABEL: "true", **labels}
         )
 
-    @_reaches_engine
+    @reaches_engine
     def remove_network(self, name: str) -> None:
         try:
             self.client.networks.get(name).remove()
         except NotFound:
             pass
 
-    @_reaches_engine
+    @reaches_engine
     def create_service(
         self,
         name: str,
@@ -196,7 +196,7 @@ class SwarmOrchestrator:
                 f"Swarm mode refused the service {name}: {error.explanation}"
             ) from error
 
-    @_reaches_engine
+    @reaches_engine
     def service(self, name: str) -> ServiceState | None:
         """None when there is no such service, or no swarm any more."""
         try:
@@ -208,12 +208,12 @@ class SwarmOrchestrator:
                 return None
             raise
 
-    @_reaches_engine
+    @reaches_engine
     def services(self, labels: dict) -> list[ServiceState]:
         selector = [MANAGED_LABEL] + [f"{key}={value}" for key, value in labels.items()]
         return [_state(s) for s in self.client.services.list(filters={"label": selector})]
 
-    @_reaches_engine
+    @reaches_engine
     def update_service(
         self, name: str, *, image: str | None = None, replicas: int | None = None
     ) -> None:
@@ -230,14 +230,14 @@ class SwarmOrchestrator:
             # earlier version rolled back on its own, racing `rollout`'s rollback).
             service.update(image=image, update_config=UPDATES)
 
-    @_reaches_engine
+    @reaches_engine
     def rollback_service(self, name: str) -> None:
         """Back to the spec before the last update, as `docker service rollback` does (docker-py
         has no call for it)."""
         service = self.client.services.get(name)
         _post_spec(service, lambda spec: spec, rollback="previous")
 
-    @_reaches_engine
+    @reaches_engine
     def remove_service(self, name: str) -> None:
         """Remove the service and wait until its replicas' containers are gone too, so that
         its network and image are free when this returns."""
@@ -252,7 +252,7 @@ class SwarmOrchestrator:
                 raise DeployFailed(f"The replicas of {name} did not stop in time.")
             time.sleep(0.25)
 
-    @_reaches_engine
+    @reaches_engine
     def task_logs(self, name: str, image: str | None = None, tail: int = 60) -> str:
         """The output of the service's most recent failed replica (of `image`, when given), if
         any is left."""
@@ -266,7 +266,7 @@ class SwarmOrchestrator:
                     continue
         return ""
 
-    @_reaches_engine
+    @reaches_engine
     def run_front(
         self, image: str, name: str, port: int | None, network: str, labels: dict, environment: dict
     ) -> Instance:
@@ -287,23 +287,23 @@ class SwarmOrchestrator:
             refuse_taken_port(error, port, "or leave it out to let Docker pick a free one")
             raise DeployFailed(f"The front {name} did not start: {error.explanation}") from error
         container.reload()
-        return _instance(container)
+        return instance_of(container)
 
-    @_reaches_engine
+    @reaches_engine
     def front(self, name: str) -> Instance | None:
         try:
-            return _instance(self.client.containers.get(name))
+            return instance_of(self.client.containers.get(name))
         except NotFound:
             return None
 
-    @_reaches_engine
+    @reaches_engine
     def front_logs(self, name: str, tail: int = 30) -> str:
         try:
             return self.client.containers.get(name).logs(tail=tail).decode(errors="replace")
         except NotFound:
             return ""
 
-    @_reaches_engine
+    @reaches_engine
     def remove_container(self, name: str) -> None:
         try:
             self.client.containers.get(name).remove(force=True)

@@ -15,10 +15,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
 from ..errors import ContextFolderRefused
 from ..runtime.model import NOTEBOOK_RECORD
 from ..runtime.state import STATE_RECORD
+from ..version import __version__
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
 from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes

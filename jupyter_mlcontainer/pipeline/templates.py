@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import __version__
 from ..engine.base import (
     BUILDER_STAGE,
     CODE_SHA256_LABEL,
@@ -21,6 +20,7 @@ from ..engine.base import (
 )
 from ..runtime.contract import describe_entry, entry_of
 from ..runtime.model import CHECK_AT
+from ..version import __version__
 from .cells import code_sha256
 from .plan import ServingPlan
 from .supply import SBOM_FILE, SBOM_PATH

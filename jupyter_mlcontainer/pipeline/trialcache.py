@@ -21,6 +21,7 @@ from ..errors import MLContainerError
 from . import environment, trial
 from .plan import Capture
 from .trial import TrialResult
+from .versions import installed_versions
 
 
 def trial_key(context: Path, capture: Capture, requirements: list, local_modules) -> str:
@@ -50,8 +51,6 @@ def trial_key(context: Path, capture: Capture, requirements: list, local_modules
 
 def reused_trial(key: str, python: str) -> TrialResult | None:
     """The trial stored under `key`, if `python` still has the versions it pinned."""
-    from ..provenance import installed_versions
-
     path = _path(key)
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))

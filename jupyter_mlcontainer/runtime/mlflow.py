@@ -17,36 +17,36 @@ from . import fastjson
 from .batch import BatchError, _csv_rows
 from .contract import generator_version, response
 from .convert import BadRequest, decode, extract, to_jsonable
+from .exchange import not_ready
 
 CSV = b"text/csv"
 
 
 class MLflowScoring:
-    """The MLflow routes over an App (its body reading, its worker thread and its ModelService)."""
+    """The MLflow routes over the app's exchange and its micro-batcher (None when off)."""
 
-    def __init__(self, app):
-        self.app = app
-        self.service = app.service
+    def __init__(self, exchange, batcher):
+        self.exchange = exchange
+        self.batcher = batcher
+        self.service = exchange.service
 
     async def invocations(self, scope, receive):
         service = self.service
         if not service.ready:
-            from .app import _not_ready
-
-            return _not_ready(service)
-        body = await self.app._body(scope, receive)
+            return not_ready(service)
+        body = await self.exchange.body(scope, receive)
         content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
         if content_type.startswith(CSV):
             payload, params = csv_payload(body, service), None
         else:
             payload, params = json_payload(body)
-        batcher = self.app.batcher
+        batcher = self.batcher
         if batcher is not None and params is None:
             form, value = extract(payload, mlflow=True)
             if batcher.accepts(form, value):
                 predictions = await batcher.predict(form, value)
                 return 200, fastjson.dumps(response(predictions)), b"application/json", []
-        result = await self.app.call_model(_predict, service, payload, params)
+        result = await self.exchange.call_model(_predict, service, payload, params)
         return 200, result, b"application/json", []
 
     async def version(self, scope, receive):

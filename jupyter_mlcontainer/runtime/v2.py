@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 
 from .contract import generator_version
 from .convert import BadRequest, to_jsonable
+from .exchange import not_ready
 
 #: The protocol's datatypes → numpy dtype names (little-endian, as the binary extension sends them).
 DATATYPES = {
@@ -127,11 +128,11 @@ def _json_datatype(value) -> str:
 
 
 class OpenInference:
-    """The /v2 routes over an App (its body reading, its worker thread and its ModelService)."""
+    """The /v2 routes over the app's exchange (body reading, worker thread, ModelService)."""
 
-    def __init__(self, app):
-        self.app = app
-        self.service = app.service
+    def __init__(self, exchange):
+        self.exchange = exchange
+        self.service = exchange.service
 
     def match(self, path: str):
         """(route template, {method: handler}) for a /v2 path, or None."""
@@ -184,7 +185,7 @@ class OpenInference:
         return self._readiness({"name": name})
 
     def _readiness(self, body):
-        unready = self.app.unready()
+        unready = self.exchange.unready()
         if unready is None:
             return _json(200, {**body, "ready": True})
         status, payload, _, headers = unready
@@ -222,15 +223,13 @@ class OpenInference:
         self._check_model(name, version)
         service = self.service
         if not service.ready:
-            from .app import _not_ready
-
-            return _not_ready(service)
-        body = await self.app._body(scope, receive)
+            return not_ready(service)
+        body = await self.exchange.body(scope, receive)
         request, binary = split_body(body, dict(scope["headers"]).get(HEADER_LENGTH))
         tensors = read_inputs(request, binary)
         form, value = model_input(service.serving, tensors)
         wanted = requested_outputs(request)
-        output = await self.app.call_model(service.run, form, value)
+        output = await self.exchange.call_model(service.run, form, value)
         serving = service.serving
         return infer_response(output, request, model_name(serving), model_version(serving), wanted)
 

@@ -73,11 +73,11 @@ class MLContainerHandler(APIHandler):
         )
 
     async def engine(self, method: str, *args: Any) -> Any:
-        """Call a `DockerEngine` method in a thread; the engine is found anew each time so a
+        """Call an engine method in a thread; the engine is found anew each time so a
         daemon that went away (or came back) is noticed."""
-        from ..engine import DockerEngine
+        from ..engine import open_engine
 
-        return await self.blocking(lambda: getattr(DockerEngine(), method)(*args))
+        return await self.blocking(lambda: getattr(open_engine(), method)(*args))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]

@@ -8,8 +8,8 @@ import tornado
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
-from .. import __version__
 from ..errors import InvalidRequest
+from ..version import __version__
 from .base import MLContainerHandler
 from .deployments import DeploymentHandler, DeploymentListHandler, DeploymentRolloutHandler
 from .instances import (
@@ -19,7 +19,7 @@ from .instances import (
     InstanceLogsHandler,
     InstancePredictHandler,
 )
-from .validation import PUSH_FIELDS, check_fields, read_job_request, resolve_notebook
+from .validation import read_job_request, read_options, resolve_notebook
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE = 15
@@ -82,23 +82,23 @@ class JobListHandler(MLContainerHandler):
 
 
 class PushHandler(MLContainerHandler):
-    """POST {"source": NAME|IMAGE, "to": REGISTRY/REPOSITORY[:TAG]} → a job that streams like a
-    build (GET /mlcontainer/jobs/<id>/events)."""
+    """POST PushOptions' fields ({"source": NAME|IMAGE, "to": REGISTRY/REPOSITORY[:TAG]}) → a
+    job that streams like a build (GET /mlcontainer/jobs/<id>/events)."""
 
     @tornado.web.authenticated
     @authorized(action="write")
     def post(self):
+        from ..deploy.plan import PushOptions
         from ..deploy.push import push_image
         from ..engine import open_engine
 
-        body = check_fields(self.json_body(), PUSH_FIELDS, required=("source", "to"))
-        source, target = body["source"], body["to"]
+        options = read_options(self.json_body(), PushOptions)
         self.accepted(
             self.jobs.submit_task(
                 "push",
-                target,
-                lambda on_event: push_image(open_engine(), source, target, on_event),
-                source=source,
+                options.to,
+                lambda on_event: push_image(open_engine(), options, on_event),
+                source=options.source,
             )
         )
 

@@ -75,10 +75,10 @@ class InstanceDriftHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name):
-        from ..engine import DockerEngine
+        from ..engine import open_engine
         from ..provenance import check_image
 
-        report = await self.blocking(lambda: check_image(DockerEngine(), name))
+        report = await self.blocking(lambda: check_image(open_engine(), name))
         self.finish(report.to_dict())
 
 

@@ -21,7 +21,8 @@ from jupyter_mlcontainer.engine.base import (
     image_tags,
     split_image_ref,
 )
-from jupyter_mlcontainer.engine.docker import ENGINE_HINT, DockerEngine
+from jupyter_mlcontainer.engine.docker import DockerEngine
+from jupyter_mlcontainer.engine.dockerapi import ENGINE_HINT
 from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, PortInUse, RunFailed
 from jupyter_mlcontainer.readiness import wait_ready
 
