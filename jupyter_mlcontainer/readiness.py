@@ -41,6 +41,8 @@ def wait_ready(
             continue
         if answer is not None and answer.ok:
             return current
+        if answer is not None and _load_failed(answer):  # it will never be ready
+            raise _failed(engine, current, f"{current.name} could not load its model.")
         if time.monotonic() >= deadline:
             raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")
         time.sleep(interval)
@@ -90,6 +92,11 @@ def _wait_for_line(
         if time.monotonic() >= deadline:
             raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")
         time.sleep(interval)
+
+
+def _load_failed(answer: Response) -> bool:
+    """The runtime's /ready says the model failed to load (runtime/exchange.py `not_ready`)."""
+    return isinstance(answer.body, dict) and answer.body.get("status") == "failed"
 
 
 def _probe(url: str, path: str, timeout: float) -> Response | None:
