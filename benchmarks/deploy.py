@@ -31,6 +31,7 @@ from loadgen import run_wrk  # noqa: E402
 
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.deploy import replicas  # noqa: E402
+from jupyter_mlcontainer.deploy.plan import DeployOptions  # noqa: E402
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
 from jupyter_mlcontainer.pipeline.plan import ExportOptions  # noqa: E402
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
         body = json.dumps({"instances": first.sample["request"]["instances"][:1]}).encode()
         bare = wait_ready(engine, engine.run(first.tag, labels=BENCH_LABELS))
         deployment = replicas.deploy(
-            engine, first.tag, replicas=1, name=NAME, init_swarm=True, labels=BENCH_LABELS
+            engine, DeployOptions(first.tag, replicas=1, name=NAME, init_swarm=True), config
         )
         for _ in range(2):
             for label, url, count in (

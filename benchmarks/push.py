@@ -27,6 +27,7 @@ from build_and_serve import code_only_change  # noqa: E402
 from cleanup import remove_images  # noqa: E402
 
 from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
+from jupyter_mlcontainer.deploy.plan import PushOptions  # noqa: E402
 from jupyter_mlcontainer.deploy.push import push_image  # noqa: E402
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
@@ -40,7 +41,7 @@ BENCH_LABELS = {"io.mlcontainer.benchmark": "push"}
 
 def timed_push(engine, source: str, target: str):
     start = time.perf_counter()
-    result = push_image(engine, source, target)
+    result = push_image(engine, PushOptions(source, target))
     return result, time.perf_counter() - start
 
 

@@ -16,6 +16,7 @@ import nbformat
 from nbconvert.exporters import Exporter
 
 from .options import exporter_traits, options_from
+from .pipeline.plan import ExportOptions
 from .pipeline.render import CONTEXT_MARKER
 
 
@@ -41,7 +42,7 @@ class _ContextExporter(Exporter):
                 notebook = Path(scratch) / f"{name}.ipynb"
                 nbformat.write(nb_copy, notebook)
             values = {name: getattr(self, name) for name in self.trait_names(config=True)}
-            options = options_from(values, str(notebook))
+            options = options_from(ExportOptions, values, notebook=str(notebook))
             context = Path(scratch) / "context"
             containerize(options, context_only=True, out_dir=str(context))
             return archive(context), resources

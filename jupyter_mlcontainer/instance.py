@@ -11,8 +11,10 @@ import html
 import sys
 
 from .client import ServingClient
+from .deploy.plan import DeployOptions, PushOptions
 from .engine.base import Instance
 from .errors import PredictionFailed, RunFailed
+from .options import keyword_signature
 from .runtime.convert import to_jsonable
 
 
@@ -59,12 +61,14 @@ class ServingInstance:
     id = property(lambda self: self.instance.id, doc="the container's id")
     image = property(lambda self: self.instance.image, doc="the image it runs")
 
-    def push(self, target: str, on_event=None):
-        """Push this instance's image to `target` (`REGISTRY/REPOSITORY[:TAG]`, default tag:
-        the content hash) with your Docker credentials; returns a PushResult."""
+    def push(self, to: str, on_event=None, **options):
+        """Push this instance's image to `to` (`REGISTRY/REPOSITORY[:TAG]`, default tag: the
+        content hash) with your Docker credentials; takes PushOptions' other fields; returns a
+        PushResult."""
         from .deploy.push import push_image
 
-        return push_image(self.engine, self.image, target, on_event=on_event or notebook_progress())
+        chosen = PushOptions(self.image, to, **options)
+        return push_image(self.engine, chosen, on_event or notebook_progress())
 
     def drift(self):
         """Does the image still match? The notebook on disk, the kernel's packages and, from
@@ -88,32 +92,22 @@ class ServingInstance:
         self.sample, self.reference = new.sample, new.reference
         return self
 
-    def deploy(self, replicas: int = 2, port: int | None = None, init_swarm: bool = False):
-        """Serve this instance's image from `replicas` replicas behind one URL (Docker's swarm
-        mode; `init_swarm=True` turns it on if it is off); returns a DeployedModel."""
-        from .config import load_config
+    @keyword_signature(DeployOptions, leave_out=("source",))
+    def deploy(self, **options):
+        """Serve this instance's image from replicas behind one URL (Docker's swarm mode;
+        `init_swarm=True` turns it on if it is off), named after the instance unless `name` is
+        given; takes DeployOptions' fields; returns a DeployedModel."""
         from .deploy.replicas import deploy
 
-        config = load_config()
-        deployment = deploy(
-            self.engine,
-            self.image,
-            replicas=replicas,
-            port=port,
-            name=self.name,
-            init_swarm=init_swarm,
-            run_options=config.run_options(),
-            labels=config.labels,
-            on_event=notebook_progress(),
-        )
-        return DeployedModel(self.engine, deployment)
+        chosen = DeployOptions(self.image, **{"name": self.name, **options})
+        return DeployedModel(self.engine, deploy(self.engine, chosen, None, notebook_progress()))
 
     @property
     def engine(self):
         if self._engine is None:
-            from .engine import DockerEngine
+            from .engine import open_engine
 
-            self._engine = DockerEngine()
+            self._engine = open_engine()
         return self._engine
 
     def predict(self, inputs):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 import os
 import threading
 from datetime import datetime
@@ -37,7 +36,7 @@ def derived_arguments(leave_out: tuple = ()):
     """IPython `@argument` decorators for the build options `ExportOptions` declares."""
 
     def decorate(function):
-        for flags, kwargs in reversed(argparse_arguments(leave_out)):
+        for flags, kwargs in reversed(argparse_arguments(ExportOptions, leave_out)):
             function = argument(*flags, **kwargs)(function)
         return function
 
@@ -85,7 +84,9 @@ class ContainerizeMagics(Magics):
         if note:
             print(note)
         values = {**vars(args), "model": model, "entry": entry}
-        return self._build(options_from(values, str(notebook), run=not args.no_run))
+        return self._build(
+            options_from(ExportOptions, values, notebook=str(notebook), run=not args.no_run)
+        )
 
     def _build(self, options: ExportOptions):
         from .pipeline.kernels import InProcessKernel
@@ -129,11 +130,11 @@ def drift_line(name: str) -> str:
     """One line saying whether the image (or the instance `name`'s) matches the notebook on
     disk and the kernel's packages (it may not: an unsaved notebook, a package installed
     mid-build)."""
-    from .engine import DockerEngine
+    from .engine import open_engine
     from .provenance import check_image
 
     try:
-        report = check_image(DockerEngine(), name)
+        report = check_image(open_engine(), name)
     except MLContainerError as error:
         return f"drift check: could not check {name}: {error.message}"
     details = "".join(f"\n  - {line}" for line in report.details())
@@ -272,14 +273,14 @@ def saved_version_note(shell, path: Path) -> str | None:
 def live_reference(namespace: dict, context: Path):
     """request body → the kernel's own predictions, computed on exactly the input the
     container builds from that body (the runtime's own conversion, serving.json's schema)."""
-    from .runtime.contract import resolve_entry
     from .runtime.convert import extract, make_converter, to_jsonable
+    from .runtime.spec import SERVING_SPEC, ServingSpec
 
-    serving = json.loads((context / "app" / "serving.json").read_text(encoding="utf-8"))
-    convert = make_converter(serving.get("input") or {"kind": "list"})
+    serving = ServingSpec.from_json((context / SERVING_SPEC).read_text(encoding="utf-8"))
+    convert = make_converter(serving.input)
 
     def reference(request: dict):
-        call = resolve_entry(serving["entry"], namespace.__getitem__)
+        call = serving.entry.resolve(namespace.__getitem__)
         return to_jsonable(call(convert(*extract(request))))
 
     return reference

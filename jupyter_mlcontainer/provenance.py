@@ -5,7 +5,6 @@ what is there now (the notebook on disk, the kernel interpreter's packages), han
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import tempfile
 import threading
@@ -13,17 +12,23 @@ from pathlib import Path
 
 from .drift import DriftReport, drift_report
 from .engine.base import KERNEL_PYTHON_LABEL, NOTEBOOK_LABEL, NOTEBOOK_SHA256_LABEL
-from .errors import InstanceNotFound
+from .errors import ForeignImage, InstanceNotFound
 from .pipeline.versions import installed_versions
-from .runtime.model import NOTEBOOK_RECORD
-from .runtime.state import STATE_RECORD
+from .runtime.spec import (
+    NOTEBOOK_RECORD,
+    SERVING_SPEC,
+    STATE_RECORD,
+    ServingSpec,
+    SpecError,
+    StateRecord,
+)
 
-SERVING_JSON = "/srv/app/serving.json"
+SERVING_JSON = f"/srv/{SERVING_SPEC}"
 STATE_JSON = f"/srv/{STATE_RECORD}"
 NOTEBOOK_JSON = f"/srv/{NOTEBOOK_RECORD}"
 
 #: What an image recorded never changes, so it is read once per image id.
-_recorded: dict[str, tuple[dict, dict, dict]] = {}
+_recorded: dict[str, tuple[dict, ServingSpec]] = {}
 _recorded_lock = threading.Lock()
 
 
@@ -38,39 +43,39 @@ def check_image(
     packages of `python` (default: the interpreter that ran the notebook's kernel); and, given
     a live kernel's `namespace`, its captured values with the kernel's values now."""
     image = _image_of(engine, name)
-    labels, serving, state = recorded(engine, image)
+    labels, serving = recorded(engine, image)
     notes = []
     path = notebook or labels.get(NOTEBOOK_LABEL, "")
     current_cells, current_sha256 = _notebook_now(path)
     python, note = _interpreter(python, labels.get(KERNEL_PYTHON_LABEL, ""))
     if note:
         notes.append(note)
-    pinned = serving.get("packages") or {}
-    recorded_notebook = serving.get("notebook") or {}
+    pinned = serving.packages
+    cells = serving.notebook.cells
     return drift_report(
         name=name,
         image=image,
         notebook=path,
         python=python,
-        recorded_cells=recorded_notebook.get("cells"),
-        recorded_sha256=labels.get(NOTEBOOK_SHA256_LABEL) or recorded_notebook.get("sha256", ""),
+        recorded_cells=None if cells is None else list(cells),
+        recorded_sha256=labels.get(NOTEBOOK_SHA256_LABEL) or serving.notebook.sha256,
         current_cells=current_cells,
         current_sha256=current_sha256,
         pinned=pinned,
         installed=installed_versions(python, pinned),
-        state=tuple(state_changes(state, namespace)) if namespace is not None else (),
+        state=tuple(state_changes(serving.state, namespace)) if namespace is not None else (),
         notes=tuple(notes),
     )
 
 
-def state_changes(state: dict, namespace: dict) -> list[str]:
+def state_changes(state: StateRecord, namespace: dict) -> list[str]:
     """Which captured values the kernel now holds differently from the image's record of its
     `state` (artifacts/state.json): each is saved again as the build saved it (the same
     canonical serializers) and its sha256 compared with the recorded one."""
     from .pipeline.capture import save_state
 
     changes = []
-    recorded_files = state.get("files") or {}
+    recorded_files = state.files
     with tempfile.TemporaryDirectory(prefix="mlcontainer-state-") as folder:
         for file, recorded_sha256 in sorted(recorded_files.items()):
             name = Path(file).stem
@@ -81,9 +86,9 @@ def state_changes(state: dict, namespace: dict) -> list[str]:
     return changes
 
 
-def recorded(engine, image: str) -> tuple[dict, dict, dict]:
-    """The image's labels, its serving.json with the record of the notebook, and the record of
-    the captured state, read through one container. Older images kept both records in
+def recorded(engine, image: str) -> tuple[dict, ServingSpec]:
+    """The image's labels, and its serving spec with the records of the notebook and of the
+    captured state, read through one container. Older images kept both records in
     serving.json itself; newer ones keep them beside the state (artifacts/)."""
     key = engine.image_id(image)
     with _recorded_lock:
@@ -92,13 +97,18 @@ def recorded(engine, image: str) -> tuple[dict, dict, dict]:
     labels = engine.image_labels(image)
     records = (STATE_JSON, NOTEBOOK_JSON)
     files = engine.read_image_files(image, [SERVING_JSON, *records], optional=records)
-    serving = json.loads(files[SERVING_JSON])
-    if files[NOTEBOOK_JSON] is not None:
-        serving["notebook"] = json.loads(files[NOTEBOOK_JSON])
-    state = json.loads(files[STATE_JSON]) if files[STATE_JSON] else serving.get("state") or {}
+    try:
+        serving = ServingSpec.from_json(files[SERVING_JSON]).with_records(
+            files[NOTEBOOK_JSON] or None, files[STATE_JSON] or None
+        )
+    except SpecError as error:
+        raise ForeignImage(
+            f"{image} has no record jupyter-mlcontainer can read: {error}.",
+            "Check an image built from a notebook by jupyter-mlcontainer.",
+        ) from None
     with _recorded_lock:
-        _recorded[key] = (labels, serving, state)
-    return labels, serving, state
+        _recorded[key] = (labels, serving)
+    return labels, serving
 
 
 def _image_of(engine, name: str) -> str:

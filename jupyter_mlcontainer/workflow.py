@@ -241,7 +241,7 @@ def capture_stage(
             taken = session.capture(
                 {
                     "state": plan.state,
-                    "entry": plan_entry(plan),
+                    "entry": plan_entry(plan).to_dict(),
                     "sample": plan.sample_expression,
                     "sample_rows": plan.sample_rows,
                     "out_dir": str(state_dir.parent),

@@ -17,7 +17,7 @@ echo "==> prettier and eslint (labextension/src)"
 
 if [ "${1:-}" = "--fast" ]; then
   echo "==> tests: the fast tier"
-  MLCONTAINER_TEST_TIER=fast python3 -m pytest -q -ra --durations=15 \
+  MLCONTAINER_TEST_TIER=fast python3 -m pytest -q -ra --durations=15 -n auto \
     -m "not engine and not kernel and not browser" tests
 else
   echo "==> tests"

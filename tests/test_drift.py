@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from jupyter_mlcontainer.drift import compare_cells, compare_packages, drift_report
 
 
@@ -92,3 +96,47 @@ def test_a_value_changed_in_the_kernel_is_a_changed_model(tmp_path):
     )
     assert report.status == MODEL_CHANGED and report.summary() == "model changed in the kernel"
     assert report.details() == ["weights differs from the captured one"]
+
+
+class RecordedImage:
+    """An engine that holds the files of images, as `read_image_files` answers for them."""
+
+    def __init__(self, images: dict):
+        self.images = images
+
+    def image_id(self, image):
+        return image
+
+    def image_labels(self, image):
+        return {}
+
+    def read_image_files(self, image, paths, optional=()):
+        return {path: self.images[image].get(path) for path in paths}
+
+
+def test_an_images_records_read_alike_in_serving_json_or_beside_the_state():
+    """Images built before artifacts/notebook.json and artifacts/state.json kept the records in
+    serving.json; a check reads both layouts, and refuses a serving.json that is no spec."""
+    from jupyter_mlcontainer.errors import ForeignImage
+    from jupyter_mlcontainer.provenance import NOTEBOOK_JSON, SERVING_JSON, STATE_JSON, recorded
+
+    serving = {"entry": {"kind": "function", "name": "predict"}, "packages": {"numpy": "2.4.6"}}
+    notebook = {"path": "n.ipynb", "sha256": "ab" * 32, "cells": [cell(0, "a")]}
+    state = {"sha256": "cd" * 32, "files": {"model.joblib": "ef" * 32}}
+    engine = RecordedImage(
+        {
+            "older": {SERVING_JSON: json.dumps({**serving, "notebook": notebook, "state": state})},
+            "newer": {
+                SERVING_JSON: json.dumps(serving).encode(),
+                NOTEBOOK_JSON: json.dumps(notebook).encode(),
+                STATE_JSON: json.dumps(state).encode(),
+            },
+            "foreign": {SERVING_JSON: b'{"model": "x"}'},
+        }
+    )
+    _, older = recorded(engine, "older")
+    _, newer = recorded(engine, "newer")
+    assert older == newer and newer.packages == {"numpy": "2.4.6"}
+    assert list(newer.notebook.cells) == notebook["cells"] and newer.state.files == state["files"]
+    with pytest.raises(ForeignImage, match="not a serving spec"):
+        recorded(engine, "foreign")

@@ -14,6 +14,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
+pytestmark = pytest.mark.usefixtures("kernel")  # each test runs notebooks
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: The serving examples: notebooks that carry metadata["mlcontainer"]. Others (walkthroughs of
 #: a front door that drive a Docker engine themselves) are not executed here.

@@ -9,7 +9,8 @@ from jupyter_mlcontainer.cli import build_parser
 from jupyter_mlcontainer.errors import InvalidRequest
 from jupyter_mlcontainer.exporter import MLContainerExporter
 from jupyter_mlcontainer.magic import ContainerizeMagics
-from jupyter_mlcontainer.options import build_options, options_from
+from jupyter_mlcontainer.options import declared_options, options_from
+from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.server.validation import read_job_request
 
 #: A value other than the default for each kind of option.
@@ -22,6 +23,10 @@ def _given(option):
     return SAMPLE_VALUES[option.kind]
 
 
+def built(values: dict) -> ExportOptions:
+    return options_from(ExportOptions, values, notebook="nb.ipynb")
+
+
 def _flags(option, value) -> list[str]:
     if option.kind is bool:
         return [option.flag]
@@ -30,29 +35,30 @@ def _flags(option, value) -> list[str]:
     return [option.flag, str(value)]
 
 
-OPTIONS = [o for o in build_options() if _given(o) is not None]
+BUILD_OPTIONS = declared_options(ExportOptions)
+OPTIONS = [o for o in BUILD_OPTIONS if _given(o) is not None]
 
 
 def test_options_are_declared_once_with_help():
-    names = [o.name for o in build_options()]
+    names = [o.name for o in BUILD_OPTIONS]
     assert {"model", "entry", "sample", "system_packages", "keep_gpu_packages", "port"} <= set(
         names
     )
-    assert all(o.help for o in build_options())
+    assert all(o.help for o in BUILD_OPTIONS)
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=[o.name for o in OPTIONS])
 def test_the_cli_takes_it(option):
     value = _given(option)
     args = build_parser().parse_args(["build", "nb.ipynb", *_flags(option, value)])
-    assert getattr(options_from(vars(args), "nb.ipynb"), option.name) == value
+    assert getattr(built(vars(args)), option.name) == value
 
 
 @pytest.mark.parametrize("option", [o for o in OPTIONS if o.name != "run"], ids=lambda o: o.name)
 def test_the_magic_takes_it(option):
     value = _given(option)
     args = parse_argstring(ContainerizeMagics.containerize, " ".join(_flags(option, value)))
-    assert getattr(options_from(vars(args), "nb.ipynb"), option.name) == value
+    assert getattr(built(vars(args)), option.name) == value
 
 
 def test_the_magic_runs_unless_told_not_to():
@@ -73,8 +79,8 @@ def test_the_rest_body_takes_it(option, tmp_path):
 def test_the_exporter_takes_it(option):
     value = _given(option)
     exporter = MLContainerExporter(**{option.name: list(value) if option.kind is tuple else value})
-    values = {o.name: getattr(exporter, o.name) for o in build_options() if not o.instance}
-    assert getattr(options_from(values, "nb.ipynb"), option.name) == value
+    values = {o.name: getattr(exporter, o.name) for o in BUILD_OPTIONS if not o.instance}
+    assert getattr(built(values), option.name) == value
 
 
 def test_the_rest_body_checks_types(tmp_path):

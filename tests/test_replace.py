@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy import replicas
+from jupyter_mlcontainer.deploy.plan import DeployOptions
 from jupyter_mlcontainer.engine.base import PORT_HOLDER_LABEL, STATE_COMMIT_COMMENT
 from jupyter_mlcontainer.errors import RunFailed
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
@@ -219,7 +220,8 @@ def test_a_build_under_a_deployed_name_rolls_it_out_with_no_failed_request(
 ):
     name = "test-redeploy"
     first = build("v1", name, run=False)
-    deployment = replicas.deploy(engine, first.tag, replicas=1, name=name, labels=test_labels)
+    options = DeployOptions(first.tag, replicas=1, name=name)
+    deployment = replicas.deploy(engine, options, MLContainerConfig(labels=test_labels))
     try:
         with Load(deployment.url, clients=4) as load:
             time.sleep(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..options import add_arguments, options_from
+from ..pipeline.plan import ExportOptions
 from ..terminal import TerminalProgress
 
 
@@ -21,7 +22,7 @@ def add_command(commands) -> None:
         ),
     )
     command.add_argument("notebook", help="path to the .ipynb file")
-    add_arguments(command)
+    add_arguments(command, ExportOptions)
     command.add_argument(
         "--context-only", action="store_true", help="write the build context, do not build"
     )
@@ -37,7 +38,7 @@ def run(args) -> int:
     from ..workflow import containerize
 
     result = containerize(
-        options_from(vars(args), args.notebook),
+        options_from(ExportOptions, vars(args), notebook=args.notebook),
         on_event=TerminalProgress(verbose=not (args.quiet or args.json)),
         context_only=args.context_only,
         out_dir=args.out,

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import sys
 
+from ..deploy.plan import DeployOptions
 from ..engine import open_engine
+from ..options import add_arguments, options_from
 from ..terminal import TerminalProgress
-from .instances import add_run_options, format_table, run_options
+from .instances import format_table
 
 COLUMNS = ("NAME", "URL", "REPLICAS", "IMAGE", "LAST ROLLOUT")
 
@@ -23,26 +25,7 @@ def add_commands(commands) -> None:
             "mode must be on (`docker swarm init`), or pass --init-swarm."
         ),
     )
-    deploy_command.add_argument(
-        "source", metavar="NAME|IMAGE", help="instance, image name or reference"
-    )
-    deploy_command.add_argument("--replicas", type=int, default=2, help="replicas (default: 2)")
-    deploy_command.add_argument("--port", type=int, help="front port on 127.0.0.1 (default: free)")
-    deploy_command.add_argument(
-        "--name", help="deployment name (default: the instance's or image's)"
-    )
-    deploy_command.add_argument(
-        "--init-swarm",
-        action="store_true",
-        help="turn on swarm mode if it is off (one node, on 127.0.0.1; the last undeploy turns "
-        "it off again)",
-    )
-    deploy_command.add_argument(
-        "--allow-foreign",
-        action="store_true",
-        help="start an image that jupyter-mlcontainer did not build (refused by default)",
-    )
-    add_run_options(deploy_command)
+    add_arguments(deploy_command, DeployOptions)
     add_json_option(deploy_command)
     deploy_command.set_defaults(handler=deploy)
 
@@ -80,23 +63,10 @@ def add_json_option(command, help: str = "print the deployment as JSON") -> None
 
 
 def deploy(args) -> int:
-    from ..config import load_config
     from ..deploy.replicas import deploy as deploy_replicas
 
-    config = load_config()
-    deployment = deploy_replicas(
-        open_engine(),
-        args.source,
-        replicas=args.replicas,
-        port=args.port,
-        name=args.name,
-        init_swarm=args.init_swarm,
-        allow_foreign=args.allow_foreign,
-        run_options=run_options(args, config),
-        labels=config.labels,
-        on_event=_progress(args),
-    )
-    return _print(args, deployment)
+    options = options_from(DeployOptions, vars(args))
+    return _print(args, deploy_replicas(open_engine(), options, on_event=_progress(args)))
 
 
 def scale(args) -> int:

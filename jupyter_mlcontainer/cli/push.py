@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..deploy.plan import PushOptions
+from ..options import add_arguments, options_from
 from ..terminal import TerminalProgress
 
 
@@ -17,10 +19,7 @@ def add_command(commands) -> None:
             "credentials of your Docker configuration (`docker login REGISTRY`)."
         ),
     )
-    command.add_argument("source", metavar="NAME|IMAGE", help="instance, image name or reference")
-    command.add_argument(
-        "--to", required=True, metavar="REGISTRY/REPOSITORY[:TAG]", help="where to push it"
-    )
+    add_arguments(command, PushOptions)
     command.add_argument("--json", action="store_true", help="print the result as JSON")
     command.set_defaults(handler=run)
 
@@ -29,9 +28,8 @@ def run(args) -> int:
     from ..deploy.push import push_image
     from ..engine import open_engine
 
-    result = push_image(
-        open_engine(), args.source, args.to, on_event=TerminalProgress(verbose=not args.json)
-    )
+    options = options_from(PushOptions, vars(args))
+    result = push_image(open_engine(), options, TerminalProgress(verbose=not args.json))
     print(
         json.dumps(result.to_dict(), indent=2) if args.json else f"{result.target}@{result.digest}"
     )

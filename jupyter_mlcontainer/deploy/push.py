@@ -12,6 +12,7 @@ from ..engine.base import IMAGE_NAMESPACE, ContainerEngine, docker_name, split_p
 from ..engine.pushstream import PushTally
 from ..errors import InstanceNotFound, PushFailed
 from ..events import EventSink, ProgressEvent, ignore_events
+from .plan import PushOptions
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,15 @@ class PushResult:
 
 
 def push_image(
-    engine: ContainerEngine, source: str, target: str, on_event: EventSink = ignore_events
+    engine: ContainerEngine, options: PushOptions, on_event: EventSink = ignore_events
 ) -> PushResult:
-    """Push `source` (an instance's name, an image name like `iris_classifier`, or an image
-    reference) to `target` (`REGISTRY/REPOSITORY[:TAG]`)."""
+    """The one way every front door pushes: `options.source` (an instance's name, an image name
+    like `iris_classifier`, or an image reference) to `options.to` (`REGISTRY/REPOSITORY[:TAG]`)."""
     try:
-        registry, repository, tag = split_push_target(target)
+        registry, repository, tag = split_push_target(options.to)
     except ValueError as error:
         raise PushFailed(str(error), "For example: 127.0.0.1:5000/team/iris") from None
-    image = resolve_image(engine, source)
+    image = resolve_image(engine, options.source)
     tag = tag or content_tag(engine, image)
     on_event(ProgressEvent("stage", f"Pushing {image} to {repository}:{tag}", "push"))
     tally = PushTally()

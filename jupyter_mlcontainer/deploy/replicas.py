@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-from ..config import MLContainerConfig
+from ..config import MLContainerConfig, load_config
 from ..engine.base import (
     DEPLOYMENT_LABEL,
     IMAGE_NAMESPACE,
@@ -29,14 +29,14 @@ from ..errors import (
     DeployFailed,
     DeploymentNotFound,
     InstanceNotFound,
-    InvalidRequest,
     SwarmNotActive,
 )
 from ..events import EventSink, ProgressEvent, ignore_events
 from ..foreign import refuse_foreign
 from ..runtime.draining import DRAIN_VARIABLE
 from ..runtime.model import EXIT_ON_FAILED_LOAD
-from .front import MAX_REPLICAS, SERVICE_VARIABLE, ensure_front_image, wait_front_sees
+from .front import SERVICE_VARIABLE, ensure_front_image, wait_front_sees
+from .plan import DeployOptions, check_replicas
 from .push import resolve_image
 
 #: The service label that remembers which repository `rollout` takes its latest image from.
@@ -65,35 +65,29 @@ class Deployment:
 
 def deploy(
     engine: ContainerEngine,
-    source: str,
-    *,
-    replicas: int = 2,
-    port: int | None = None,
-    name: str | None = None,
-    init_swarm: bool = False,
-    allow_foreign: bool = False,
-    run_options: dict | None = None,
-    labels: dict | None = None,
+    options: DeployOptions,
+    config: MLContainerConfig | None = None,
     on_event: EventSink = ignore_events,
 ) -> Deployment:
-    """`replicas` copies of `source` (an instance, a notebook's image name or an image
-    reference) behind one URL on 127.0.0.1:`port` (a free port when None). `run_options`
-    are `run`'s (hardening, memory, cpus), for each replica; hardened when not given."""
-    check_replicas(replicas, least=1)
+    """The one way every front door deploys: `options.replicas` copies of `options.source` (an
+    instance, a notebook's image name or an image reference) behind one URL on
+    127.0.0.1:`options.port`. Each replica runs like `run`'s instances: with the configured
+    hardening and limits, and the options' over them; the configured labels go on everything."""
+    config = config or load_config()
+    source, replicas = options.source, options.replicas
     image = resolve_image(engine, source)  # a bad source changes nothing on the engine
-    refuse_foreign(engine, image, allow_foreign)
+    refuse_foreign(engine, image, options.allow_foreign)
     swarm = engine.orchestrator()
-    _ensure_swarm(swarm, init_swarm, on_event)
-    name = docker_name(name or _default_name(engine, source, image))
+    _ensure_swarm(swarm, options.init_swarm, on_event)
+    name = docker_name(options.name or _default_name(engine, source, image))
     if swarm.service(name) is not None:
         raise DeployFailed(
             f"A deployment named {name} exists already.",
             f"Roll it out to a new image (`jupyter mlcontainer rollout {name}`), scale it, or "
             f"undeploy it first.",
         )
-    extra_labels = labels or {}
-    labels = {DEPLOYMENT_LABEL: name, **extra_labels}
-    front_image = ensure_front_image(engine, _front_base(engine), extra_labels, on_event)
+    labels = {DEPLOYMENT_LABEL: name, **config.labels}
+    front_image = ensure_front_image(engine, _front_base(engine), config.labels, on_event)
     on_event(ProgressEvent("stage", f"Starting {replicas} replicas of {image}", "deploy"))
     try:
         swarm.create_network(network_name(name), labels)
@@ -104,14 +98,14 @@ def deploy(
             network_name(name),
             {**labels, SOURCE_LABEL: split_image_ref(image)[0]},
             {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS)},
-            run_options or {},
+            options.run_options(config),
         )
         _wait_converged(swarm, name, replicas, on_event)
         on_event(ProgressEvent("stage", "Starting the front", "deploy"))
         front = swarm.run_front(
             front_image,
             front_name(name),
-            port,
+            options.port,
             network_name(name),
             labels,
             {SERVICE_VARIABLE: name},
@@ -207,17 +201,6 @@ def list_deployments(engine: ContainerEngine, labels: dict | None = None) -> lis
 
 def get_deployment(engine: ContainerEngine, name: str) -> Deployment:
     return _deployment(engine, _service(engine.orchestrator(), name))
-
-
-def check_replicas(replicas: int, least: int = 0) -> None:
-    """A deployment starts with 1 or more replicas; it can be scaled down to 0 (kept, not
-    serving) and up to what one front addresses."""
-    if not least <= replicas <= MAX_REPLICAS:
-        raise InvalidRequest(
-            f"{replicas} replicas is outside {least}..{MAX_REPLICAS}.",
-            f"One front addresses up to {MAX_REPLICAS} replicas; a deployment starts with at "
-            "least 1 and can be scaled to 0 (kept, not serving).",
-        )
 
 
 def network_name(name: str) -> str:

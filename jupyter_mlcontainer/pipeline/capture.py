@@ -105,10 +105,10 @@ def _evaluate_sample(namespace: dict, request: dict):
 
 
 def _entry_callable(namespace: dict, entry: dict):
-    from ..runtime.contract import EntryNotCallable, resolve_entry
+    from ..runtime.spec import Entry, EntryNotCallable
 
     try:
-        return resolve_entry(entry, lambda name: _lookup(namespace, name))
+        return Entry.from_dict(entry).resolve(lambda name: _lookup(namespace, name))
     except EntryNotCallable as error:
         raise CaptureError(
             f"{error}.", "Choose another --method, or serve a function with --entry."

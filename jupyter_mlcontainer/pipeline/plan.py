@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass, field
 
 
 def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
-    """A build option: its default and help, declared once. Every front door (CLI flags, magic
-    arguments, REST body fields, exporter traits) is derived from these declarations by
-    `jupyter_mlcontainer.options`. `instance` options only matter when an instance is started
-    (the exporter, which writes a context, has no use for them); `flag` overrides the derived
-    command-line flag."""
+    """An option of a build (or a deploy, a push: deploy/plan.py): its default and help,
+    declared once. Every front door (CLI flags, magic arguments, REST body fields, exporter
+    traits) is derived from these declarations by `jupyter_mlcontainer.options`; a default of
+    `dataclasses.MISSING` makes it required. `instance` options only matter when an instance is
+    started (the exporter, which writes a context, has no use for them); `flag` overrides the
+    derived command-line flag."""
     metadata = {"help": help, "metavar": metavar, "instance": instance, "flag": flag}
     return field(default=default, metadata=metadata)
 

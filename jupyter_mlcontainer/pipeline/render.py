@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ContextFolderRefused
-from ..runtime.model import NOTEBOOK_RECORD
-from ..runtime.state import STATE_RECORD
+from ..runtime.spec import (
+    GENERATED_MODULE,
+    NOTEBOOK_RECORD,
+    SERVING_SPEC,
+    STATE_RECORD,
+    Batching,
+    InputSpec,
+    NotebookRecord,
+    ServingSpec,
+    StateRecord,
+)
 from ..version import __version__
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
@@ -31,7 +40,6 @@ from .templates import (
 )
 
 RUNTIME_PACKAGE = "mlcontainer_runtime"
-GENERATED_MODULE = "notebook_code"
 #: Marks a folder as a build context, so that only such a folder is ever emptied.
 CONTEXT_MARKER = ".mlcontainer-context"
 #: The slice report: read by people, never copied into the image nor part of the tag.
@@ -80,9 +88,9 @@ def render_serving_files(
     for source in sorted(runtime_source.glob("*.py")):
         shutil.copyfile(source, app / RUNTIME_PACKAGE / source.name)
     _write(app / f"{GENERATED_MODULE}.py", generated_module(plan, capture.state))
-    _write(app / "serving.json", _json(serving_contract(plan, capture, {})))
-    _write(destination / STATE_RECORD, _json(state_digest(capture.state)))
-    _write(destination / NOTEBOOK_RECORD, _json(notebook_record(plan)))
+    _write(destination / SERVING_SPEC, serving_spec(plan, capture, {}).to_json())
+    _write(destination / STATE_RECORD, state_digest(capture.state).to_json())
+    _write(destination / NOTEBOOK_RECORD, notebook_record(plan).to_json())
     _write(destination / "sample.json", _json(capture.sample))
 
 
@@ -112,10 +120,7 @@ def render_context(
         base_image,
     )
     _write(destination / SBOM_FILE, render_bill(bill))
-    _write(
-        destination / "app" / "serving.json",
-        _json(serving_contract(plan, capture, environment.packages)),
-    )
+    _write(destination / SERVING_SPEC, serving_spec(plan, capture, environment.packages).to_json())
     _write(
         destination / ".dockerignore",
         f"**/__pycache__\n**/*.pyc\nREADME.md\n{REPORT_FILE}\n{CONTEXT_MARKER}\n",
@@ -147,37 +152,37 @@ def render_context(
     )
 
 
-def serving_contract(plan: ServingPlan, capture: Capture, packages: dict) -> dict:
+def serving_spec(plan: ServingPlan, capture: Capture, packages: dict) -> ServingSpec:
     """`app/serving.json`: what the runtime serves and how it reads the input."""
-    return {
-        "module": GENERATED_MODULE,
-        "name": plan.name,  # the model's name in the Open Inference Protocol's paths
-        "entry": plan_entry(plan),
-        "input": capture.input,
-        "batching": capture.batching,
-        "python": capture.python,
-        "packages": packages,
-        "generator": f"jupyter-mlcontainer {__version__}",
-    }
+    return ServingSpec(
+        entry=plan_entry(plan),
+        input=InputSpec.from_dict(capture.input),
+        module=GENERATED_MODULE,
+        name=plan.name,
+        batching=Batching.from_dict(capture.batching),
+        python=capture.python,
+        packages=packages,
+        generator=f"jupyter-mlcontainer {__version__}",
+    )
 
 
-def notebook_record(plan: ServingPlan) -> dict:
+def notebook_record(plan: ServingPlan) -> NotebookRecord:
     """artifacts/notebook.json: the notebook the image was built from. It lies in the state's
     layers, not in app/, since saving the notebook after a re-training changes it."""
-    return {
-        "path": Path(plan.notebook).name,
-        "sha256": plan.notebook_sha256,
-        "code_sha256": code_sha256(plan.cells),
-        "cells": list(plan.cells),
-    }
+    return NotebookRecord(
+        path=Path(plan.notebook).name,
+        sha256=plan.notebook_sha256,
+        code_sha256=code_sha256(plan.cells),
+        cells=tuple(plan.cells),
+    )
 
 
-def state_digest(state: tuple) -> dict:
+def state_digest(state: tuple) -> StateRecord:
     """The captured state's files and their sha256, and one sha256 over them all, so a live
     kernel's capture can be compared with what an image serves."""
     files = {item["file"]: item["sha256"] for item in state if "sha256" in item}
     listing = "".join(f"{name}\0{digest}\n" for name, digest in sorted(files.items()))
-    return {"sha256": hashlib.sha256(listing.encode()).hexdigest(), "files": files}
+    return StateRecord(sha256=hashlib.sha256(listing.encode()).hexdigest(), files=files)
 
 
 #: Names no notebook: notebooks that ran in the same environment get the same lock, so their

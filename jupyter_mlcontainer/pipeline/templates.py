@@ -18,8 +18,8 @@ from ..engine.base import (
     STAGE_LABEL,
     image_name,
 )
-from ..runtime.contract import describe_entry, entry_of
 from ..runtime.model import CHECK_AT
+from ..runtime.spec import Entry
 from ..version import __version__
 from .cells import code_sha256
 from .plan import ServingPlan
@@ -107,12 +107,12 @@ def final_labels(plan: ServingPlan, labels: dict) -> dict:
 
 
 def entry_label(plan: ServingPlan) -> str:
-    return describe_entry(plan_entry(plan))
+    return plan_entry(plan).describe()
 
 
-def plan_entry(plan: ServingPlan) -> dict:
+def plan_entry(plan: ServingPlan) -> Entry:
     """serving.json's "entry" for the plan's entry point."""
-    return entry_of(plan.entry_kind, plan.entry_name, plan.method)
+    return Entry(plan.entry_kind, plan.entry_name, plan.method)
 
 
 _SYSTEM_PACKAGES = """\

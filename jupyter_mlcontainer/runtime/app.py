@@ -185,13 +185,10 @@ class App:
         return 200, body, b"text/plain; version=0.0.4; charset=utf-8", []
 
     def _metadata(self):
-        serving, sample = self.service.serving, self.service.sample
+        sample = self.service.sample
         return {
-            "input": serving.get("input"),
-            "entry": serving.get("entry"),
-            "packages": serving.get("packages", {}),
+            **self.service.serving.metadata(),
             "python": platform.python_version(),
-            "notebook": serving.get("notebook"),
             "sample": sample.get("request") if sample else None,
             "server": {**serving_stack(), "batching": self.batcher is not None},
         }

@@ -78,7 +78,7 @@ def _has_pandas() -> bool:
 
 def _csv_dtypes(service):
     """Text columns stay text (a code like '007' is not a number); the rest pandas infers."""
-    dtypes = (service.serving.get("input") or {}).get("dtypes") or {}
+    dtypes = service.serving.input.dtypes
     return {c: str for c, d in dtypes.items() if d in ("object", "string", "str")} or None
 
 
@@ -86,17 +86,16 @@ def _model_input(service, frame):
     """The chunk as the model takes it, when it fits exactly; None to take the checked way."""
     import numpy as np
 
-    spec = service.serving.get("input") or {}
-    kind = spec.get("kind")
+    spec = service.serving.input
     try:
-        if kind == "ndarray":
-            shape = spec.get("shape") or [None, None]
+        if spec.kind == "ndarray":
+            shape = spec.shape or (None, None)
             if len(shape) != 2 or shape[1] not in (None, frame.shape[1]):
                 return None
-            return frame.to_numpy(dtype=np.dtype(spec.get("dtype", "float64")))
-        if kind == "dataframe" and set(frame.columns) == set(spec["columns"]):
-            dtypes = {c: d for c, d in (spec.get("dtypes") or {}).items() if d != "object"}
-            return frame[list(spec["columns"])].astype(dtypes)
+            return frame.to_numpy(dtype=np.dtype(spec.dtype))
+        if spec.kind == "dataframe" and set(frame.columns) == set(spec.columns):
+            dtypes = {c: d for c, d in spec.dtypes.items() if d != "object"}
+            return frame[list(spec.columns)].astype(dtypes)
     except (ValueError, TypeError):
         return None
     return None
@@ -139,12 +138,13 @@ def _row(service, header: list, cells: list, number: int):
     """One CSV row as a request row: numbers for an array model, an object for a DataFrame."""
     if len(cells) != len(header):
         raise BatchError(f"row {number}: {len(cells)} cells where the header has {len(header)}")
-    spec = service.serving.get("input") or {}
+    spec = service.serving.input
     pairs = zip(header, cells, strict=True)
-    if spec.get("kind") != "dataframe":
+    if spec.kind != "dataframe":
         return [_number(cell, number, column) for column, cell in pairs]
-    dtypes = spec.get("dtypes") or {}
-    return {column: _typed(cell, dtypes.get(column, ""), number, column) for column, cell in pairs}
+    return {
+        column: _typed(cell, spec.dtypes.get(column, ""), number, column) for column, cell in pairs
+    }
 
 
 def _typed(cell: str, dtype: str, number: int, column: str):

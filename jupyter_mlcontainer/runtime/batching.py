@@ -18,10 +18,10 @@ BATCHED_FORMS = ("rows", "inputs")
 
 def batcher_for(service, call_model):
     """A Batcher when serving.json enables batching (and the environment does not veto it)."""
-    spec = (getattr(service, "serving", None) or {}).get("batching") or {}
-    if not spec.get("enabled") or os.environ.get(BATCHING_ENV, "1") == "0":
+    serving = getattr(service, "serving", None)  # None: an app without a model
+    if serving is None or not serving.batching.enabled or os.environ.get(BATCHING_ENV) == "0":
         return None
-    return Batcher(service, call_model, int(spec.get("max_batch", 64)), spec.get("max_wait_ms", 2))
+    return Batcher(service, call_model, serving.batching.max_batch, serving.batching.max_wait_ms)
 
 
 class Batcher:

@@ -1,49 +1,14 @@
-"""The serving contract in one place: the entry point, the request forms, the response.
+"""The contract's request side: the request forms, the routes that predict, the response.
 
-Capture and render write it, the runtime serves it, the magic calls the kernel's model through
-it, and the OpenAPI document is generated from it, so that none of them can disagree. Standard
-library only: this module runs inside every image.
+The runtime serves them, the magic calls the kernel's model through them, and the OpenAPI
+document is generated from them, so that none of them can disagree; what is served (the entry
+point, the input) is serving.json's, in spec.py. Standard library only: this module runs
+inside every image.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-
-class EntryNotCallable(ValueError):
-    """The entry names something that cannot be called the way the contract says."""
-
-
-def entry_of(kind: str, name: str, method: str = "predict") -> dict:
-    """serving.json's "entry": `{"kind": "function", "name"}` or `{"kind": "model", "name", "method"}`."""
-    if kind == "model":
-        return {"kind": "model", "name": name, "method": method}
-    if kind == "function":
-        return {"kind": "function", "name": name}
-    raise ValueError(f"entry kind {kind!r} is not 'function' or 'model'")
-
-
-def describe_entry(entry: dict) -> str:
-    """`clf.predict_proba` or `predict()`, for labels and messages."""
-    if entry["kind"] == "model":
-        return f"{entry['name']}.{entry.get('method', 'predict')}"
-    return f"{entry['name']}()"
-
-
-def resolve_entry(entry: dict, lookup) -> object:
-    """The callable the entry names; `lookup(name)` finds a global (in a module or a kernel)."""
-    target = lookup(entry["name"])
-    if entry["kind"] == "function":
-        return target
-    if entry["kind"] == "model":
-        method = getattr(target, entry.get("method", "predict"), None)
-        if not callable(method):
-            raise EntryNotCallable(
-                f"{entry['name']} ({type(target).__name__}) has no method "
-                f"{entry.get('method', 'predict')!r}"
-            )
-        return method
-    raise ValueError(f"serving.json entry kind {entry['kind']!r} is not 'function' or 'model'")
 
 
 @dataclass(frozen=True)
@@ -84,9 +49,3 @@ def expected_body(mlflow: bool) -> str:
 def response(predictions) -> dict:
     """The body of a successful prediction."""
     return {"predictions": predictions}
-
-
-def generator_version(serving: dict) -> str:
-    """The version of jupyter-mlcontainer that wrote serving.json ("generator"), or "unknown"."""
-    generator = serving.get("generator") or ""
-    return generator.rpartition(" ")[2] or "unknown"

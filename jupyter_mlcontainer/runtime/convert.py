@@ -8,6 +8,7 @@ import math
 
 from . import fastjson
 from .contract import expected_body, forms_for
+from .spec import InputSpec
 
 EXPECTED_BODY = expected_body(mlflow=False)
 
@@ -107,18 +108,13 @@ def _not_list_of(value, kind):
     return None
 
 
-def make_converter(spec: dict):
+def make_converter(spec: InputSpec):
     """A function (form, value) → model input for serving.json's "input" section."""
-    kind = spec.get("kind", "list")
-    if kind == "dataframe":
+    if spec.kind == "dataframe":
         return _dataframe_converter(spec)
-    if kind in ("ndarray", "tensor"):
-        return _array_converter(spec, tensor=kind == "tensor")
-    if kind == "list":
-        return _list_input
-    raise ValueError(
-        f"serving.json input kind {kind!r} is not one of dataframe, ndarray, tensor, list"
-    )
+    if spec.kind in ("ndarray", "tensor"):
+        return _array_converter(spec, tensor=spec.kind == "tensor")
+    return _list_input
 
 
 def _list_input(form, value):
@@ -128,8 +124,8 @@ def _list_input(form, value):
 def _dataframe_converter(spec):
     import pandas as pd
 
-    columns = list(spec["columns"])
-    declared = spec.get("dtypes") or {}
+    columns = list(spec.columns)
+    declared = spec.dtypes
     dtypes = {c: pd.api.types.pandas_dtype(declared[c]) if c in declared else None for c in columns}
 
     def convert(form, value):
@@ -274,8 +270,8 @@ def _cast(value, dtype, where):
 def _array_converter(spec, tensor):
     import numpy as np
 
-    dtype = np.dtype(spec.get("dtype", "float64"))
-    shape = spec.get("shape")
+    dtype = np.dtype(spec.dtype)
+    shape = spec.shape
 
     def convert(form, value):
         if form == "split":

@@ -15,7 +15,7 @@ import io
 
 from . import fastjson
 from .batch import BatchError, _csv_rows
-from .contract import generator_version, response
+from .contract import response
 from .convert import BadRequest, decode, extract, to_jsonable
 from .exchange import not_ready
 
@@ -50,7 +50,7 @@ class MLflowScoring:
         return 200, result, b"application/json", []
 
     async def version(self, scope, receive):
-        text = generator_version(self.service.serving).encode()
+        text = self.service.serving.generator_version.encode()
         return 200, text, b"text/plain; charset=utf-8", []
 
 

@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 
-from .contract import resolve_entry, response
+from .contract import response
 from .convert import extract, make_converter, to_jsonable
 from .parity import compare
+from .spec import NOTEBOOK_RECORD, SERVING_SPEC, ServingSpec
 
 log = logging.getLogger("mlcontainer")
 
@@ -29,9 +30,6 @@ EXIT_ON_FAILED_LOAD = "MLCONTAINER_EXIT_ON_FAILED_LOAD"
 CHECK_AT = "CHECK_AT"
 CHECK_AT_START = "start"
 
-#: The notebook the image was built from (path, sha256, cells), beside the state (render.py).
-NOTEBOOK_RECORD = "artifacts/notebook.json"
-
 
 class SampleMismatch(Exception):
     """The model loaded but does not answer sample.json as the notebook did."""
@@ -42,10 +40,10 @@ class ModelService:
 
     def __init__(self, root):
         self.root = root
-        self.serving = json.loads((root / "app" / "serving.json").read_text(encoding="utf-8"))
+        self.serving = ServingSpec.from_json((root / SERVING_SPEC).read_text(encoding="utf-8"))
         notebook = root / NOTEBOOK_RECORD
         if notebook.is_file():  # serving.json held it in images built before it had its own
-            self.serving["notebook"] = json.loads(notebook.read_text(encoding="utf-8"))
+            self.serving = self.serving.with_records(notebook.read_text(encoding="utf-8"))
         sample_path = root / "sample.json"
         self.sample = (
             json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None
@@ -93,9 +91,9 @@ class ModelService:
             app_dir = str(self.root / "app")
             if app_dir not in sys.path:
                 sys.path.insert(0, app_dir)
-            module = importlib.import_module(self.serving["module"])
-            self._entry = resolve_entry(self.serving["entry"], lambda name: getattr(module, name))
-            self._convert = make_converter(self.serving.get("input") or {"kind": "list"})
+            module = importlib.import_module(self.serving.module)
+            self._entry = self.serving.entry.resolve(lambda name: getattr(module, name))
+            self._convert = make_converter(self.serving.input)
             if warm_up and self.sample is not None:
                 self._warm_up()
         except Exception as error:

@@ -2,13 +2,14 @@
 serving.json's input schema, with sample.json as example."""
 
 from .contract import PREDICT_ROUTES, forms_for
+from .spec import ServingSpec
 from .v2 import openapi_paths, openapi_schemas
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def build_openapi(serving: dict, sample) -> dict:
-    spec = serving.get("input") or {"kind": "list"}
+def build_openapi(serving: ServingSpec, sample) -> dict:
+    spec = serving.input
     predictions = {
         "type": "object",
         "required": ["predictions"],
@@ -45,12 +46,12 @@ def build_openapi(serving: dict, sample) -> dict:
         }
 
     summaries = {"/predict": "Predict", "/invocations": "Predict (MLflow and SageMaker compatible)"}
-    title = serving.get("notebook", {}).get("path") or serving.get("module", "model")
+    title = serving.notebook.path or serving.module
     return {
         "openapi": "3.0.3",
         "info": {
             "title": f"{title} model",
-            "version": serving.get("notebook", {}).get("sha256", "0")[:12] or "0",
+            "version": serving.notebook.sha256[:12] or "0",
         },
         "paths": {
             **{
@@ -118,11 +119,10 @@ def _request_schema(spec, mlflow: bool):
 
 def _form_values(spec) -> dict:
     """The schema of each form's value for this input kind."""
-    kind = spec.get("kind")
+    kind = spec.kind
     if kind == "dataframe":
-        columns = spec["columns"]
-        dtypes = spec.get("dtypes") or {}
-        properties = {c: _dtype_schema(dtypes.get(c)) for c in columns}
+        columns = list(spec.columns)
+        properties = {c: _dtype_schema(spec.dtypes.get(c)) for c in columns}
         row_object = {"type": "object", "required": list(columns), "properties": properties}
         row_list = {
             "type": "array",
@@ -141,8 +141,8 @@ def _form_values(spec) -> dict:
         }
         records = {"type": "array", "minItems": 1, "items": row_object}
     elif kind in ("ndarray", "tensor"):
-        shape = spec.get("shape") or [None]
-        inputs = _nested(_dtype_schema(spec.get("dtype")), shape)
+        shape = spec.shape or (None,)
+        inputs = _nested(_dtype_schema(spec.dtype), shape)
         instances = records = inputs
     else:
         instances = records = {"type": "array", "minItems": 1, "items": {}}

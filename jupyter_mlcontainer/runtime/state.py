@@ -11,17 +11,14 @@ beside the state, not in app/, so that a re-training changes only the image's la
 import contextlib
 import hashlib
 import importlib
-import json
 import pickle
 import sys
 import threading
 
 from .paths import root
+from .spec import STATE_RECORD, StateRecord
 
 _main_lock = threading.Lock()
-
-#: The captured state's files and their sha256, relative to the root (pipeline/render.py).
-STATE_RECORD = "artifacts/state.json"
 
 
 def load_state(filename: str, fmt: str, module_name: str):
@@ -46,7 +43,7 @@ def _check_recorded(path):
     """Refuse a state file that the build did not write as it is now (swapped or edited in the
     image or the context afterwards)."""
     record = root() / STATE_RECORD
-    recorded = json.loads(record.read_text(encoding="utf-8")).get("files", {})
+    recorded = StateRecord.from_json(record.read_text(encoding="utf-8")).files
     expected = recorded.get(path.name)
     if expected is None:
         raise ValueError(

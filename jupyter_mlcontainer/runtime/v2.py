@@ -15,9 +15,9 @@ import struct
 from functools import partial
 from pathlib import PurePosixPath
 
-from .contract import generator_version
 from .convert import BadRequest, to_jsonable
 from .exchange import not_ready
+from .spec import ServingSpec
 
 #: The protocol's datatypes → numpy dtype names (little-endian, as the binary extension sends them).
 DATATYPES = {
@@ -44,17 +44,17 @@ HEADER_LENGTH = b"inference-header-content-length"
 EXTENSIONS = ["binary_tensor_data"]
 
 
-def model_name(serving: dict) -> str:
+def model_name(serving: ServingSpec) -> str:
     """serving.json's "name" (the image's), or the notebook's file name without its suffix."""
-    if serving.get("name"):
-        return serving["name"]
-    path = (serving.get("notebook") or {}).get("path")
-    return PurePosixPath(path).stem.lower() if path else serving.get("module", "model")
+    if serving.name:
+        return serving.name
+    path = serving.notebook.path
+    return PurePosixPath(path).stem.lower() if path else serving.module
 
 
-def model_version(serving: dict) -> str:
+def model_version(serving: ServingSpec) -> str:
     """The notebook's content hash, short: a new notebook is a new version."""
-    return ((serving.get("notebook") or {}).get("sha256") or "1")[:12]
+    return (serving.notebook.sha256 or "1")[:12]
 
 
 def datatype_of(dtype) -> str:
@@ -69,22 +69,20 @@ def datatype_of(dtype) -> str:
     return "BYTES"
 
 
-def input_tensors(serving: dict, sample) -> list[dict]:
+def input_tensors(serving: ServingSpec, sample) -> list[dict]:
     """The model's inputs as the metadata endpoint describes them."""
-    spec = serving.get("input") or {"kind": "list"}
-    kind = spec.get("kind")
-    if kind == "dataframe":
-        dtypes = spec.get("dtypes") or {}
+    spec = serving.input
+    if spec.kind == "dataframe":
         return [
-            {"name": c, "datatype": datatype_of(dtypes.get(c, "object")), "shape": [-1]}
-            for c in spec["columns"]
+            {"name": c, "datatype": datatype_of(spec.dtypes.get(c, "object")), "shape": [-1]}
+            for c in spec.columns
         ]
-    if kind in ("ndarray", "tensor"):
-        shape = spec.get("shape") or [None]
+    if spec.kind in ("ndarray", "tensor"):
+        shape = spec.shape or (None,)
         return [
             {
                 "name": ARRAY_INPUT,
-                "datatype": datatype_of(spec.get("dtype", "float64")),
+                "datatype": datatype_of(spec.dtype),
                 "shape": [-1 if s is None else s for s in shape],
             }
         ]
@@ -169,7 +167,7 @@ class OpenInference:
             200,
             {
                 "name": "jupyter-mlcontainer",
-                "version": generator_version(self.service.serving),
+                "version": self.service.serving.generator_version,
                 "extensions": EXTENSIONS,
             },
         )
@@ -384,9 +382,8 @@ def _from_binary(name, datatype, shape, raw):
     return array != 0 if datatype == "BOOL" else array
 
 
-def model_input(serving: dict, tensors: dict):
+def model_input(serving: ServingSpec, tensors: dict):
     """The typed tensors → (form, value) for the model's own input conversion (convert.py)."""
-    spec = serving.get("input") or {"kind": "list"}
     expected = {t["name"]: t for t in input_tensors(serving, None)}
     missing = [name for name in expected if name not in tensors]
     if missing:
@@ -398,7 +395,7 @@ def model_input(serving: dict, tensors: dict):
         raise BadRequest(
             400, f"unknown input {unknown[0]!r}; the model takes inputs {list(expected)}"
         )
-    kind = spec.get("kind")
+    kind = serving.input.kind
     for name, (datatype, _) in tensors.items():
         wanted = expected[name]["datatype"]
         if kind in ("dataframe", "ndarray", "tensor") and datatype != wanted:
@@ -570,7 +567,7 @@ def _json(status, payload, headers=()):
 # -- the OpenAPI document's part ---------------------------------------------------------------
 
 
-def openapi_paths(serving: dict, sample) -> dict:
+def openapi_paths(serving: ServingSpec, sample) -> dict:
     """The /v2 paths for openapi.py, with the model's name and version as the only values."""
     name, version = model_name(serving), model_version(serving)
     name_parameter = {
@@ -755,7 +752,7 @@ def _example_request(serving, sample):
     if not isinstance(rows, list) or not rows:
         return None
     tensors = input_tensors(serving, sample)
-    if (serving.get("input") or {}).get("kind") == "dataframe":
+    if serving.input.kind == "dataframe":
         if not all(isinstance(row, dict) for row in rows):
             return None
         inputs = [

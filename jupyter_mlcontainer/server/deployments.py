@@ -6,8 +6,9 @@ from __future__ import annotations
 import tornado
 from jupyter_server.auth.decorator import authorized
 
+from ..deploy.plan import DeployOptions, check_replicas
 from .base import MLContainerHandler
-from .validation import DEPLOY_FIELDS, ROLLOUT_FIELDS, SCALE_FIELDS, check_fields
+from .validation import ROLLOUT_FIELDS, SCALE_FIELDS, check_fields, read_options
 
 
 def _engine():
@@ -42,26 +43,17 @@ class DeploymentListHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized(action="write")
     def post(self):
-        """{"source", "replicas", "port"?, "name"?, "init_swarm"?} → a deploy job."""
-        from ..deploy.replicas import check_replicas, deploy
+        """A body of DeployOptions' fields ("source" required) → a deploy job."""
+        from ..deploy.replicas import deploy
 
-        body = check_fields(self.json_body(), DEPLOY_FIELDS, required=("source",))
-        source = body.pop("source")
-        check_replicas(body.get("replicas", 2), least=1)
+        options = read_options(self.json_body(), DeployOptions)
         config = self.mlcontainer_config
         self.accepted(
             self.jobs.submit_task(
                 "deploy",
-                body.get("name", source),
-                lambda on_event: deploy(
-                    _engine(),
-                    source,
-                    run_options=config.run_options(),
-                    labels=config.labels,
-                    on_event=on_event,
-                    **body,
-                ),
-                source=source,
+                options.name or options.source,
+                lambda on_event: deploy(_engine(), options, config, on_event),
+                source=options.source,
             )
         )
 
@@ -76,7 +68,7 @@ class DeploymentHandler(DeploymentRoutes):
     @authorized(action="write")
     async def patch(self, name):
         """{"replicas": N} → a scale job."""
-        from ..deploy.replicas import check_replicas, scale
+        from ..deploy.replicas import scale
 
         count = check_fields(self.json_body(), SCALE_FIELDS, required=("replicas",))["replicas"]
         check_replicas(count)

@@ -5,35 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..deploy.plan import DeployOptions, PushOptions
 from ..errors import HiddenPath, InvalidRequest, NotebookNotFound, PathOutsideRoot
-from ..options import json_fields, options_from
+from ..options import json_fields, options_from, required_fields
 from ..pipeline.plan import ExportOptions
 
 #: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be); the
 #: build options come from their one declaration on ExportOptions.
 JOB_FIELDS = {
     "path": (str, "the notebook's path relative to the server root"),
-    **json_fields(),
+    **json_fields(ExportOptions),
     "kernel_id": (str, "the id of the notebook's running kernel"),
 }
+JOB_REQUIRED = ("path",)
 
-
-#: The body of POST /mlcontainer/push.
-PUSH_FIELDS = {
-    "source": (str, "an instance's name, a notebook's image name, or an image reference"),
-    "to": (str, "REGISTRY/REPOSITORY[:TAG], e.g. 127.0.0.1:5000/team/iris"),
-}
-
-
-#: The body of POST /mlcontainer/deployments.
-DEPLOY_FIELDS = {
-    "source": (str, "an instance's name, a notebook's image name, or an image reference"),
-    "replicas": (int, "how many replicas serve it (default 2)"),
-    "port": (int, "the front's port on 127.0.0.1 (default: a free one)"),
-    "name": (str, "the deployment's name (default: the instance's or image's)"),
-    "init_swarm": (bool, "true to turn on Docker's swarm mode if it is off"),
-    "allow_foreign": (bool, "true to deploy an image that jupyter-mlcontainer did not build"),
-}
+#: The bodies of POST /mlcontainer/push and POST /mlcontainer/deployments, from their declarations.
+PUSH_FIELDS = json_fields(PushOptions)
+DEPLOY_FIELDS = json_fields(DeployOptions)
 #: The body of PATCH /mlcontainer/deployments/<name>.
 SCALE_FIELDS = {"replicas": (int, "the number of replicas wanted")}
 #: The body of POST /mlcontainer/deployments/<name>/rollout.
@@ -52,6 +40,12 @@ def parse_json_body(raw: bytes) -> dict:
     return body
 
 
+def read_options(body: dict, declaration: type):
+    """A deploy's or a push's options from a REST body, checked against their declaration."""
+    given = check_fields(body, json_fields(declaration), required_fields(declaration))
+    return options_from(declaration, given)
+
+
 def check_fields(body: dict, fields: dict, required: tuple = ()) -> dict:
     """The fields of `body` that are set, each of its expected type; unknown or mistyped ones are refused."""
     unknown = sorted(set(body) - set(fields))
@@ -63,10 +57,17 @@ def check_fields(body: dict, fields: dict, required: tuple = ()) -> dict:
             raise InvalidRequest(f"The field {key!r} is required.", _expected(fields))
     for key, value in given.items():
         kind, description = fields[key]
-        # bool is an int in Python; a port of `true` is still a mistake.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not _is_json(value, kind):
             raise InvalidRequest(f"The field {key!r} must be {description}.", _expected(fields))
     return given
+
+
+def _is_json(value, kind: type) -> bool:
+    """Types as JSON has them: `true` is no number (though bool is an int in Python), and any
+    number is a float."""
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def _expected(fields: dict) -> str:
@@ -123,7 +124,7 @@ def read_job_request(
     body: dict, root_dir: str, allow_hidden: bool = False
 ) -> tuple[ExportOptions, str | None]:
     """POST /mlcontainer/jobs body → the pipeline's options and the kernel to capture from."""
-    given = check_fields(body, JOB_FIELDS, required=("path",))
+    given = check_fields(body, JOB_FIELDS, JOB_REQUIRED)
     if given.get("model") and given.get("entry"):
         raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
     if not 0 <= given.get("port", 0) <= 65535:
@@ -134,4 +135,7 @@ def read_job_request(
     notebook = resolve_notebook(root_dir, given.pop("path"), allow_hidden)
     kernel_id = given.pop("kernel_id", None)
     values = {key: value for key, value in given.items() if value != ""}
-    return options_from(values, str(notebook), run=given.get("run", True)), kernel_id
+    options = options_from(
+        ExportOptions, values, notebook=str(notebook), run=given.get("run", True)
+    )
+    return options, kernel_id

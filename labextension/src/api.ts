@@ -179,22 +179,8 @@ export interface ICandidates {
   defaults: Record<string, string>;
 }
 
-export interface IJobRequest {
-  path: string;
-  model?: string;
-  entry?: string;
-  method?: string;
-  sample?: string;
-  name?: string;
-  run: boolean;
-  port?: number;
-  kernel_id?: string;
-  base_image?: string;
-  system_packages?: string[];
-  keep_gpu_packages?: boolean;
-  /** Only the slice report: nothing is built. */
-  explain?: boolean;
-}
+/** The request bodies, generated from their Python declarations (scripts/request_types.py). */
+export type { IDeployRequest, IJobRequest, IPushRequest } from './requests';
 
 export interface IPredictResponse {
   status: number;

@@ -4,14 +4,13 @@ import { Widget } from '@lumino/widgets';
 import {
   IDeployment,
   IDeploymentList,
+  IDeployRequest,
   IProgressEvent,
   requestAPI
 } from './api';
 import { button, element } from './dom';
 import { JobLine, runJob } from './jobs';
-
-/** Replicas one front addresses (deploy/front.py MAX_REPLICAS). */
-const MAX_REPLICAS = 32;
+import { DEPLOY_DEFAULTS, MAX_REPLICAS } from './requests';
 
 /** The consent asked for before a deploy turns swarm mode on; never done unasked. */
 export const SWARM_CONSENT =
@@ -131,7 +130,7 @@ async function askForDeployment(
   swarm: string
 ): Promise<IDeployChoice | null> {
   let choice: IDeployChoice = {
-    replicas: '2',
+    replicas: String(DEPLOY_DEFAULTS.replicas),
     port: '',
     name: '',
     initSwarm: false
@@ -244,7 +243,7 @@ export class DeployControl {
     if (!choice) {
       return;
     }
-    const body = {
+    const body: IDeployRequest = {
       source: this.source,
       replicas: Number(choice.replicas),
       port: choice.port ? Number(choice.port) : undefined,

@@ -1,7 +1,7 @@
 import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { IProgressEvent, IPushResult } from './api';
+import { IProgressEvent, IPushRequest, IPushResult } from './api';
 import { button, element, formatBytes } from './dom';
 import { JobLine, runJob } from './jobs';
 
@@ -165,11 +165,12 @@ export class PushControl {
         this.showProgress(target, event.step, event.total, sent);
       }
     };
+    const body: IPushRequest = { source: this.source, to: target };
     try {
       const job = await runJob<IPushResult>(
         this.line,
         'push',
-        { method: 'POST', body: { source: this.source, to: target } },
+        { method: 'POST', body },
         onEvent,
         this.abort.signal
       );

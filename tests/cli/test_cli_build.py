@@ -18,7 +18,7 @@ def _run(*command, cwd=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
-def test_build_context_only_prints_json(tmp_path):
+def test_build_context_only_prints_json(tmp_path, kernel):
     result = _run(
         "jupyter",
         "mlcontainer",
@@ -81,7 +81,7 @@ def test_build_of_a_missing_notebook_fails_cleanly(tmp_path):
     assert result.returncode == 1 and "No notebook at" in result.stderr
 
 
-def test_nbconvert_exporter_writes_a_reproducible_context_archive(tmp_path):
+def test_nbconvert_exporter_writes_a_reproducible_context_archive(tmp_path, kernel):
     shutil.copy(EXAMPLES / "iris_classifier.ipynb", tmp_path / "iris.ipynb")
     archives = []
     for attempt in range(2):
@@ -147,7 +147,7 @@ def test_explain_prints_the_report_and_builds_nothing(tmp_path, engine, test_lab
     assert images_after == images_before, "nothing built"
 
 
-def test_context_only_writes_a_deterministic_report_and_json_has_it(tmp_path):
+def test_context_only_writes_a_deterministic_report_and_json_has_it(tmp_path, kernel):
     from report_notebook import write_report_notebook
 
     notebook = write_report_notebook(tmp_path)

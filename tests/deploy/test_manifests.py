@@ -309,10 +309,11 @@ def test_a_pushed_image_is_named_as_pushed_and_sized_from_its_running_instance(
     engine, stub_image, registry, test_labels
 ):
     from jupyter_mlcontainer.deploy.measure import manifests_for
+    from jupyter_mlcontainer.deploy.plan import PushOptions
     from jupyter_mlcontainer.deploy.push import push_image
     from jupyter_mlcontainer.readiness import wait_ready
 
-    pushed = push_image(engine, stub_image, f"{registry}/k8s/stub").target
+    pushed = push_image(engine, PushOptions(stub_image, f"{registry}/k8s/stub")).target
     assert pushed == f"{registry}/k8s/stub:v1"
     instance = wait_ready(engine, engine.run(stub_image, port=0, labels=test_labels))
     try:

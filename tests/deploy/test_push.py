@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.config import MLContainerConfig
+from jupyter_mlcontainer.deploy.plan import PushOptions
 from jupyter_mlcontainer.deploy.push import push_image
 from jupyter_mlcontainer.errors import PushFailed
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
@@ -50,11 +51,11 @@ def test_the_cli_pushes_by_image_name(built, registry, engine):
 
 def test_push_errors_say_what_to_do(engine, built, free_address):
     with pytest.raises(PushFailed, match="not REGISTRY/REPOSITORY"):
-        push_image(engine, built.tag, "team/iris")
+        push_image(engine, PushOptions(built.tag, "team/iris"))
     with pytest.raises(PushFailed, match="No instance or image is named"):
-        push_image(engine, "no-such-thing-anywhere", "127.0.0.1:5000/team/iris")
+        push_image(engine, PushOptions("no-such-thing-anywhere", "127.0.0.1:5000/team/iris"))
     with pytest.raises(PushFailed) as caught:
-        push_image(engine, built.tag, f"{free_address}/team/iris")
+        push_image(engine, PushOptions(built.tag, f"{free_address}/team/iris"))
     assert f"Check that a registry runs at {free_address}" in caught.value.hint
     assert not any(free_address in ref for ref in engine.image_refs(built.tag)), (
         "a failed push leaves no tag behind that would make the image look pushed"
@@ -77,7 +78,7 @@ def test_the_instance_object_pushes_its_image(engine, built, registry, test_labe
 # Last: it removes the image from the engine.
 def test_push_remove_pull_run_and_answer_like_the_notebook(engine, built, registry, test_labels):
     events = []
-    result = push_image(engine, "test-push", f"{registry}/team/iris", on_event=events.append)
+    result = push_image(engine, PushOptions("test-push", f"{registry}/team/iris"), events.append)
     content_hash = built.tag.rsplit(":", 1)[1]
     assert result.target == f"{registry}/team/iris:{content_hash}", "the content-hash tag"
     # Layers another repository of the registry has (the CLI test's) are mounted, not sent.
@@ -86,7 +87,7 @@ def test_push_remove_pull_run_and_answer_like_the_notebook(engine, built, regist
     assert [e.step for e in steps] == list(range(1, result.layers + 1))
     assert all(e.total == result.layers for e in steps)
 
-    again = push_image(engine, built.tag, f"{registry}/team/iris:again")
+    again = push_image(engine, PushOptions(built.tag, f"{registry}/team/iris:again"))
     assert again.layers_sent == 0 and again.bytes_sent == 0, "every layer is there already"
 
     engine.client.images.remove(built.image, force=True)  # every local tag of it

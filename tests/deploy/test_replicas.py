@@ -8,7 +8,9 @@ import time
 
 import pytest
 
+from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy import replicas
+from jupyter_mlcontainer.deploy.plan import DeployOptions
 from jupyter_mlcontainer.engine.base import ENTRY_LABEL
 from jupyter_mlcontainer.errors import (
     DeployFailed,
@@ -62,11 +64,8 @@ def images(engine, base_image, test_labels, tmp_path_factory) -> dict:
 def deployment(engine, swarm, images, test_labels):
     deployed = replicas.deploy(
         engine,
-        images["v1"],
-        replicas=3,
-        name=NAME,
-        labels=test_labels,
-        run_options={"memory": "256m", "cpus": 0.5},
+        DeployOptions(images["v1"], replicas=3, name=NAME, memory="256m", cpus=0.5),
+        MLContainerConfig(labels=test_labels),
     )
     yield deployed
     try:
@@ -100,12 +99,13 @@ class SwarmOff:
 
 def test_deploy_never_turns_swarm_mode_on_unasked():
     with pytest.raises(SwarmNotActive, match="--init-swarm"):
-        replicas.deploy(SwarmOff(), "mlcontainer/iris:latest", replicas=2)
+        replicas.deploy(SwarmOff(), DeployOptions("mlcontainer/iris:latest"), MLContainerConfig())
 
 
 def test_a_source_that_does_not_exist_changes_nothing_even_with_init_swarm():
     with pytest.raises(PushFailed, match="No instance or image is named 'no-such-model'"):
-        replicas.deploy(SwarmOff(), "no-such-model", replicas=2, init_swarm=True)
+        options = DeployOptions("no-such-model", init_swarm=True)
+        replicas.deploy(SwarmOff(), options, MLContainerConfig())
 
 
 def test_three_replicas_answer_through_one_url(engine, deployment):
@@ -246,5 +246,5 @@ def test_undeploy_removes_the_replicas_the_front_and_the_network(engine, deploym
 def test_an_image_not_built_here_is_refused_before_swarm_mode_is_touched(engine, serving_image):
     swarm_mode = engine.orchestrator().swarm_state()
     with pytest.raises(ForeignImage, match="--allow-foreign"):
-        replicas.deploy(engine, serving_image, init_swarm=True)
+        replicas.deploy(engine, DeployOptions(serving_image, init_swarm=True), MLContainerConfig())
     assert engine.orchestrator().swarm_state() == swarm_mode

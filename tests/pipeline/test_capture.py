@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 import types
@@ -135,7 +134,7 @@ def test_native_formats_round_trip_through_the_runtime_loader(tmp_path, monkeypa
     }
     assert saved["booster"]["format"] == "lightgbm" and saved["net"]["format"] == "torch"
     record = state_digest(tuple(saved.values()))  # what the runtime checks each state file against
-    (tmp_path / "artifacts" / "state.json").write_text(json.dumps(record))
+    (tmp_path / "artifacts" / "state.json").write_text(record.to_json())
     monkeypatch.setenv("MLCONTAINER_ROOT", str(tmp_path))
     rows = rng.random((4, 3))
     loaded = runtime_state.load_state(saved["booster"]["file"], "lightgbm", __name__)

@@ -63,7 +63,7 @@ def test_links_and_files_are_refused(tmp_path):
     assert (target / "Dockerfile").is_file()
 
 
-def test_a_full_disk_is_said_plainly_and_the_next_build_elsewhere_works(tmp_path):
+def test_a_full_disk_is_said_plainly_and_the_next_build_elsewhere_works(tmp_path, kernel):
     """A context folder on a 64 KiB tmpfs: writing it fails with DiskFull naming the file and
     --out; the same notebook then builds its context in a folder with room."""
     import os

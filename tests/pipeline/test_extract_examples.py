@@ -14,6 +14,8 @@ import pytest
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.workflow import containerize
 
+pytestmark = pytest.mark.usefixtures("kernel")  # each test runs notebooks
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NEVER_IN_LOCK = {"jupyterlab", "jupyter-server", "ipykernel", "matplotlib", "notebook", "nbconvert"}
 

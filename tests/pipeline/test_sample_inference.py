@@ -25,7 +25,7 @@ CELLS = [
 ]
 
 
-def test_a_function_that_prepares_raw_records_is_sampled_with_them(tmp_path):
+def test_a_function_that_prepares_raw_records_is_sampled_with_them(tmp_path, kernel):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     nbformat.write(notebook, tmp_path / "passengers.ipynb")
     result = containerize(

@@ -10,6 +10,8 @@ from jupyter_mlcontainer.errors import SecretFound
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.workflow import containerize
 
+pytestmark = pytest.mark.usefixtures("kernel")  # each test runs notebooks
+
 #: AWS's documented example key: the shape of a real one, valid for nobody.
 KEY_PARTS = ("AKIA", "IOSFODNN7EXAMPLE")
 

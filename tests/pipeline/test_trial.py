@@ -82,7 +82,9 @@ def test_a_python_without_the_package_is_explained(tmp_path):
     assert "installed in the kernel's environment" in caught.value.hint
 
 
-def test_a_rebuild_after_retraining_reuses_the_trial_until_a_package_changes(tmp_path, monkeypatch):
+def test_a_rebuild_after_retraining_reuses_the_trial_until_a_package_changes(
+    tmp_path, monkeypatch, kernel
+):
     """Re-trained, the same notebook's trial is reused (its key holds no value bytes); a pinned
     version the interpreter no longer has makes the next build run it again."""
     import json

@@ -48,7 +48,7 @@ def make_root(
         serving["batching"] = batching
     for name, write in (state or {}).items():
         write(path / "artifacts" / "state" / name)
-    (path / "artifacts" / "state.json").write_text(json.dumps(state_record(path)))
+    (path / "artifacts" / "state.json").write_text(state_record(path).to_json())
     notebook = {"path": "examples/test.ipynb", "sha256": "ab" * 32}
     (path / "artifacts" / "notebook.json").write_text(json.dumps(notebook))
     (app / "serving.json").write_text(json.dumps(serving))
@@ -58,7 +58,7 @@ def make_root(
     return path
 
 
-def state_record(root: Path) -> dict:
+def state_record(root: Path):
     """artifacts/state.json for the files in <root>/artifacts/state, as a build records it."""
     from jupyter_mlcontainer.pipeline.render import state_digest
 
@@ -79,7 +79,7 @@ def recorded_state(tmp_path, monkeypatch):
         state.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             (state / name).write_bytes(data)
-        (tmp_path / "artifacts" / "state.json").write_text(json.dumps(state_record(tmp_path)))
+        (tmp_path / "artifacts" / "state.json").write_text(state_record(tmp_path).to_json())
         return state
 
     return make

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mlcontainer.runtime.contract import (
-    PREDICT_ROUTES,
-    REQUEST_FORMS,
-    EntryNotCallable,
-    describe_entry,
-    entry_of,
-    resolve_entry,
-)
+from jupyter_mlcontainer.runtime.contract import PREDICT_ROUTES, REQUEST_FORMS
 from jupyter_mlcontainer.runtime.convert import BadRequest, extract, make_converter
 from jupyter_mlcontainer.runtime.openapi import build_openapi
+from jupyter_mlcontainer.runtime.spec import Entry, EntryNotCallable, InputSpec, ServingSpec
 
-SPEC = {
-    "kind": "dataframe",
-    "columns": ["age", "income"],
-    "dtypes": {"age": "int64", "income": "float64"},
-}
+SPEC = InputSpec("dataframe", ("age", "income"), {"age": "int64", "income": "float64"})
+SERVING = ServingSpec(Entry("function", "predict"), SPEC)
 #: A valid value for each form, for the dataframe above.
 VALUES = {
     "instances": [{"age": 31, "income": 1.5}],
@@ -30,7 +21,7 @@ VALUES = {
 
 
 def documented_keys(route: str) -> set:
-    document = build_openapi({"input": SPEC}, sample=None)
+    document = build_openapi(SERVING, sample=None)
     schema = document["paths"][route]["post"]["requestBody"]["content"]["application/json"][
         "schema"
     ]
@@ -76,7 +67,7 @@ def test_empty_columns_are_refused_as_empty_not_as_a_wrong_dtype():
     with pytest.raises(BadRequest) as caught:
         make_converter(SPEC)(*extract({"inputs": {"age": [], "income": []}}))
     assert caught.value.status == 400 and "at least one row" in caught.value.message
-    schema = build_openapi({"input": SPEC}, None)["paths"]["/predict"]["post"]["requestBody"]
+    schema = build_openapi(SERVING, None)["paths"]["/predict"]["post"]["requestBody"]
     inputs = next(
         alt
         for alt in schema["content"]["application/json"]["schema"]["oneOf"]
@@ -91,12 +82,12 @@ def test_the_entry_is_resolved_the_same_way_everywhere():
             return rows
 
     names = {"clf": Model(), "predict": len}
-    model = entry_of("model", "clf", "predict_proba")
-    assert resolve_entry(model, names.__getitem__)([1]) == [1]
-    assert resolve_entry(entry_of("function", "predict"), names.__getitem__)([1, 2]) == 2
+    model = Entry("model", "clf", "predict_proba")
+    assert model.resolve(names.__getitem__)([1]) == [1]
+    assert Entry("function", "predict").resolve(names.__getitem__)([1, 2]) == 2
     assert (
-        describe_entry(model) == "clf.predict_proba"
-        and describe_entry(entry_of("function", "predict")) == "predict()"
+        model.describe() == "clf.predict_proba"
+        and Entry("function", "predict").describe() == "predict()"
     )
     with pytest.raises(EntryNotCallable, match="has no method 'transform'"):
-        resolve_entry(entry_of("model", "clf", "transform"), names.__getitem__)
+        Entry("model", "clf", "transform").resolve(names.__getitem__)

@@ -13,6 +13,7 @@ from jupyter_mlcontainer.runtime.convert import (
     make_converter,
     to_jsonable,
 )
+from jupyter_mlcontainer.runtime.spec import InputSpec
 
 FRAME = {
     "kind": "dataframe",
@@ -30,7 +31,7 @@ ROW = {"visits": 3, "plan": "gold", "member": True, "city": "lyon", "score": 0.5
 
 
 def convert(spec, body, mlflow=False):
-    return make_converter(spec)(*extract(body, mlflow))
+    return make_converter(InputSpec.from_dict(spec))(*extract(body, mlflow))
 
 
 def test_dataframe_from_rows_has_the_columns_in_order_and_the_dtypes():

@@ -104,7 +104,7 @@ TOKEN_STATUS = {
 
 
 @pytest.mark.parametrize("method,route", ROUTES)
-async def test_a_token_opens_every_route(jp_fetch, method, route):
+async def test_a_token_opens_every_route(jp_fetch, engine, method, route):
     """The other side of the test above: with a token each route answers what it should."""
     status, body = await call(jp_fetch, method, route)
     assert status == TOKEN_STATUS[method, route], body

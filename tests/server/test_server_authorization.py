@@ -40,6 +40,6 @@ READ_STATUS = {
 
 
 @pytest.mark.parametrize("method,route", ROUTES)
-async def test_only_reads_pass_a_read_only_authorizer(jp_fetch, method, route):
+async def test_only_reads_pass_a_read_only_authorizer(jp_fetch, engine, method, route):
     status, body = await call(jp_fetch, method, route)
     assert status == (READ_STATUS[route] if method == "GET" else 403), body

@@ -84,7 +84,7 @@ def nothing_runs(monkeypatch):
 
 @pytest.mark.parametrize("method,route,fields", ROUTES, ids=[f"{m} {r}" for m, r, _ in ROUTES])
 async def test_generated_bodies_never_cause_a_server_error(
-    jp_fetch, nothing_runs, method, route, fields
+    jp_fetch, engine, nothing_runs, method, route, fields
 ):
     rng = random.Random(f"{SEED}{route}")
     statuses = {}

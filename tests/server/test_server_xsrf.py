@@ -40,7 +40,7 @@ async def test_a_session_without_the_xsrf_token_is_refused(jp_fetch, jp_serverap
 
 @pytest.mark.parametrize("method,route", ROUTES)
 async def test_a_session_with_the_xsrf_token_answers_as_a_token_does(
-    jp_fetch, jp_serverapp, method, route
+    jp_fetch, jp_serverapp, engine, method, route
 ):
     session = await login(jp_fetch, jp_serverapp)
     xsrf = secrets.token_hex(16)
