@@ -26,16 +26,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from cleanup import remove_images  # noqa: E402
-from notebook_image import build_notebook_image  # noqa: E402
+from notebook_image import IRIS, build_notebook_image  # noqa: E402
 from peer_servers import HostServer, OurContainer  # noqa: E402
 
 LABELS = {"io.mlcontainer.benchmark": "cold-start"}
-IRIS = """from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-
-X, y = load_iris(return_X_y=True)
-model = LogisticRegression(max_iter=1000).fit(X, y)
-"""
 #: Run inside the image: the runtime's start, step by step, as `serve` goes through it.
 TIMELINE = """
 import json, subprocess, sys, time

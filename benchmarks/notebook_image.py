@@ -18,6 +18,14 @@ from jupyter_mlcontainer.engine.baseimage import base_image_tag
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.workflow import containerize
 
+#: The iris notebook of a few lines that the benchmarks serve: it defines `model`.
+IRIS = """from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_iris(return_X_y=True)
+model = LogisticRegression(max_iter=1000).fit(X, y)
+"""
+
 
 @dataclass
 class NotebookImage:

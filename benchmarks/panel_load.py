@@ -21,19 +21,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import run_wrk  # noqa: E402
-from notebook_image import build_notebook_image  # noqa: E402
+from notebook_image import IRIS, build_notebook_image  # noqa: E402
 from peer_servers import OurContainer  # noqa: E402
 
 from jupyter_mlcontainer.engine import DockerEngine  # noqa: E402
 from jupyter_mlcontainer.widget.loadtest import MAX_REQUESTS, run_load_test  # noqa: E402
 
 LABELS = {"io.mlcontainer.benchmark": "panel-load"}
-IRIS = """from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-
-X, y = load_iris(return_X_y=True)
-model = LogisticRegression(max_iter=1000).fit(X, y)
-"""
 CLIENTS = 4
 
 

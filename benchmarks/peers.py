@@ -34,19 +34,14 @@ sys.path.insert(0, str(HERE))
 
 from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
-from notebook_image import build_notebook_image  # noqa: E402
+from notebook_image import IRIS, build_notebook_image  # noqa: E402
 from peer_servers import VENV, OurContainer, host_servers, make_venv, venv_commands  # noqa: E402
 from peers_chart import draw_peers_chart  # noqa: E402
 from process_memory import pss_mb  # noqa: E402
 
 LABELS = {"io.mlcontainer.benchmark": "peers"}
 MODELS = {
-    "iris": """from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-
-X, y = load_iris(return_X_y=True)
-model = LogisticRegression(max_iter=1000).fit(X, y)
-""",
+    "iris": IRIS,
     "forest": """from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 
