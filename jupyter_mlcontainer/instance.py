@@ -61,14 +61,12 @@ class ServingInstance:
     id = property(lambda self: self.instance.id, doc="the container's id")
     image = property(lambda self: self.instance.image, doc="the image it runs")
 
-    def push(self, to: str, on_event=None, **options):
+    def push(self, to: str, on_event=None):
         """Push this instance's image to `to` (`REGISTRY/REPOSITORY[:TAG]`, default tag: the
-        content hash) with your Docker credentials; takes PushOptions' other fields; returns a
-        PushResult."""
+        content hash) with your Docker credentials; returns a PushResult."""
         from .deploy.push import push_image
 
-        chosen = PushOptions(self.image, to, **options)
-        return push_image(self.engine, chosen, on_event or notebook_progress())
+        return push_image(self.engine, PushOptions(self.image, to), on_event or notebook_progress())
 
     def drift(self):
         """Does the image still match? The notebook on disk, the kernel's packages and, from

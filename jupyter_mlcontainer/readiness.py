@@ -27,14 +27,7 @@ def wait_ready(
     while True:
         current = engine.find_instance(instance.id)
         if not current.url:
-            raise _failed(
-                engine,
-                current,
-                f"{current.name} stopped (exit code {current.exit_code}) before it was ready."
-                if not current.oom_killed
-                else f"{current.name} was {current.state} before it was ready: give it more "
-                "memory (`--memory`).",
-            )
+            raise _failed(engine, current, _stopped(current, "before it was ready."))
         answer = _probe(current.url, path, timeout=min(2.0, timeout))
         if answer is not None and answer.status == 404 and path == "/ready":
             path = "/health"
@@ -82,16 +75,21 @@ def _wait_for_line(
 ) -> Instance:
     deadline = time.monotonic() + timeout
     while True:
+        if line in engine.logs(instance.id, tail=LOG_TAIL):
+            return engine.find_instance(instance.id)
         current = engine.find_instance(instance.id)
         if current.status != "running":
-            raise _failed(
-                engine, current, f"{current.name} stopped (exit code {current.exit_code}) {stopped}"
-            )
-        if line in engine.logs(instance.id, tail=LOG_TAIL):
-            return current
+            raise _failed(engine, current, _stopped(current, stopped))
         if time.monotonic() >= deadline:
             raise _failed(engine, current, f"{current.name} was not ready after {timeout:g} s.")
         time.sleep(interval)
+
+
+def _stopped(instance: Instance, when: str) -> str:
+    """Why `instance` is not running, `when` it stopped; a memory kill says what to do."""
+    if instance.oom_killed:
+        return f"{instance.name} was {instance.state} {when} Give it more memory (`--memory`)."
+    return f"{instance.name} stopped (exit code {instance.exit_code}) {when}"
 
 
 def _load_failed(answer: Response) -> bool:

@@ -136,15 +136,13 @@ def hand_over(
     )
 
 
-def retire(engine: ContainerEngine, previous: Instance) -> threading.Thread:
+def retire(engine: ContainerEngine, previous: Instance) -> None:
     """Retire `previous` in the background: it closes its listeners at once, then drains for a
     second (runtime/handover.py) while its successor already serves. Not a daemon thread, so a
     command line waits for it."""
-    thread = threading.Thread(
+    threading.Thread(
         target=engine.retire, args=(previous.id,), name=f"mlcontainer-retire-{previous.name}"
-    )
-    thread.start()
-    return thread
+    ).start()
 
 
 def restart(engine: ContainerEngine, previous: Instance, successor: Successor, on_event: EventSink):

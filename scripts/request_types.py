@@ -15,8 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's declarations, not an installed copy's
 
-from jupyter_mlcontainer.deploy.front import MAX_REPLICAS  # noqa: E402
-from jupyter_mlcontainer.deploy.plan import DeployOptions, PushOptions  # noqa: E402
+from jupyter_mlcontainer.deploy.plan import (  # noqa: E402
+    MAX_REPLICAS,  # noqa: E402
+    DeployOptions,
+    PushOptions,
+)
 from jupyter_mlcontainer.options import declared_options, required_fields  # noqa: E402
 from jupyter_mlcontainer.server.validation import (  # noqa: E402
     DEPLOY_FIELDS,

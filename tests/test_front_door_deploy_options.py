@@ -29,7 +29,7 @@ from jupyter_mlcontainer.options import (
     required_fields,
 )
 from jupyter_mlcontainer.pipeline.plan import option
-from jupyter_mlcontainer.server.validation import DEPLOY_FIELDS, PUSH_FIELDS, read_options
+from jupyter_mlcontainer.server.validation import read_options
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "request_types.py"
 DECLARATIONS = {"deploy": DeployOptions, "push": PushOptions}
@@ -68,7 +68,6 @@ def test_the_cli_takes_every_option(command):
 @pytest.mark.parametrize("command", DECLARATIONS)
 def test_the_rest_body_takes_every_option(command):
     declaration, values = DECLARATIONS[command], given(DECLARATIONS[command])
-    assert set({"deploy": DEPLOY_FIELDS, "push": PUSH_FIELDS}[command]) == set(values)
     assert read_options(values, declaration) == declaration(**values)
 
 
@@ -144,7 +143,10 @@ def test_replicas_and_instances_run_with_the_configured_limits_and_the_given_one
     assert limits == {"harden": False, "memory": "2g", "cpus": 2.0}
 
 
-def test_a_new_deploy_option_reaches_every_front_door():
+def test_a_new_deploy_option_reaches_each_derived_surface():
+    """A field added to a declaration reaches every surface derived from it: the argparse
+    arguments, the REST body's check, the keyword signature and the TypeScript interface (the
+    real front doors are built from these same functions: the tests above)."""
     canary = option(False, "send a share of the requests to the new image")
     extended = make_dataclass(
         "Extended", [("canary", bool, canary)], bases=(DeployOptions,), frozen=True

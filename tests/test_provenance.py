@@ -87,15 +87,19 @@ def test_the_image_records_cells_state_and_kernel(engine, built, test_labels):
     assert (labels[NAME_LABEL], labels[MANAGED_LABEL]) == ("drift_model", "true")
     assert len(labels[CODE_SHA256_LABEL]) == len(labels[NOTEBOOK_SHA256_LABEL]) == 64
     assert test_labels.items() <= labels.items()
-    serving = json.loads(engine.read_image_file(image, "/srv/app/serving.json"))
-    notebook = json.loads(engine.read_image_file(image, "/srv/artifacts/notebook.json"))
+    files = engine.read_image_files(
+        image,
+        ["/srv/app/serving.json", "/srv/artifacts/notebook.json", "/srv/artifacts/state.json"],
+    )
+    serving = json.loads(files["/srv/app/serving.json"])
+    notebook = json.loads(files["/srv/artifacts/notebook.json"])
     cells = notebook["cells"]
     assert [cell["index"] for cell in cells] == [0, 1, 2, 3]
     assert all(cell["id"] for cell in cells)
     assert cells[2]["first_line"] == "def predict(X):"
     # a re-training, saved or not, leaves app/ and its layer as they were
     assert "state" not in serving and "notebook" not in serving
-    state = json.loads(engine.read_image_file(image, "/srv/artifacts/state.json"))
+    state = json.loads(files["/srv/artifacts/state.json"])
     assert set(state["files"]) == {"labels.joblib"}
 
 

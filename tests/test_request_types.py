@@ -7,10 +7,6 @@ import re
 import runpy
 from pathlib import Path
 
-from jupyter_mlcontainer.deploy.front import MAX_REPLICAS
-from jupyter_mlcontainer.deploy.plan import DeployOptions
-from jupyter_mlcontainer.server.validation import DEPLOY_FIELDS, JOB_FIELDS, PUSH_FIELDS
-
 SCRIPT = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "request_types.py"))
 COMMITTED = SCRIPT["TARGET"].read_text()
 
@@ -21,20 +17,9 @@ def test_the_committed_request_types_are_up_to_date():
     )
 
 
-def test_each_request_interface_has_the_fields_the_server_checks():
-    interfaces = {
-        name: set(re.findall(r"^  (\w+)\??:", body, re.MULTILINE))
-        for name, body in re.findall(r"export interface (\w+) \{\n(.*?)\n\}", COMMITTED, re.DOTALL)
-    }
-    assert interfaces == {
-        "IJobRequest": set(JOB_FIELDS),
-        "IDeployRequest": set(DEPLOY_FIELDS),
-        "IPushRequest": set(PUSH_FIELDS),
-    }
-    assert {"allow_secrets", "no_cache"} <= interfaces["IJobRequest"]
-
-
-def test_the_deploy_dialog_starts_from_the_declared_defaults():
-    defaults = re.search(r"DEPLOY_DEFAULTS = \{(.*?)\}", COMMITTED, re.DOTALL).group(1)
-    assert f"replicas: {DeployOptions.replicas}," in defaults
-    assert f"MAX_REPLICAS = {MAX_REPLICAS};" in COMMITTED
+def test_the_hand_written_frontend_takes_its_defaults_and_limits_from_the_generated_file():
+    """The deploy dialog must not carry its own copy of the default or the limit."""
+    dialog = (SCRIPT["TARGET"].parent / "deploy.ts").read_text()
+    assert "String(DEPLOY_DEFAULTS.replicas)" in dialog
+    assert "String(MAX_REPLICAS)" in dialog
+    assert not re.search(r"replicas: '\d+'|replicas: \d+|max = '\d+'", dialog)

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from ..engine.base import IMAGE_NAMESPACE, MANAGED_LABEL, ContainerEngine, label
 from ..events import EventSink, ProgressEvent, ignore_events
+from .plan import MAX_REPLICAS
 
-#: Replicas one front can address (HAProxy's server-template slots).
-MAX_REPLICAS = 32
 #: The front's container reads the service to resolve from here.
 SERVICE_VARIABLE = "MODEL_SERVICE"
 #: The front's statistics page; with ";csv", one row per replica slot: its address and state.

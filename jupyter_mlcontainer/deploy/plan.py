@@ -8,8 +8,9 @@ from dataclasses import MISSING, dataclass, fields
 
 from ..errors import InvalidRequest
 from ..pipeline.plan import option
-from .front import MAX_REPLICAS
 
+#: Replicas one deployment's front can address (its HAProxy server-template slots).
+MAX_REPLICAS = 32
 SOURCE_HELP = "an instance's name, a notebook's image name, or an image reference"
 
 
@@ -20,9 +21,9 @@ class RunLimits:
 
     harden: bool | None = option(
         None,
-        "whether to run with least privilege: a read-only root filesystem, a 64 MB /tmp, no "
-        "capabilities, no-new-privileges (default: configured as MLContainerConfig.harden, on); "
-        "off (--no-harden), a writable root and Docker's default capabilities",
+        "turn least privilege off (REST: false): a writable root filesystem and Docker's "
+        "default capabilities (default: as MLContainerConfig.harden says, on: a read-only root, "
+        "a 64 MB /tmp, no capabilities, no-new-privileges)",
         flag="--no-harden",
     )
     memory: str | None = option(

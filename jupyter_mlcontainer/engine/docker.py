@@ -318,11 +318,6 @@ class DockerEngine:
             container.remove(force=True)
 
     @reaches_engine
-    def read_image_file(self, image: str, path: str) -> bytes:
-        """One file's bytes out of an image."""
-        return self.read_image_files(image, [path])[path]
-
-    @reaches_engine
     def read_image_files(
         self, image: str, paths: list[str], optional: tuple = ()
     ) -> dict[str, bytes | None]:

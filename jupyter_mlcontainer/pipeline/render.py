@@ -61,14 +61,15 @@ class BuildContext:
     path: Path
     content_hash: str  # over everything but the wheels, which the lock file stands for
     base_image: str
-    below_state_hash: str = ""  # over everything but the wheels and STATE_ENTRIES
+    below_state_hash: str  # over everything but the wheels and STATE_ENTRIES
 
 
 def render_serving_files(
     plan: ServingPlan, capture: Capture, destination: Path, local_module_files: list[Path]
 ) -> None:
     """What the served code loads: `app/` (generated module, runtime, local modules,
-    serving.json), `artifacts/files/` and `sample.json`, beside the state files capture wrote
+    serving.json), `artifacts/files/`, the records `artifacts/notebook.json` and
+    `artifacts/state.json`, and `sample.json`, beside the state files capture wrote
     into `destination` (prepared by `prepare_destination`). The trial run loads exactly these."""
     destination = Path(destination)
     app = destination / "app"

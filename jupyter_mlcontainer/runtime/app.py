@@ -143,13 +143,7 @@ class App:
             form, value = extract(payload)
             if self.batcher.accepts(form, value):
                 return json_response(200, response(await self.batcher.predict(form, value)))
-        if service.slow:
-            result = await asyncio.get_running_loop().run_in_executor(
-                self.exchange.worker(), service.predict, payload, mlflow
-            )
-        else:
-            result = service.predict(payload, mlflow)
-        return json_response(200, result)
+        return json_response(200, await self.exchange.call_model(service.predict, payload, mlflow))
 
     async def health(self, scope, receive):
         return json_response(200, {"status": "ok"})

@@ -31,11 +31,18 @@ def drain_before_stopping(server, app, seconds: float):
         if sig != signal.SIGTERM or seconds <= 0 or app.draining:
             stop(sig, frame)
             return
-        app.draining = True
         log.info("SIGTERM: draining for %g s, then stopping", seconds)
-        timer = threading.Timer(seconds, stop, (sig, frame))
-        timer.daemon = True
-        timer.start()
+        drain_then(app, seconds, lambda: stop(sig, frame))
 
     server.handle_exit = handle_exit  # uvicorn installs self.handle_exit as the signal handler
     return server
+
+
+def drain_then(app, seconds: float, stop) -> None:
+    """Answer as a draining server does (`/ready` 503, connections closed after each response)
+    for `seconds`, then call `stop()`: on SIGTERM here, and when a successor takes the port over
+    (handover.py)."""
+    app.draining = True
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()

@@ -60,16 +60,21 @@ class Exchange:
     async def call_model(self, function, *args):
         """`function(*args)` inline, or on the worker thread once predictions are slow."""
         if self.service.slow:
-            return await asyncio.get_running_loop().run_in_executor(self.worker(), function, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._worker(), function, *args)
         return function(*args)
 
     def unready(self):
         """The 503 answer of a server that should get no new traffic, or None when it should."""
-        if self.draining:
-            return json_response(503, {"status": "draining", "error": "the server is stopping"})
-        return None if self.service.ready else not_ready(self.service)
+        reason = self.unready_reason()
+        return None if reason is None else json_response(503, *reason)
 
-    def worker(self):
+    def unready_reason(self):
+        """(payload, headers) saying why no new traffic should come here, or None."""
+        if self.draining:
+            return {"status": "draining", "error": "the server is stopping"}, ()
+        return None if self.service.ready else _not_ready_reason(self.service)
+
+    def _worker(self):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="mlcontainer-predict"
@@ -110,14 +115,16 @@ async def _drain(receive, deadline):
 
 
 def not_ready(service):
+    """The 503 answer while the model is loading, or after it failed to."""
+    return json_response(503, *_not_ready_reason(service))
+
+
+def _not_ready_reason(service):
     if service.status == "failed":
-        return json_response(
-            503, {"status": "failed", "error": f"the model failed to load: {service.error}"}
-        )
-    return json_response(
-        503,
+        return {"status": "failed", "error": f"the model failed to load: {service.error}"}, ()
+    return (
         {"status": "loading", "error": "the model is still loading; retry shortly"},
-        [(b"retry-after", b"1")],
+        ((b"retry-after", b"1"),),
     )
 
 

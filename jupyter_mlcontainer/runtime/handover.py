@@ -15,7 +15,8 @@ import logging
 import os
 import signal
 import socket
-import threading
+
+from .draining import drain_then
 
 log = logging.getLogger("mlcontainer")
 
@@ -66,11 +67,10 @@ def hand_over_when_asked(server, app) -> None:
     def retire(signum, frame):
         if not loop or app.draining:
             return
-        app.draining = True
+        # Draining first: every response from here on closes its connection. The SIGTERM
+        # handler then stops at once, as it does for a server that is draining already.
+        drain_then(app, RETIRE_DRAIN_SECONDS, lambda: server.handle_exit(signal.SIGTERM, None))
         loop[0].call_soon_threadsafe(stop_listening)
-        timer = threading.Timer(RETIRE_DRAIN_SECONDS, server.handle_exit, (signal.SIGTERM, None))
-        timer.daemon = True
-        timer.start()
 
     server.startup = started
     signal.signal(RETIRE_SIGNAL, retire)

@@ -17,7 +17,7 @@ from . import fastjson
 from .batch import BatchError, _csv_rows
 from .contract import response
 from .convert import BadRequest, decode, extract, to_jsonable
-from .exchange import not_ready
+from .exchange import json_response, not_ready
 
 CSV = b"text/csv"
 
@@ -45,7 +45,7 @@ class MLflowScoring:
             form, value = extract(payload, mlflow=True)
             if batcher.accepts(form, value):
                 predictions = await batcher.predict(form, value)
-                return 200, fastjson.dumps(response(predictions)), b"application/json", []
+                return json_response(200, response(predictions))
         result = await self.exchange.call_model(_predict, service, payload, params)
         return 200, result, b"application/json", []
 

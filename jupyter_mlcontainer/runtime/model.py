@@ -36,7 +36,9 @@ class SampleMismatch(Exception):
 
 
 class ModelService:
-    """Owns serving.json, sample.json and, once loaded, the entry point; knows whether it is ready."""
+    """Owns the spec (serving.json, with the notebook's record merged in; state.py checks the
+    state's own record), sample.json and, once loaded, the entry point; knows whether it is
+    ready."""
 
     def __init__(self, root):
         self.root = root

@@ -1,7 +1,9 @@
 """`app/serving.json`, the contract between the build and the runtime of every image, as values.
 
-The build writes it (`ServingSpec.to_json`); the runtime, the magic and the drift check read it
-(`ServingSpec.from_json`), so that none of them indexes its keys by hand. An image outlives the
+The build writes it (`ServingSpec.to_json`) and the records beside the state
+(`NotebookRecord`, `StateRecord`); the runtime, the magic and the drift check read it
+(`ServingSpec.from_json`, with the records merged in by `with_records`), so that none of them
+indexes its keys by hand. An image outlives the
 version that built it: a key an older build left out takes its default, and a key a newer one
 added is ignored. Standard library only: this module runs inside every image.
 """
@@ -259,6 +261,13 @@ def _build(cls, data, where: str, **convert):
     missing = [name for name in required if name not in values]
     if missing:
         raise SpecError(f"{where} lacks {', '.join(map(repr, missing))}")
+    for key, make in convert.items():  # tuple("abc") and dict([...]) would not refuse them
+        json_type = {tuple: list, dict: dict}.get(make)
+        if json_type and key in values and not isinstance(values[key], json_type):
+            raise SpecError(
+                f"{where}'s {key!r} is {type(values[key]).__name__}, not a JSON "
+                + ("array" if json_type is list else "object")
+            )
     try:
         return cls(**{k: convert[k](v) if k in convert else v for k, v in values.items()})
     except SpecError:

@@ -9,6 +9,7 @@ beside the state, not in app/, so that a re-training changes only the image's la
 """
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import pickle
@@ -42,9 +43,7 @@ def load_state(filename: str, fmt: str, module_name: str):
 def _check_recorded(path):
     """Refuse a state file that the build did not write as it is now (swapped or edited in the
     image or the context afterwards)."""
-    record = root() / STATE_RECORD
-    recorded = StateRecord.from_json(record.read_text(encoding="utf-8")).files
-    expected = recorded.get(path.name)
+    expected = _recorded_files(root()).get(path.name)
     if expected is None:
         raise ValueError(
             f"state file {path.name} is not one the build recorded in {STATE_RECORD}; only "
@@ -56,6 +55,13 @@ def _check_recorded(path):
             f"sha256 is not the one in {STATE_RECORD}): it was changed after the build; build "
             "the image again from the notebook"
         )
+
+
+@functools.cache
+def _recorded_files(serving_root) -> dict:
+    """file name → sha256, read once however many state files the generated module loads."""
+    record = serving_root / STATE_RECORD
+    return StateRecord.from_json(record.read_text(encoding="utf-8")).files
 
 
 @contextlib.contextmanager

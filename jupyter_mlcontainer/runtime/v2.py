@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import PurePosixPath
 
 from .convert import BadRequest, to_jsonable
-from .exchange import not_ready
+from .exchange import json_response, not_ready
 from .spec import ServingSpec
 
 #: The protocol's datatypes → numpy dtype names (little-endian, as the binary extension sends them).
@@ -163,7 +163,7 @@ class OpenInference:
     # -- health and metadata -------------------------------------------------------------------
 
     async def server_metadata(self, scope, receive):
-        return _json(
+        return json_response(
             200,
             {
                 "name": "jupyter-mlcontainer",
@@ -173,7 +173,7 @@ class OpenInference:
         )
 
     async def live(self, scope, receive):
-        return _json(200, {"live": True})
+        return json_response(200, {"live": True})
 
     async def server_ready(self, scope, receive):
         return self._readiness({})
@@ -183,16 +183,16 @@ class OpenInference:
         return self._readiness({"name": name})
 
     def _readiness(self, body):
-        unready = self.exchange.unready()
-        if unready is None:
-            return _json(200, {**body, "ready": True})
-        status, payload, _, headers = unready
-        return _json(status, {**body, "ready": False, **json.loads(payload)}, headers)
+        reason = self.exchange.unready_reason()
+        if reason is None:
+            return json_response(200, {**body, "ready": True})
+        payload, headers = reason
+        return json_response(503, {**body, "ready": False, **payload}, headers)
 
     async def model_metadata(self, scope, receive, name, version):
         self._check_model(name, version)
         serving, sample = self.service.serving, self.service.sample
-        return _json(
+        return json_response(
             200,
             {
                 "name": model_name(serving),
@@ -553,15 +553,6 @@ def _to_binary(array, datatype):
         return b"".join(parts)
     dtype = "u1" if datatype == "BOOL" else DATATYPES[datatype]
     return array.astype(dtype).tobytes()
-
-
-def _json(status, payload, headers=()):
-    return (
-        status,
-        json.dumps(payload, separators=(",", ":")).encode(),
-        b"application/json",
-        list(headers),
-    )
 
 
 # -- the OpenAPI document's part ---------------------------------------------------------------

@@ -7,14 +7,9 @@ import tornado
 from jupyter_server.auth.decorator import authorized
 
 from ..deploy.plan import DeployOptions, check_replicas
+from ..engine import open_engine
 from .base import MLContainerHandler
 from .validation import ROLLOUT_FIELDS, SCALE_FIELDS, check_fields, read_options
-
-
-def _engine():
-    from ..engine import open_engine
-
-    return open_engine()
 
 
 class DeploymentRoutes(MLContainerHandler):
@@ -22,7 +17,7 @@ class DeploymentRoutes(MLContainerHandler):
         """The deployment, or DeploymentNotFound (404) before any job is queued."""
         from ..deploy.replicas import get_deployment
 
-        return await self.blocking(lambda: get_deployment(_engine(), name))
+        return await self.blocking(lambda: get_deployment(open_engine(), name))
 
 
 class DeploymentListHandler(MLContainerHandler):
@@ -32,7 +27,7 @@ class DeploymentListHandler(MLContainerHandler):
         from ..deploy.replicas import list_deployments
 
         def listing() -> dict:
-            engine = _engine()
+            engine = open_engine()
             return {
                 "swarm": engine.orchestrator().swarm_state(),
                 "deployments": [d.to_dict() for d in list_deployments(engine)],
@@ -52,7 +47,7 @@ class DeploymentListHandler(MLContainerHandler):
             self.jobs.submit_task(
                 "deploy",
                 options.name or options.source,
-                lambda on_event: deploy(_engine(), options, config, on_event),
+                lambda on_event: deploy(open_engine(), options, config, on_event),
                 source=options.source,
             )
         )
@@ -75,7 +70,7 @@ class DeploymentHandler(DeploymentRoutes):
         await self.existing(name)
         self.accepted(
             self.jobs.submit_task(
-                "scale", name, lambda on_event: scale(_engine(), name, count, on_event)
+                "scale", name, lambda on_event: scale(open_engine(), name, count, on_event)
             )
         )
 
@@ -87,7 +82,7 @@ class DeploymentHandler(DeploymentRoutes):
         await self.existing(name)
         self.accepted(
             self.jobs.submit_task(
-                "undeploy", name, lambda on_event: undeploy(_engine(), name, on_event)
+                "undeploy", name, lambda on_event: undeploy(open_engine(), name, on_event)
             )
         )
 
@@ -103,6 +98,6 @@ class DeploymentRolloutHandler(DeploymentRoutes):
         await self.existing(name)
         self.accepted(
             self.jobs.submit_task(
-                "rollout", name, lambda on_event: rollout(_engine(), name, image, on_event)
+                "rollout", name, lambda on_event: rollout(open_engine(), name, image, on_event)
             )
         )

@@ -48,7 +48,7 @@ export interface IDeployRequest {
   init_swarm?: boolean;
   /** deploy an image that jupyter-mlcontainer did not build (refused by default) */
   allow_foreign?: boolean;
-  /** whether to run with least privilege: a read-only root filesystem, a 64 MB /tmp, no capabilities, no-new-privileges (default: configured as MLContainerConfig.harden, on); off (--no-harden), a writable root and Docker's default capabilities */
+  /** turn least privilege off (REST: false): a writable root filesystem and Docker's default capabilities (default: as MLContainerConfig.harden says, on: a read-only root, a 64 MB /tmp, no capabilities, no-new-privileges) */
   harden?: boolean;
   /** memory limit as Docker takes it, e.g. 512m or 2g (default: configured) */
   memory?: string;

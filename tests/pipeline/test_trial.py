@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -12,6 +13,13 @@ from jupyter_mlcontainer.errors import TrialFailed
 from jupyter_mlcontainer.pipeline.plan import Capture, ServingPlan
 from jupyter_mlcontainer.pipeline.render import prepare_destination, render_serving_files
 from jupyter_mlcontainer.pipeline.trial import trial_run
+from jupyter_mlcontainer.runtime.spec import (
+    NOTEBOOK_RECORD,
+    SERVING_SPEC,
+    STATE_RECORD,
+    NotebookRecord,
+    StateRecord,
+)
 
 
 def _context(tmp_path, code: str, expected: list):
@@ -51,6 +59,15 @@ def test_a_module_imported_only_at_predict_time_is_pinned(tmp_path):
     assert "uvicorn" in result.packages
     assert "row 0 PASS" in result.report
     assert not list((context / "artifacts").glob(".trial*")), "the trial leaves no files behind"
+
+
+def test_the_build_keeps_its_records_beside_the_state_not_in_app(tmp_path):
+    """A re-training changes the records, so they stay out of app/ (and its image layer)."""
+    context = _context(tmp_path, "def predict(rows):\n    return [r * 2 for r in rows]", [2, 4])
+    serving = json.loads((context / SERVING_SPEC).read_text())
+    assert "notebook" not in serving and "state" not in serving
+    StateRecord.from_json((context / STATE_RECORD).read_text())
+    NotebookRecord.from_json((context / NOTEBOOK_RECORD).read_text())
 
 
 def test_a_context_given_by_a_relative_path_runs_its_trial(tmp_path, monkeypatch):

@@ -108,9 +108,9 @@ def test_the_bytes_do_not_depend_on_the_order_values_were_given_in():
     assert list(json.loads(SPEC.to_json())["input"]["columns"]) == ["age", "city"]
 
 
-def test_a_build_leaves_the_records_to_artifacts():
-    """The build writes serving.json with no records; the runtime merges them in from beside
-    the state, and those win over any serving.json held."""
+def test_a_spec_without_records_leaves_them_out_and_merged_records_win():
+    """serving.json names no records it does not hold (the build's own: tests/pipeline/
+    test_trial.py); records merged in from beside the state win over any it held."""
     data = json.loads(ServingSpec(Entry("function", "predict")).to_json())
     assert "notebook" not in data and "state" not in data
     spec = ServingSpec.from_dict(WITH_RECORDS).with_records(notebook=SPEC.notebook.to_json())
@@ -166,7 +166,12 @@ def test_keys_a_newer_build_added_are_ignored():
         ),
         (
             '{"entry": {"kind": "function", "name": "f"}, "input": {"kind": "ndarray", "shape": 4}}',
-            r"app/serving.json's input holds a value of the wrong type",
+            r"app/serving.json's input's 'shape' is int, not a JSON array",
+        ),
+        (
+            '{"entry": {"kind": "function", "name": "f"}, "input": {"kind": "dataframe", '
+            '"columns": "abc"}}',
+            r"app/serving.json's input's 'columns' is str, not a JSON array",
         ),
     ],
 )
