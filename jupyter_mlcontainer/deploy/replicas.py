@@ -48,6 +48,8 @@ TIMEOUT = 300
 DRAIN_SECONDS = 3
 #: The states in which swarm has ended an update, whichever way.
 UPDATE_ENDS = ("completed", "rollback_completed", "paused", "rollback_paused")
+#: How a rollback ends: until then swarm may still show the update it undoes as "completed".
+ROLLBACK_ENDS = ("rollback_completed", "rollback_paused")
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def rollout(
     if failed:
         on_event(ProgressEvent("warning", f"A new replica failed; rolling {name} back", "deploy"))
         swarm.rollback_service(name)
-        state, _ = _wait_update(swarm, name, on_event)
+        state, _ = _wait_update(swarm, name, on_event, ends=ROLLBACK_ENDS)
     if failed or state.update_state != "completed":
         reason = "; ".join(dict.fromkeys(f.error for f in failed)) or state.update_message
         if state.update_state == "rollback_completed":
@@ -322,9 +324,11 @@ def _wait_update(
     on_event: EventSink,
     image: str | None = None,
     known_failures: frozenset = frozenset(),
+    ends: tuple = UPDATE_ENDS,
 ) -> tuple[ServiceState, list[TaskFailure]]:
-    """Until swarm says the update completed, rolled back or paused; or, given `image`, until a
-    replica of it fails that is not among `known_failures` (returned with the state)."""
+    """Until swarm's update state is one of `ends` (completed, rolled back or paused); or,
+    given `image`, until a replica of it fails that is not among `known_failures` (returned
+    with the state)."""
     deadline = time.monotonic() + TIMEOUT
     last = ""
     while True:
@@ -333,7 +337,7 @@ def _wait_update(
             last = state.update_state
             on_event(ProgressEvent("log", f"update {last or 'starting'}"))
         failed = [f for f in _new_failures(state, known_failures) if f.image == image]
-        if failed or state.update_state in UPDATE_ENDS:
+        if failed or state.update_state in ends:
             return state, failed
         if time.monotonic() > deadline:
             raise DeployFailed(f"The rollout of {name} did not finish in {TIMEOUT} s.")

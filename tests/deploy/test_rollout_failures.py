@@ -114,3 +114,19 @@ def test_a_rollback_that_pauses_is_said_as_such():
     ) as e:
         replicas.rollout(OneImageEngine(swarm), NAME, "mlcontainer/iris:v2")
     assert "was rolled back" not in e.value.message
+
+
+def test_a_rollback_asked_after_swarm_completed_the_update_is_waited_for():
+    """Swarm may finish the update (its failure action is `continue`) before the failed replica
+    is seen; right after the rollback is asked it still shows "completed", which is not the end
+    of the rollback."""
+    swarm = ScriptedSwarm(
+        state(OLD, "completed"),
+        state(NEW, "completed", TaskFailure("t-new", NEW, EXIT_3)),
+        state(NEW, "completed"),  # the rollback not started yet
+        state(OLD, "rollback_started"),
+        state(OLD, "rollback_completed"),
+    )
+    with pytest.raises(DeployFailed, match=r"was rolled back \(task: non-zero exit \(3\)\)"):
+        replicas.rollout(OneImageEngine(swarm), NAME, "mlcontainer/iris:v2")
+    assert swarm.asked == [f"update {NEW}", "rollback"]
