@@ -33,12 +33,12 @@ sys.path.insert(0, str(HERE))
 from cleanup import remove_images  # noqa: E402
 from loadgen import run_wrk  # noqa: E402
 
-from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.engine import DockerEngine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
 from jupyter_mlcontainer.pipeline.kernels import executed_notebook  # noqa: E402
 from jupyter_mlcontainer.pipeline.plan import ExportOptions  # noqa: E402
-from jupyter_mlcontainer.workflow import containerize  # noqa: E402
+from jupyter_mlcontainer.shared.config import MLContainerConfig  # noqa: E402
+from jupyter_mlcontainer.workflow.build import containerize  # noqa: E402
 
 BENCH_LABELS = {"io.mlcontainer.benchmark": "build-and-serve"}
 SERVING_STACK = ("uvicorn", "h11", "click")

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.workflow.build import containerize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

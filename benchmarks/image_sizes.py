@@ -19,11 +19,11 @@ from pathlib import Path
 
 from cleanup import remove_images  # noqa: E402
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.engine import DockerEngine
 from jupyter_mlcontainer.engine.baseimage import base_image_tag
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BENCH_LABELS = {"io.mlcontainer.benchmark": "image-sizes"}

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nbformat
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.engine.baseimage import base_image_tag
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 #: The iris notebook of a few lines that the benchmarks serve: it defines `model`.
 IRIS = """from sklearn.datasets import load_iris

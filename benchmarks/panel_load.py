@@ -25,7 +25,7 @@ from notebook_image import IRIS, build_notebook_image  # noqa: E402
 from peer_servers import OurContainer  # noqa: E402
 
 from jupyter_mlcontainer.engine import DockerEngine  # noqa: E402
-from jupyter_mlcontainer.widget.loadtest import MAX_REQUESTS, run_load_test  # noqa: E402
+from jupyter_mlcontainer.notebook.widget.loadtest import MAX_REQUESTS, run_load_test  # noqa: E402
 
 LABELS = {"io.mlcontainer.benchmark": "panel-load"}
 CLIENTS = 4

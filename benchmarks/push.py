@@ -26,13 +26,13 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from build_and_serve import code_only_change  # noqa: E402
 from cleanup import remove_images  # noqa: E402
 
-from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.deploy.plan import PushOptions  # noqa: E402
 from jupyter_mlcontainer.deploy.push import push_image  # noqa: E402
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
 from jupyter_mlcontainer.pipeline.plan import ExportOptions  # noqa: E402
-from jupyter_mlcontainer.workflow import containerize  # noqa: E402
+from jupyter_mlcontainer.shared.config import MLContainerConfig  # noqa: E402
+from jupyter_mlcontainer.workflow.build import containerize  # noqa: E402
 
 from ports import free_port, wait_until_answers  # noqa: E402
 

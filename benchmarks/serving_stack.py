@@ -215,9 +215,9 @@ NOTEBOOK = [
 
 BUILD = """
 import json, sys
-from jupyter_mlcontainer.config import MLContainerConfig
+from jupyter_mlcontainer.shared.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.workflow.build import containerize
 config = MLContainerConfig(base_image=sys.argv[3], labels={"io.mlcontainer.benchmark": "stack"})
 result = containerize(ExportOptions(notebook=sys.argv[1], name="bench-cold"), config=config,
                       out_dir=sys.argv[2])

@@ -26,12 +26,12 @@ sys.path.insert(0, str(HERE))
 
 from loadgen import run_wrk  # noqa: E402
 
-from jupyter_mlcontainer.config import MLContainerConfig  # noqa: E402
 from jupyter_mlcontainer.engine import open_engine  # noqa: E402
 from jupyter_mlcontainer.engine.baseimage import base_image_tag  # noqa: E402
 from jupyter_mlcontainer.pipeline.plan import ExportOptions  # noqa: E402
-from jupyter_mlcontainer.readiness import wait_ready  # noqa: E402
-from jupyter_mlcontainer.workflow import containerize  # noqa: E402
+from jupyter_mlcontainer.running.readiness import wait_ready  # noqa: E402
+from jupyter_mlcontainer.shared.config import MLContainerConfig  # noqa: E402
+from jupyter_mlcontainer.workflow.build import containerize  # noqa: E402
 
 BENCH_LABELS = {"io.mlcontainer.benchmark": "soak"}
 

@@ -1,6 +1,6 @@
 """Turn a Jupyter notebook into a running model-serving container without leaving Jupyter."""
 
-from .version import __version__
+from .shared.version import __version__
 
 __all__ = ["__version__", "load_ipython_extension"]
 
@@ -22,6 +22,6 @@ def _load_jupyter_server_extension(server_app):
 
 def load_ipython_extension(ipython):
     """`%load_ext jupyter_mlcontainer` registers the `%containerize` magic."""
-    from .magic import load_ipython_extension as load
+    from .notebook.magic import load_ipython_extension as load
 
     load(ipython)

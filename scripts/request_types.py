@@ -20,13 +20,13 @@ from jupyter_mlcontainer.deploy.plan import (  # noqa: E402
     DeployOptions,
     PushOptions,
 )
-from jupyter_mlcontainer.options import declared_options, required_fields  # noqa: E402
 from jupyter_mlcontainer.server.validation import (  # noqa: E402
     DEPLOY_FIELDS,
     JOB_FIELDS,
     JOB_REQUIRED,
     PUSH_FIELDS,
 )
+from jupyter_mlcontainer.workflow.options import declared_options, required_fields  # noqa: E402
 
 TARGET = ROOT / "labextension" / "src" / "requests.ts"
 

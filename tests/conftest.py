@@ -78,7 +78,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def engine():
     from jupyter_mlcontainer.engine import DockerEngine
-    from jupyter_mlcontainer.errors import EngineUnavailable
+    from jupyter_mlcontainer.shared.errors import EngineUnavailable
 
     try:
         engine = DockerEngine()
@@ -107,8 +107,8 @@ def test_labels() -> dict:
 @pytest.fixture(scope="session")
 def base_image(engine) -> str:
     """The configured base image, or the offline one `jupyter mlcontainer base-image` makes."""
-    from jupyter_mlcontainer.config import MLContainerConfig
     from jupyter_mlcontainer.engine.baseimage import base_image_tag
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
 
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [MLContainerConfig().base_image_for(python), base_image_tag()]

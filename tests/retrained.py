@@ -33,9 +33,9 @@ def trained_notebook(path, label: str):
 def build_trained_image(base_image: str, labels: dict, folder, name: str, label: str) -> str:
     """The serving image of `trained_notebook(label)` as `mlcontainer/<name>:<hash>` (and
     `:latest`); returns the content-hash tag."""
-    from jupyter_mlcontainer.config import MLContainerConfig
     from jupyter_mlcontainer.pipeline.plan import ExportOptions
-    from jupyter_mlcontainer.workflow import containerize
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
+    from jupyter_mlcontainer.workflow.build import containerize
 
     folder.mkdir(parents=True, exist_ok=True)
     notebook = trained_notebook(folder / f"{label}.ipynb", label)

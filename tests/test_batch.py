@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.cli import main
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 pytestmark = pytest.mark.engine
 

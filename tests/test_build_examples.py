@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 from build_summary import assert_matches_schema
 
@@ -203,7 +203,7 @@ def test_a_base_without_openmp_gets_libgomp1_from_debian(engine, config, tmp_pat
 
 
 def test_an_image_that_cannot_answer_its_sample_is_never_tagged(engine, config, tmp_path):
-    from jupyter_mlcontainer.errors import BuildFailed
+    from jupyter_mlcontainer.shared.errors import BuildFailed
 
     context = tmp_path / "context"
     containerize(

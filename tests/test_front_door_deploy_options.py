@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.cli import build_parser, main
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy import push, replicas
 from jupyter_mlcontainer.deploy.plan import DeployOptions, PushOptions, RunLimits
 from jupyter_mlcontainer.engine.base import Instance
-from jupyter_mlcontainer.errors import InvalidRequest
-from jupyter_mlcontainer.instance import ServingInstance
-from jupyter_mlcontainer.options import (
+from jupyter_mlcontainer.notebook.instance import ServingInstance
+from jupyter_mlcontainer.pipeline.plan import option
+from jupyter_mlcontainer.server.validation import read_options
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.shared.errors import InvalidRequest
+from jupyter_mlcontainer.workflow.options import (
     add_arguments,
     declared_options,
     json_fields,
@@ -28,8 +30,6 @@ from jupyter_mlcontainer.options import (
     options_from,
     required_fields,
 )
-from jupyter_mlcontainer.pipeline.plan import option
-from jupyter_mlcontainer.server.validation import read_options
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "request_types.py"
 DECLARATIONS = {"deploy": DeployOptions, "push": PushOptions}

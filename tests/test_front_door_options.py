@@ -6,12 +6,12 @@ import pytest
 from IPython.core.magic_arguments import parse_argstring
 
 from jupyter_mlcontainer.cli import build_parser
-from jupyter_mlcontainer.errors import InvalidRequest
-from jupyter_mlcontainer.exporter import MLContainerExporter
-from jupyter_mlcontainer.magic import ContainerizeMagics
-from jupyter_mlcontainer.options import declared_options, options_from
+from jupyter_mlcontainer.notebook.exporter import MLContainerExporter
+from jupyter_mlcontainer.notebook.magic import ContainerizeMagics
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.server.validation import read_job_request
+from jupyter_mlcontainer.shared.errors import InvalidRequest
+from jupyter_mlcontainer.workflow.options import declared_options, options_from
 
 #: A value other than the default for each kind of option.
 SAMPLE_VALUES = {str: "chosen", int: 8081, bool: True, tuple: ("libgomp1", "libgeos-c1v5")}

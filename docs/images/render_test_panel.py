@@ -19,11 +19,11 @@ from pathlib import Path
 import ipywidgets as widgets
 import nbformat
 
-from jupyter_mlcontainer.instance import ServingInstance
-from jupyter_mlcontainer.magic import live_reference, run_cancellable
+from jupyter_mlcontainer.notebook.instance import ServingInstance
+from jupyter_mlcontainer.notebook.magic import live_reference, run_cancellable
 from jupyter_mlcontainer.pipeline.kernels import InProcessKernel
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.terminal import TerminalProgress
+from jupyter_mlcontainer.shared.terminal import TerminalProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "containerize_magic.ipynb"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import MLContainerError
-from ..version import __version__
+from ..shared.errors import MLContainerError
+from ..shared.version import __version__
 from . import audit, base_image, build, ci, deploy, instances, manifests, predict, push
 
 

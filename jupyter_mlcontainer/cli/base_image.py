@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..terminal import TerminalProgress
+from ..shared.terminal import TerminalProgress
 from .progress import drain
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..options import add_arguments, options_from
 from ..pipeline.plan import ExportOptions
-from ..terminal import TerminalProgress
+from ..shared.terminal import TerminalProgress
+from ..workflow.options import add_arguments, options_from
 
 
 def add_command(commands) -> None:
@@ -35,7 +35,7 @@ def add_command(commands) -> None:
 
 
 def run(args) -> int:
-    from ..workflow import containerize
+    from ..workflow.build import containerize
 
     result = containerize(
         options_from(ExportOptions, vars(args), notebook=args.notebook),
@@ -62,7 +62,7 @@ def summary(result) -> str:
     if result.instance:
         lines.append(f"url:     {result.instance.url}  (instance {result.instance.name})")
     if result.replacement:
-        from ..replace import summary as replacement_summary
+        from ..workflow.replace import summary as replacement_summary
 
         lines.append(replacement_summary(result.replacement))
     if result.parity:

@@ -8,8 +8,8 @@ import sys
 
 from ..deploy.plan import DeployOptions
 from ..engine import open_engine
-from ..options import add_arguments, options_from
-from ..terminal import TerminalProgress
+from ..shared.terminal import TerminalProgress
+from ..workflow.options import add_arguments, options_from
 from .instances import format_table
 
 COLUMNS = ("NAME", "URL", "REPLICAS", "IMAGE", "LAST ROLLOUT")

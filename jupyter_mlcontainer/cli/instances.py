@@ -9,11 +9,11 @@ import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
 
-from ..config import cache_dir
 from ..deploy.plan import RunLimits
 from ..engine.base import NOTEBOOK_LABEL, Instance
-from ..errors import RunFailed
-from ..options import add_arguments, options_from
+from ..shared.config import cache_dir
+from ..shared.errors import RunFailed
+from ..workflow.options import add_arguments, options_from
 
 LS_COLUMNS = ("NAME", "IMAGE", "URL", "STATUS", "NOTEBOOK", "UPTIME")
 
@@ -121,9 +121,9 @@ def _engine():
 
 
 def run(args) -> int:
-    from ..config import load_config
-    from ..foreign import refuse_foreign
-    from ..readiness import wait_ready
+    from ..running.readiness import wait_ready
+    from ..shared.config import load_config
+    from ..trust.foreign import refuse_foreign
 
     engine = _engine()
     config = load_config()
@@ -166,7 +166,7 @@ def stop(args) -> int:
 
 
 def prune(args) -> int:
-    from ..contexts import PrunedContexts, prune_contexts
+    from ..workflow.contexts import PrunedContexts, prune_contexts
 
     engine = _engine()
     report = engine.prune(labels=dict(args.label), keep_cache=args.keep_cache)
@@ -195,7 +195,7 @@ DRIFT_EXIT = 3
 
 
 def check(args) -> int:
-    from ..provenance import check_image
+    from ..trust.provenance import check_image
 
     report = check_image(_engine(), args.name, python=args.python, notebook=args.notebook)
     if args.json:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..engine import open_engine
-from ..errors import PredictionFailed
+from ..shared.errors import PredictionFailed
 
 #: Input formats by file extension; the image writes CSV for CSV and Parquet, JSON lines for JSON lines.
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -35,7 +35,7 @@ def add_command(commands) -> None:
 
 def run(args) -> int:
     from ..deploy.push import resolve_image
-    from ..foreign import refuse_foreign
+    from ..trust.foreign import refuse_foreign
 
     fmt = FORMATS.get(args.rows.suffix.lower())
     if fmt is None:

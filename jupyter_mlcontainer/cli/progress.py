@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..events import ProgressEvent
+from ..shared.events import ProgressEvent
 
 
 def drain(events: Iterable[ProgressEvent], sink: Callable[[ProgressEvent], None]) -> None:

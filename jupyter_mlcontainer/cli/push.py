@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from ..deploy.plan import PushOptions
-from ..options import add_arguments, options_from
-from ..terminal import TerminalProgress
+from ..shared.terminal import TerminalProgress
+from ..workflow.options import add_arguments, options_from
 
 
 def add_command(commands) -> None:

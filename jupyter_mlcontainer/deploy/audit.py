@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..engine.base import SBOM_LABEL, ContainerEngine
-from ..errors import AuditUnavailable, last_lines
 from ..pipeline.supply import requirements_of
+from ..shared.errors import AuditUnavailable, last_lines
 from .push import resolve_image
 
 #: Seconds pip-audit may take (it asks the advisory service once per distribution).

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from ..engine.base import IMAGE_NAMESPACE, MANAGED_LABEL, ContainerEngine, label
-from ..events import EventSink, ProgressEvent, ignore_events
+from ..shared.events import EventSink, ProgressEvent, ignore_events
 from .plan import MAX_REPLICAS
 
 #: The front's container reads the service to resolve from here.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine.base import image_name, split_push_target
-from ..errors import NotebookError
-from ..version import __version__
+from ..shared.errors import NotebookError
+from ..shared.version import __version__
 
 #: Action versions the workflow pins (major tags, as GitHub's starter workflows do).
 ACTIONS = {

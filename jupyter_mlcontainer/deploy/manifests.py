@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from ..engine.base import CONTAINER_PORT, docker_name, split_image_ref, split_push_target
-from ..errors import ManifestError
 from ..runtime.draining import DRAIN_VARIABLE
-from ..version import __version__
+from ..shared.errors import ManifestError
+from ..shared.version import __version__
 
 TARGETS = ("kubernetes", "kserve")
 MANAGED_BY = "jupyter-mlcontainer"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..client import ServingClient
 from ..engine.base import ContainerEngine, Instance, split_image_ref
-from ..errors import InstanceNotFound, InstanceUnreachable, ManifestError, PushFailed
+from ..running.client import ServingClient
+from ..shared.errors import InstanceNotFound, InstanceUnreachable, ManifestError, PushFailed
 from .manifests import (
     ManifestOptions,
     Measurements,
@@ -125,7 +125,7 @@ def measure_instance(engine: ContainerEngine, instance: Instance) -> Measurement
 def measure_image(engine: ContainerEngine, image: str, labels: dict | None = None) -> Measurements:
     """Start `image` once on this machine, time it from start to /ready answering 200, read
     its memory once ready, and stop it."""
-    from ..readiness import wait_ready
+    from ..running.readiness import wait_ready
 
     started = time.monotonic()
     instance = engine.run(image, port=0, labels=labels)

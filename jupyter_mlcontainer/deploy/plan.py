@@ -1,13 +1,13 @@
 """What a deploy and a push are asked, declared once like `ExportOptions`: the CLI's flags, the
 REST bodies, `inst.deploy()`'s keywords and the frontend's request types are derived from these
-fields (`jupyter_mlcontainer.options`). Plain data: no engine, no Jupyter."""
+fields (`jupyter_mlcontainer.workflow.options`). Plain data: no engine, no Jupyter."""
 
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
 
-from ..errors import InvalidRequest
 from ..pipeline.plan import option
+from ..shared.errors import InvalidRequest
 
 #: Replicas one deployment's front can address (its HAProxy server-template slots).
 MAX_REPLICAS = 32

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 
 from ..engine.base import IMAGE_NAMESPACE, ContainerEngine, docker_name, split_push_target
 from ..engine.pushstream import PushTally
-from ..errors import InstanceNotFound, PushFailed
-from ..events import EventSink, ProgressEvent, ignore_events
+from ..shared.errors import InstanceNotFound, PushFailed
+from ..shared.events import EventSink, ProgressEvent, ignore_events
 from .plan import PushOptions
 
 

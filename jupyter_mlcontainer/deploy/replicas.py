@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-from ..config import MLContainerConfig, load_config
 from ..engine.base import (
     DEPLOYMENT_LABEL,
     IMAGE_NAMESPACE,
@@ -25,16 +24,17 @@ from ..engine.base import (
     split_image_ref,
 )
 from ..engine.baseimage import choose_base_image
-from ..errors import (
+from ..runtime.draining import DRAIN_VARIABLE
+from ..runtime.model import EXIT_ON_FAILED_LOAD
+from ..shared.config import MLContainerConfig, load_config
+from ..shared.errors import (
     DeployFailed,
     DeploymentNotFound,
     InstanceNotFound,
     SwarmNotActive,
 )
-from ..events import EventSink, ProgressEvent, ignore_events
-from ..foreign import refuse_foreign
-from ..runtime.draining import DRAIN_VARIABLE
-from ..runtime.model import EXIT_ON_FAILED_LOAD
+from ..shared.events import EventSink, ProgressEvent, ignore_events
+from ..trust.foreign import refuse_foreign
 from .front import SERVICE_VARIABLE, ensure_front_image, wait_front_sees
 from .plan import DeployOptions, check_replicas
 from .push import resolve_image

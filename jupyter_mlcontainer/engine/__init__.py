@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import EngineUnavailable
+from ..shared.errors import EngineUnavailable
 from .base import LABEL_PREFIX, MANAGED_LABEL, ContainerEngine, Instance
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Protocol
 
-from ..events import ProgressEvent
+from ..shared.events import ProgressEvent
 
 LABEL_PREFIX = "io.mlcontainer"
 #: Every image and container the project makes carries this label, so the engine

@@ -16,8 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BaseImageError
-from ..events import ProgressEvent
+from ..shared.errors import BaseImageError
+from ..shared.events import ProgressEvent
 from .base import ContainerEngine, label
 
 #: Debian release → the python3 it ships, which names the tag.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from ..errors import BuildFailed
-from ..events import ProgressEvent
+from ..shared.errors import BuildFailed
+from ..shared.events import ProgressEvent
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _CACHE = "---> Using cache"

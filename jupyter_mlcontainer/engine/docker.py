@@ -14,7 +14,8 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from ..errors import (
+from ..runtime.handover import RETIRE_DRAIN_SECONDS, RETIRE_SIGNAL, REUSE_PORT
+from ..shared.errors import (
     BaseImageMissing,
     BuildFailed,
     EngineUnavailable,
@@ -23,8 +24,7 @@ from ..errors import (
     NameTaken,
     RunFailed,
 )
-from ..events import ProgressEvent
-from ..runtime.handover import RETIRE_DRAIN_SECONDS, RETIRE_SIGNAL, REUSE_PORT
+from ..shared.events import ProgressEvent
 from .base import (
     BELOW_STATE_LABEL,
     CONTAINER_PORT,

@@ -11,7 +11,7 @@ import requests
 import urllib3
 from docker.errors import APIError
 
-from ..errors import EngineUnavailable, PortInUse
+from ..shared.errors import EngineUnavailable, PortInUse
 from .base import CONTAINER_PORT, Instance
 
 ENGINE_HINT = (

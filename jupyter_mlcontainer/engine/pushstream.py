@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..errors import PushFailed
-from ..events import ProgressEvent
+from ..shared.errors import PushFailed
+from ..shared.events import ProgressEvent
 
 #: Statuses that end a layer: sent now, or already in the registry (or mounted from a sibling).
 _SENT = "Pushed"

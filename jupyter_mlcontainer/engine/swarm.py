@@ -21,7 +21,7 @@ from docker.types import (
 )
 from docker.utils import parse_bytes
 
-from ..errors import DeployFailed
+from ..shared.errors import DeployFailed
 from .base import (
     CONTAINER_PORT,
     MANAGED_LABEL,

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from ..engine.base import docker_name, image_name
-from ..errors import NotebookError
+from ..shared.errors import NotebookError
 from .cells import (
     CODE_KINDS,
     IMPORT,

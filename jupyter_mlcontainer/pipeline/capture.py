@@ -17,7 +17,7 @@ import sys
 import types
 from pathlib import Path
 
-from ..errors import CaptureError
+from ..shared.errors import CaptureError
 from .batching import batching_for
 from .plan import Capture
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..errors import DependencyError
+from ..shared.errors import DependencyError
 
 #: The compiled HTTP parser and JSON library that uvicorn and the runtime use when the image has
 #: them (runtime/stack.py); each is pinned when the kernel's environment has it. Not uvloop: it

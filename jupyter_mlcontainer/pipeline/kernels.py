@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import CaptureError, NotebookError, last_lines
+from ..shared.errors import CaptureError, NotebookError, last_lines
 from .capture import capture_state
 from .plan import Capture
 
@@ -58,7 +58,7 @@ class ClientKernel:
         code = (
             "def __mlcontainer_capture():\n"
             "    import json\n"
-            "    from jupyter_mlcontainer.errors import MLContainerError\n"
+            "    from jupyter_mlcontainer.shared.errors import MLContainerError\n"
             "    from jupyter_mlcontainer.pipeline.capture import capture_state\n"
             "    try:\n"
             f"        result = capture_state(globals(), json.loads({json.dumps(json.dumps(request))}))\n"

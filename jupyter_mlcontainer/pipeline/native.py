@@ -16,8 +16,8 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import cache_dir, write_cache_file
-from ..errors import DependencyError
+from ..shared.config import cache_dir, write_cache_file
+from ..shared.errors import DependencyError
 
 #: Libraries every Debian-based Python image has (glibc, the GCC runtime, zlib, Python itself).
 ALWAYS_PRESENT = frozenset(

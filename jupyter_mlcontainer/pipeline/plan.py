@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
     """An option of a build (or a deploy, a push: deploy/plan.py): its default and help,
     declared once. Every front door (CLI flags, magic arguments, REST body fields, exporter
-    traits) is derived from these declarations by `jupyter_mlcontainer.options`; a default of
+    traits) is derived from these declarations by `jupyter_mlcontainer.workflow.options`; a default of
     `dataclasses.MISSING` makes it required. `instance` options only matter when an instance is
     started (the exporter, which writes a context, has no use for them); `flag` overrides the
     derived command-line flag."""
@@ -79,7 +79,7 @@ class ExportOptions:
 
     def __post_init__(self):
         if self.model and self.entry:
-            from ..errors import NotebookError
+            from ..shared.errors import NotebookError
 
             raise NotebookError(
                 f"Both a model ({self.model}) and an entry function ({self.entry}) were given.",

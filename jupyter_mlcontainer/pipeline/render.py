@@ -15,7 +15,6 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ContextFolderRefused
 from ..runtime.spec import (
     GENERATED_MODULE,
     NOTEBOOK_RECORD,
@@ -27,7 +26,8 @@ from ..runtime.spec import (
     ServingSpec,
     StateRecord,
 )
-from ..version import __version__
+from ..shared.errors import ContextFolderRefused
+from ..shared.version import __version__
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
 from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SecretFound
+from ..shared.errors import SecretFound
 
 #: detect-secrets plugins for credential formats; names as detect-secrets' own classes.
 FORMAT_PLUGINS = (

@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..version import __version__
+from ..shared.version import __version__
 
 #: Where the bill of materials lies in the context and in the image; a label points to it.
 SBOM_FILE = "sbom.cdx.json"

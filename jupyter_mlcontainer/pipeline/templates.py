@@ -20,7 +20,7 @@ from ..engine.base import (
 )
 from ..runtime.model import CHECK_AT
 from ..runtime.spec import Entry
-from ..version import __version__
+from ..shared.version import __version__
 from .cells import code_sha256
 from .plan import ServingPlan
 from .supply import SBOM_FILE, SBOM_PATH

@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import TrialFailed, last_lines
+from ..shared.errors import TrialFailed, last_lines
 
 _BASELINE = set(sys.modules)
 #: The trial loads the model and runs one prediction; a notebook's own load may be slow.

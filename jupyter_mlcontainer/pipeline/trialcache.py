@@ -16,8 +16,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ..config import cache_dir, write_cache_file
-from ..errors import MLContainerError
+from ..shared.config import cache_dir, write_cache_file
+from ..shared.errors import MLContainerError
 from . import environment, trial
 from .plan import Capture
 from .trial import TrialResult

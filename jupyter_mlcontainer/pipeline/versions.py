@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from ..errors import MLContainerError
+from ..shared.errors import MLContainerError
 from .lean import CPU_VARIANTS
 
 #: Asks an interpreter for installed versions: names on stdin, {name: version | null} out.

@@ -15,10 +15,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from ..config import cache_dir
-from ..errors import DependencyError, last_lines
-from ..events import EventSink, ProgressEvent, ignore_events
-from ..locks import exclusive_folder
+from ..shared.config import cache_dir
+from ..shared.errors import DependencyError, last_lines
+from ..shared.events import EventSink, ProgressEvent, ignore_events
+from ..shared.locks import exclusive_folder
 from .environment import SERVING_SPEEDUPS
 
 #: Wheels that only make serving faster: without one for the image's platform, the runtime falls

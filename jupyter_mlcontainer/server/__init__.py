@@ -1,6 +1,6 @@
 """The jupyter_server extension: REST API under /mlcontainer/ for the JupyterLab frontend."""
 
-from ..config import MLContainerConfig
+from ..shared.config import MLContainerConfig
 from .handlers import setup_handlers
 from .jobs import JobManager, pipeline_build
 

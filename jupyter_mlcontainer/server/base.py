@@ -11,7 +11,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado.web import HTTPError
 
-from ..errors import (
+from ..shared.errors import (
     DeploymentNotFound,
     EngineUnavailable,
     InstanceNotFound,

@@ -8,8 +8,8 @@ import tornado
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 
-from ..errors import InvalidRequest
-from ..version import __version__
+from ..shared.errors import InvalidRequest
+from ..shared.version import __version__
 from .base import MLContainerHandler
 from .deployments import DeploymentHandler, DeploymentListHandler, DeploymentRolloutHandler
 from .instances import (

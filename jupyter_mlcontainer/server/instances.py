@@ -8,9 +8,9 @@ from pathlib import Path
 import tornado
 from jupyter_server.auth.decorator import authorized
 
-from ..client import ServingClient
 from ..engine.base import NOTEBOOK_LABEL
-from ..errors import InstanceUnreachable, InvalidRequest
+from ..running.client import ServingClient
+from ..shared.errors import InstanceUnreachable, InvalidRequest
 from .base import MLContainerHandler
 from .validation import check_fields
 
@@ -76,7 +76,7 @@ class InstanceDriftHandler(MLContainerHandler):
     @authorized
     async def get(self, name):
         from ..engine import open_engine
-        from ..provenance import check_image
+        from ..trust.provenance import check_image
 
         report = await self.blocking(lambda: check_image(open_engine(), name))
         self.finish(report.to_dict())

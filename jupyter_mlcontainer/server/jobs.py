@@ -18,9 +18,9 @@ from datetime import timedelta
 from tornado.ioloop import IOLoop
 from tornado.locks import Condition
 
-from ..errors import CaptureError, JobCancelled, JobNotFound, MLContainerError
-from ..events import EventSink, ProgressEvent
 from ..pipeline.plan import ExportOptions
+from ..shared.errors import CaptureError, JobCancelled, JobNotFound, MLContainerError
+from ..shared.events import EventSink, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def _error_dict(error: MLContainerError) -> dict:
 
 def pipeline_build(config, kernel_manager) -> Build:
     """The real build: state from the job's live kernel when it names one, else a headless run."""
-    from ..workflow import containerize
+    from ..workflow.build import containerize
 
     def build(job: Job, on_event: EventSink):
         kernel = None

@@ -6,9 +6,9 @@ import json
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ..deploy.plan import DeployOptions, PushOptions
-from ..errors import HiddenPath, InvalidRequest, NotebookNotFound, PathOutsideRoot
-from ..options import json_fields, options_from, required_fields
 from ..pipeline.plan import ExportOptions
+from ..shared.errors import HiddenPath, InvalidRequest, NotebookNotFound, PathOutsideRoot
+from ..workflow.options import json_fields, options_from, required_fields
 
 #: The body of POST /mlcontainer/jobs: field → (accepted type, what the field must be); the
 #: build options come from their one declaration on ExportOptions.

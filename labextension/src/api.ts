@@ -1,7 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** One progress event of a build (jupyter_mlcontainer.events.ProgressEvent). */
+/** One progress event of a build (jupyter_mlcontainer.shared.events.ProgressEvent). */
 export interface IProgressEvent {
   kind: 'stage' | 'step' | 'log' | 'cache' | 'warning' | 'error' | 'done';
   message: string;

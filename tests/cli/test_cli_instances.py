@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from jupyter_mlcontainer.cli.instances import add_commands, format_table, uptime
-from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.engine.base import split_image_ref
-from jupyter_mlcontainer.errors import ForeignImage, InstanceNotFound, RunFailed
+from jupyter_mlcontainer.running.client import ServingClient
+from jupyter_mlcontainer.shared.errors import ForeignImage, InstanceNotFound, RunFailed
 
 from stubs import remove_instance
 

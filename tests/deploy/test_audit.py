@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.cli import main
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy.audit import audit_image, read_report, run_pip_audit
 from jupyter_mlcontainer.engine.base import SBOM_LABEL
-from jupyter_mlcontainer.errors import AuditUnavailable
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.shared.errors import AuditUnavailable
+from jupyter_mlcontainer.workflow.build import containerize
 
 from ports import free_port
 from retrained import trained_notebook

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.deploy.github import ACTIONS, github_workflow
-from jupyter_mlcontainer.errors import NotebookError
+from jupyter_mlcontainer.shared.errors import NotebookError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -21,7 +21,7 @@ from jupyter_mlcontainer.deploy.manifests import (
     pushed_reference,
     render_manifests,
 )
-from jupyter_mlcontainer.errors import ManifestError
+from jupyter_mlcontainer.shared.errors import ManifestError
 
 #: The newest Kubernetes whose schemas kubernetes-validate ships.
 K8S_VERSION = kubernetes_validate.latest_version()
@@ -311,7 +311,7 @@ def test_a_pushed_image_is_named_as_pushed_and_sized_from_its_running_instance(
     from jupyter_mlcontainer.deploy.measure import manifests_for
     from jupyter_mlcontainer.deploy.plan import PushOptions
     from jupyter_mlcontainer.deploy.push import push_image
-    from jupyter_mlcontainer.readiness import wait_ready
+    from jupyter_mlcontainer.running.readiness import wait_ready
 
     pushed = push_image(engine, PushOptions(stub_image, f"{registry}/k8s/stub")).target
     assert pushed == f"{registry}/k8s/stub:v1"

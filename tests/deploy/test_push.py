@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy.plan import PushOptions
 from jupyter_mlcontainer.deploy.push import push_image
-from jupyter_mlcontainer.errors import PushFailed
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.readiness import wait_ready
-from jupyter_mlcontainer.workflow import check_parity, containerize
+from jupyter_mlcontainer.running.readiness import wait_ready
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.shared.errors import PushFailed
+from jupyter_mlcontainer.workflow.build import check_parity, containerize
 
 pytestmark = pytest.mark.engine
 
@@ -63,7 +63,7 @@ def test_push_errors_say_what_to_do(engine, built, free_address):
 
 
 def test_the_instance_object_pushes_its_image(engine, built, registry, test_labels, capsys):
-    from jupyter_mlcontainer.instance import ServingInstance
+    from jupyter_mlcontainer.notebook.instance import ServingInstance
 
     instance = engine.run(built.tag, port=0, labels=test_labels)
     try:

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.deploy import replicas
 from jupyter_mlcontainer.deploy.plan import DeployOptions
 from jupyter_mlcontainer.engine.base import ENTRY_LABEL
-from jupyter_mlcontainer.errors import (
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.shared.errors import (
     DeployFailed,
     DeploymentNotFound,
     ForeignImage,
@@ -217,8 +217,8 @@ def test_rollout_without_an_image_takes_the_notebooks_latest(engine, deployment,
 
 
 def test_the_instance_object_deploys_its_image(engine, swarm, images, test_labels):
-    from jupyter_mlcontainer.instance import ServingInstance
-    from jupyter_mlcontainer.readiness import wait_ready
+    from jupyter_mlcontainer.notebook.instance import ServingInstance
+    from jupyter_mlcontainer.running.readiness import wait_ready
 
     instance = wait_ready(engine, engine.run(images["v1"], labels=test_labels))
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from jupyter_mlcontainer.deploy import replicas
 from jupyter_mlcontainer.engine.base import DEPLOYMENT_LABEL, ServiceState, TaskFailure
-from jupyter_mlcontainer.errors import DeployFailed, InstanceNotFound
+from jupyter_mlcontainer.shared.errors import DeployFailed, InstanceNotFound
 
 NAME = "iris"
 OLD, NEW = "sha256:old", "sha256:new"

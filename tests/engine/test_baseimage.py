@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from jupyter_mlcontainer.engine import baseimage
-from jupyter_mlcontainer.errors import BaseImageError
+from jupyter_mlcontainer.shared.errors import BaseImageError
 
 
 @pytest.mark.engine

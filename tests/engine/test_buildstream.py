@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.engine.buildstream import build_events
-from jupyter_mlcontainer.errors import BuildFailed
+from jupyter_mlcontainer.shared.errors import BuildFailed
 
 STREAMS = Path(__file__).resolve().parent / "streams"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mlcontainer.engine.docker import external_images
-from jupyter_mlcontainer.errors import BaseImageMissing, BuildFailed
+from jupyter_mlcontainer.shared.errors import BaseImageMissing, BuildFailed
 
 pytestmark = pytest.mark.engine
 

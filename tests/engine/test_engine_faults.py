@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from jupyter_mlcontainer.config import MLContainerConfig
-from jupyter_mlcontainer.errors import EngineUnavailable, MLContainerError
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.shared.errors import EngineUnavailable, MLContainerError
+from jupyter_mlcontainer.workflow.build import containerize
 
 from retrained import trained_notebook
 

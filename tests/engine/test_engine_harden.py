@@ -17,11 +17,11 @@ import nbformat
 import pytest
 
 from jupyter_mlcontainer.cli.instances import add_commands
-from jupyter_mlcontainer.client import ServingClient
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.readiness import wait_ready
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.running.client import ServingClient
+from jupyter_mlcontainer.running.readiness import wait_ready
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 from stubs import remove_instance
 
@@ -147,7 +147,7 @@ def test_run_takes_limits_and_can_be_relaxed(
 
 
 def test_an_instance_killed_for_memory_says_so(engine, hungry_image, config, started, capsys):
-    from jupyter_mlcontainer.instance import ServingInstance
+    from jupyter_mlcontainer.notebook.instance import ServingInstance
 
     instance = engine.run(hungry_image, port=0, labels=config.labels, memory="96m")
     started.append(instance)

@@ -11,7 +11,6 @@ import time
 import docker
 import pytest
 
-from jupyter_mlcontainer.client import ServingClient
 from jupyter_mlcontainer.engine.base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
@@ -23,8 +22,14 @@ from jupyter_mlcontainer.engine.base import (
 )
 from jupyter_mlcontainer.engine.docker import DockerEngine
 from jupyter_mlcontainer.engine.dockerapi import ENGINE_HINT
-from jupyter_mlcontainer.errors import EngineUnavailable, InstanceNotFound, PortInUse, RunFailed
-from jupyter_mlcontainer.readiness import wait_ready
+from jupyter_mlcontainer.running.client import ServingClient
+from jupyter_mlcontainer.running.readiness import wait_ready
+from jupyter_mlcontainer.shared.errors import (
+    EngineUnavailable,
+    InstanceNotFound,
+    PortInUse,
+    RunFailed,
+)
 
 from ports import free_port
 from stubs import remove_instance
@@ -158,8 +163,8 @@ def test_stop_all_stops_only_what_the_labels_select(engine, start, test_labels):
 
 @engine_test
 def test_the_base_image_chosen_is_one_that_is_present(engine, base_image):
-    from jupyter_mlcontainer.config import MLContainerConfig
     from jupyter_mlcontainer.engine.baseimage import choose_base_image
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
 
     configured = MLContainerConfig(base_image="registry.example/custom:1")
     assert choose_base_image(engine, configured, "3.11") == "registry.example/custom:1"
@@ -296,8 +301,8 @@ def test_a_build_stream_cut_off_by_the_engine_says_the_engine_stopped(engine_tha
 
 
 def test_a_name_taken_meanwhile_moves_on_to_the_next():
-    from jupyter_mlcontainer.errors import NameTaken
-    from jupyter_mlcontainer.workflow import _start
+    from jupyter_mlcontainer.shared.errors import NameTaken
+    from jupyter_mlcontainer.workflow.build import _start
 
     class Racing:
         """An engine where another build takes `iris` between looking and starting."""

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from jupyter_mlcontainer.cli import main
-from jupyter_mlcontainer.contexts import context_folder, prune_contexts
 from jupyter_mlcontainer.engine.base import (
     NAME_LABEL,
     NOTEBOOK_LABEL,
@@ -16,10 +15,11 @@ from jupyter_mlcontainer.engine.base import (
     PruneReport,
     image_tags,
 )
-from jupyter_mlcontainer.errors import BuildFailed
-from jupyter_mlcontainer.locks import exclusive_folder
 from jupyter_mlcontainer.pipeline.plan import ServingPlan
 from jupyter_mlcontainer.pipeline.templates import dockerfile
+from jupyter_mlcontainer.shared.errors import BuildFailed
+from jupyter_mlcontainer.shared.locks import exclusive_folder
+from jupyter_mlcontainer.workflow.contexts import context_folder, prune_contexts
 
 engine_test = pytest.mark.engine
 

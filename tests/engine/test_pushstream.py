@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.engine.pushstream import PushTally, push_error, push_events
-from jupyter_mlcontainer.errors import PushFailed
+from jupyter_mlcontainer.shared.errors import PushFailed
 
 STREAMS = Path(__file__).resolve().parent / "streams"
 

@@ -8,7 +8,7 @@ import pytest
 from docker.errors import APIError
 
 from jupyter_mlcontainer.engine.swarm import SPEC_ATTEMPTS, SwarmOrchestrator
-from jupyter_mlcontainer.errors import DeployFailed
+from jupyter_mlcontainer.shared.errors import DeployFailed
 
 OUT_OF_SEQUENCE = "rpc error: code = Unknown desc = update out of sequence"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from jupyter_mlcontainer.errors import NotebookError
 from jupyter_mlcontainer.pipeline.analyse import (
     analyse_notebook,
     find_candidates,
@@ -14,6 +13,7 @@ from jupyter_mlcontainer.pipeline.analyse import (
 )
 from jupyter_mlcontainer.pipeline.cells import python_source
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.shared.errors import NotebookError
 
 
 def notebook(tmp_path, *cells, name="nb.ipynb", metadata=None):

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from jupyter_mlcontainer.errors import CaptureError
 from jupyter_mlcontainer.pipeline.capture import (
     capture_state,
     describe_input,
     dump_canonical,
     pickle_globals,
 )
+from jupyter_mlcontainer.shared.errors import CaptureError
 
 
 def _namespace():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mlcontainer.errors import ContextFolderRefused
 from jupyter_mlcontainer.pipeline.render import CONTEXT_MARKER, prepare_destination
+from jupyter_mlcontainer.shared.errors import ContextFolderRefused
 
 
 def earlier_context(folder):
@@ -70,10 +70,10 @@ def test_a_full_disk_is_said_plainly_and_the_next_build_elsewhere_works(tmp_path
     import shutil
     import subprocess
 
-    from jupyter_mlcontainer.config import MLContainerConfig
-    from jupyter_mlcontainer.errors import DiskFull
     from jupyter_mlcontainer.pipeline.plan import ExportOptions
-    from jupyter_mlcontainer.workflow import containerize
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
+    from jupyter_mlcontainer.shared.errors import DiskFull
+    from jupyter_mlcontainer.workflow.build import containerize
 
     from retrained import trained_notebook
 

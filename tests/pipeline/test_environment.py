@@ -6,8 +6,8 @@ import importlib.metadata as metadata
 
 import pytest
 
-from jupyter_mlcontainer.errors import DependencyError
 from jupyter_mlcontainer.pipeline.environment import pin_environment, requirement_lines
+from jupyter_mlcontainer.shared.errors import DependencyError
 
 
 def test_modules_map_to_distributions_closed_over_their_dependencies():

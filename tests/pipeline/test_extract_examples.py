@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.workflow.build import containerize
 
 pytestmark = pytest.mark.usefixtures("kernel")  # each test runs notebooks
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlcontainer.errors import DependencyError
 from jupyter_mlcontainer.pipeline.native import (
     missing_libraries,
     system_packages,
     wheel_libraries,
 )
+from jupyter_mlcontainer.shared.errors import DependencyError
 
 
 def _wheel_with_library(tmp_path: Path, name: str, needed: str) -> Path:

@@ -8,9 +8,9 @@ import json
 
 import nbformat
 
-from jupyter_mlcontainer.config import MLContainerConfig
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.config import MLContainerConfig
+from jupyter_mlcontainer.workflow.build import containerize
 
 CELLS = [
     "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",

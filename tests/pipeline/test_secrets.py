@@ -6,9 +6,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from jupyter_mlcontainer.errors import SecretFound
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.workflow import containerize
+from jupyter_mlcontainer.shared.errors import SecretFound
+from jupyter_mlcontainer.workflow.build import containerize
 
 pytestmark = pytest.mark.usefixtures("kernel")  # each test runs notebooks
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlcontainer.errors import TrialFailed
 from jupyter_mlcontainer.pipeline.plan import Capture, ServingPlan
 from jupyter_mlcontainer.pipeline.render import prepare_destination, render_serving_files
 from jupyter_mlcontainer.pipeline.trial import trial_run
@@ -20,6 +19,7 @@ from jupyter_mlcontainer.runtime.spec import (
     NotebookRecord,
     StateRecord,
 )
+from jupyter_mlcontainer.shared.errors import TrialFailed
 
 
 def _context(tmp_path, code: str, expected: list):
@@ -106,9 +106,9 @@ def test_a_rebuild_after_retraining_reuses_the_trial_until_a_package_changes(
     version the interpreter no longer has makes the next build run it again."""
     import json
 
-    from jupyter_mlcontainer.config import cache_dir
     from jupyter_mlcontainer.pipeline.plan import ExportOptions
-    from jupyter_mlcontainer.workflow import containerize
+    from jupyter_mlcontainer.shared.config import cache_dir
+    from jupyter_mlcontainer.workflow.build import containerize
 
     from retrained import trained_notebook
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from jupyter_mlcontainer.errors import DependencyError
 from jupyter_mlcontainer.pipeline import wheels
+from jupyter_mlcontainer.shared.errors import DependencyError
 
 
 @pytest.fixture

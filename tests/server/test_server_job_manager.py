@@ -7,7 +7,7 @@ import threading
 
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.server.jobs import JobManager
-from jupyter_mlcontainer.workflow import BuildResult
+from jupyter_mlcontainer.workflow.build import BuildResult
 
 
 class HeldBuild:

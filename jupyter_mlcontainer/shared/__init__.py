@@ -1,0 +1,2 @@
+"""What every layer above the runtime may use: errors for a person, progress events and their
+terminal rendering, configuration, folder locks and the version."""
