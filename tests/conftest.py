@@ -6,6 +6,8 @@ import os
 import sys
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -118,6 +120,44 @@ def base_image(engine) -> str:
     pytest.skip(
         f"none of the base images {candidates} exists; run `jupyter mlcontainer base-image`"
     )
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclass(frozen=True)
+class ExampleBuild:
+    """An example notebook built (not run) once in a test run, and the events its build sent."""
+
+    result: object  # workflow.build.BuildResult
+    events: tuple
+
+
+@pytest.fixture(scope="session")
+def example_build(engine, base_image, test_labels, tmp_path_factory):
+    """`example_build("iris_classifier")`: the example executed, captured and built once per test
+    run, then shared by every test that serves it unchanged (each notebook execution and trial
+    costs seconds; the image is the same content-hash tag every time)."""
+    from jupyter_mlcontainer.pipeline.plan import ExportOptions
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
+    from jupyter_mlcontainer.workflow.build import containerize
+
+    config = MLContainerConfig(labels=test_labels, base_image=base_image)
+    built = {}
+
+    def build(name: str) -> ExampleBuild:
+        if name not in built:
+            events = []
+            result = containerize(
+                ExportOptions(notebook=str(EXAMPLES / f"{name}.ipynb"), name=f"test-{name}"),
+                config=config,
+                on_event=events.append,
+                out_dir=str(tmp_path_factory.mktemp(name) / "context"),
+            )
+            built[name] = ExampleBuild(result, tuple(events))
+        return built[name]
+
+    return build
 
 
 @pytest.fixture

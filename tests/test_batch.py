@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.cli import main
-from jupyter_mlcontainer.pipeline.plan import ExportOptions
-from jupyter_mlcontainer.shared.config import MLContainerConfig
-from jupyter_mlcontainer.workflow.build import containerize
 
 pytestmark = pytest.mark.engine
 
@@ -21,14 +18,8 @@ REPEATS = 10_000  # 30,000 rows: three chunks and a bit
 
 
 @pytest.fixture(scope="module")
-def iris(base_image, test_labels, tmp_path_factory):
-    config = MLContainerConfig(labels=test_labels, base_image=base_image)
-    folder = tmp_path_factory.mktemp("batch")
-    return containerize(
-        ExportOptions(notebook=str(EXAMPLE), name="test-batch"),
-        config=config,
-        out_dir=str(folder / "context"),
-    )
+def iris(example_build):
+    return example_build("iris_classifier").result
 
 
 def rows_file(path: Path, rows: list, repeats: int, bad_row: int | None = None) -> Path:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.running.readiness import wait_ready
 from jupyter_mlcontainer.shared.config import MLContainerConfig
-from jupyter_mlcontainer.workflow.build import containerize
+from jupyter_mlcontainer.workflow.build import check_parity, containerize
 
 from build_summary import assert_matches_schema
 
@@ -29,41 +30,40 @@ def config(test_labels, base_image):
 
 
 @pytest.mark.parametrize("name", SERVED_EXAMPLES)
-def test_every_example_builds_runs_and_answers_like_the_notebook(engine, config, name, tmp_path):
-    events = []
-    result = containerize(
-        ExportOptions(notebook=str(EXAMPLES / f"{name}.ipynb"), run=True, name=f"test-{name}"),
-        config=config,
-        on_event=events.append,
-        out_dir=str(tmp_path / "context"),
-    )
+def test_every_example_builds_runs_and_answers_like_the_notebook(
+    engine, config, name, example_build
+):
+    built = example_build(name)
+    result = built.result
+    assert_matches_schema(result.to_dict())
+    assert result.tag.startswith(f"mlcontainer/test-{name}:")
+    assert [e.stage for e in built.events if e.kind == "stage"] == [
+        "analyse",
+        "capture",
+        "environment",
+        "render",
+        "build",
+    ]
+    steps = [e for e in built.events if e.kind == "step"]
+    assert steps and steps[-1].step == steps[-1].total
+    # The image loaded every captured value: a warning that it could not would be false.
+    assert not [e.message for e in built.events if "pickled with references" in e.message]
+
+    instance = engine.run(result.tag, port=0, labels=config.labels, name=f"test-{name}-run")
     try:
-        assert result.parity["passed"], result.parity
-        assert_matches_schema(result.to_dict())
-        with urllib.request.urlopen(f"{result.instance.url}/metadata", timeout=10) as answer:
+        instance = wait_ready(engine, instance)
+        parity = check_parity(instance.url, result.sample)
+        assert parity.passed and parity.status == 200, parity
+        assert len(parity.rows) == 3
+        with urllib.request.urlopen(f"{instance.url}/metadata", timeout=10) as answer:
             server = json.load(answer)["server"]
         assert (server["http"], server["json"]) == ("httptools", "orjson")
-        assert len(result.parity["rows"]) == 3
-        assert result.instance.url.startswith("http://127.0.0.1:")
-        assert result.tag.startswith(f"mlcontainer/test-{name}:")
+        assert instance.url.startswith("http://127.0.0.1:")
         listed = {i.name: i for i in engine.list_instances(labels=config.labels)}
-        assert listed[result.instance.name].url == result.instance.url
-        assert [e.stage for e in events if e.kind == "stage"] == [
-            "analyse",
-            "capture",
-            "environment",
-            "render",
-            "build",
-            "run",
-            "check",
-        ]
-        steps = [e for e in events if e.kind == "step"]
-        assert steps and steps[-1].step == steps[-1].total
-        # The image loaded every captured value: a warning that it could not would be false.
-        assert not [e.message for e in events if "pickled with references" in e.message]
+        assert listed[instance.name].url == instance.url
     finally:
-        engine.stop(result.instance.id)
-    assert result.instance.name not in {i.name for i in engine.list_instances(all=True)}
+        engine.stop(instance.id)
+    assert instance.name not in {i.name for i in engine.list_instances(all=True)}
 
 
 def test_a_code_only_change_rebuilds_from_the_dependency_cache(engine, config, tmp_path):
@@ -179,6 +179,7 @@ def test_a_base_without_openmp_gets_libgomp1_from_debian(engine, config, tmp_pat
     for _ in engine.build(context, base, labels=config.labels):
         pass
     assert "libgomp" not in engine.run_command(base, ["ldconfig", "-p"], labels=config.labels)
+    events = []
     result = containerize(
         ExportOptions(
             notebook=str(EXAMPLES / "lightgbm_booster.ipynb"),
@@ -187,14 +188,18 @@ def test_a_base_without_openmp_gets_libgomp1_from_debian(engine, config, tmp_pat
             run=True,
         ),
         config=config,
+        on_event=events.append,
         out_dir=str(tmp_path / "context"),
     )
     try:
+        stages = [e.stage for e in events if e.kind == "stage"]
+        assert stages == ["analyse", "capture", "environment", "render", "build", "run", "check"]
+        assert result.instance.url.startswith("http://127.0.0.1:") and result.parity.status == 200
         assert (
             "apt-get install -y --no-install-recommends libgomp1"
             in (tmp_path / "context" / "Dockerfile").read_text()
         )
-        assert result.parity["passed"], result.parity
+        assert result.parity.passed, result.parity
         assert result.sizes["system_packages"] > 0 and result.sizes["base"] == engine.image_size(
             base
         )

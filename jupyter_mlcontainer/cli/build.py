@@ -49,7 +49,7 @@ def run(args) -> int:
         print(result.report.text(), end="")
     else:
         print(summary(result))
-    return 0 if result.parity is None or result.parity["passed"] else 1
+    return 0 if result.parity is None or result.parity.passed else 1
 
 
 def summary(result) -> str:
@@ -66,13 +66,6 @@ def summary(result) -> str:
 
         lines.append(replacement_summary(result.replacement))
     if result.parity:
-        from ..runtime.parity import ParityReport, ParityRow
-
-        rows = [ParityRow(**row) for row in result.parity["rows"]]
-        verdict = "PASS" if result.parity["passed"] else "FAIL"
-        lines.append(f"parity:  {verdict}")
-        lines += [
-            "  " + line
-            for line in ParityReport(rows, result.parity["passed"]).render().splitlines()
-        ]
+        lines.append(f"parity:  {'PASS' if result.parity.passed else 'FAIL'}")
+        lines += ["  " + line for line in result.parity.render().splitlines()]
     return "\n".join(lines)

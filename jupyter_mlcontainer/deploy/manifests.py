@@ -138,7 +138,7 @@ def check_memory(text: str) -> str:
     return stripped
 
 
-def check_replicas(options: ManifestOptions) -> tuple[int | None, int, int]:
+def replica_bounds(options: ManifestOptions) -> tuple[int | None, int, int]:
     """(fixed replicas or None, min, max), or ManifestError saying what contradicts what."""
     lowest = 0 if options.target == "kserve" else 1
     if options.replicas is not None:
@@ -211,7 +211,8 @@ def pushed_reference(refs: list[str], prefer_tag: str = "") -> str | None:
     return pushed[0] if pushed else None
 
 
-def check_image(image: str) -> str:
+def tagged_image_reference(image: str) -> str:
+    """`image` if it names a tag: a manifest must name an image that does not move."""
     try:
         _registry, _repository, tag = split_push_target(image)
     except ValueError as error:
@@ -235,7 +236,7 @@ def render_manifests(options: ManifestOptions, measured: Measurements) -> dict[s
         )
     cpu = check_cpu(options.cpu) if options.cpu is not None else DEFAULT_CPU
     memory = check_memory(options.memory) if options.memory is not None else None
-    fixed, low, high = check_replicas(options)
+    fixed, low, high = replica_bounds(options)
     plan = _Plan(options, measured, cpu, memory, fixed, low, high)
     if options.target == "kubernetes":
         objects = {

@@ -15,10 +15,10 @@ from ..shared.errors import InstanceNotFound, InstanceUnreachable, ManifestError
 from .manifests import (
     ManifestOptions,
     Measurements,
-    check_image,
     name_of_image,
     pushed_reference,
     render_manifests,
+    tagged_image_reference,
 )
 from .push import content_tag, resolve_image
 
@@ -46,7 +46,7 @@ def manifests_for(
     reference), naming `image` or else the reference the image was pushed under."""
     warnings = []
     if image is not None:
-        check_image(image)
+        tagged_image_reference(image)
     try:
         local = resolve_image(engine, source)
     except PushFailed as error:

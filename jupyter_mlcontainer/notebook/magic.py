@@ -108,7 +108,7 @@ class ContainerizeMagics(Magics):
         if result.instance is None:
             progress.finish(f"built {result.tag} ({result.size / 1e6:.0f} MB)")
             return result
-        verdict = "parity PASS" if (result.parity or {}).get("passed") else "parity FAIL"
+        verdict = "parity PASS" if result.parity and result.parity.passed else "parity FAIL"
         progress.finish(f"{result.instance.name} at {result.instance.url}, {verdict}")
         if result.replacement:
             print(replacement_summary(result.replacement))

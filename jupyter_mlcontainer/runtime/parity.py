@@ -27,8 +27,13 @@ class ParityRow:
 
 @dataclass
 class ParityReport:
-    rows: list = field(default_factory=list)
+    """The comparison, and when it was asked of a running instance over HTTP, how that went."""
+
+    rows: list = field(default_factory=list)  # ParityRow
     passed: bool = True
+    status: int | None = None  # the HTTP status of the instance's answer
+    latency_ms: float | None = None
+    error: str | None = None  # what the instance said instead of predictions
 
     def to_dict(self) -> dict:
         return asdict(self)

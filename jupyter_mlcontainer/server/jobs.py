@@ -1,6 +1,6 @@
 """Build jobs in the server's memory: a thread pool runs the pipeline, the event loop keeps the record.
 
-Every change to a `Job` happens on the event loop thread (workers hand events over with
+Every change to a `JobRecord` happens on the event loop thread (workers hand events over with
 `IOLoop.add_callback`), so handlers read jobs without locks and a reloaded page can replay them.
 """
 
@@ -31,11 +31,14 @@ KEEP_FINISHED = 50
 FINISHED = ("succeeded", "failed", "cancelled")
 
 #: (job, on_event) → BuildResult; runs in a worker thread.
-Build = Callable[["Job", EventSink], object]
+Build = Callable[["JobRecord", EventSink], object]
 
 
 @dataclass
-class Job:
+class JobRecord:
+    """A job as the server keeps it for the frontend to poll: its request, state and events (the
+    running side, `workflow.job.Job`, reports into it)."""
+
     options: ExportOptions | None  # a build's; None for other kinds
     kernel_id: str | None = None
     path: str = ""  # the notebook as the request named it, relative to the server root
@@ -103,21 +106,23 @@ class JobManager:
     def __init__(self, build: Build, max_builds: int = MAX_BUILDS):
         self._build = build
         self._executor = ThreadPoolExecutor(max_builds, thread_name_prefix="mlcontainer-build")
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, JobRecord] = {}
 
-    def submit(self, options: ExportOptions, kernel_id: str | None = None, path: str = "") -> Job:
+    def submit(
+        self, options: ExportOptions, kernel_id: str | None = None, path: str = ""
+    ) -> JobRecord:
         """Queue a build; call on the event loop thread."""
         kind = "explain" if options.explain else "build"
-        return self._queue(Job(options, kernel_id, path, kind=kind))
+        return self._queue(JobRecord(options, kernel_id, path, kind=kind))
 
     def submit_task(
         self, kind: str, target: str, run: Callable[[EventSink], object], source: str = ""
-    ) -> Job:
+    ) -> JobRecord:
         """Queue engine work other than a build (a push, a deploy, a scale, a rollout, an
         undeploy): `run(on_event)` shares the queue, the event record and cancellation (checked
         at each event) with builds."""
 
-        def work(job: Job, on_event: EventSink):
+        def work(job: JobRecord, on_event: EventSink):
             def checked(event: ProgressEvent) -> None:
                 if job.cancel.is_set():
                     raise JobCancelled(f"The {kind} was cancelled.")
@@ -125,15 +130,15 @@ class JobManager:
 
             return run(checked)
 
-        return self._queue(Job(None, path=source, kind=kind, target=target, work=work))
+        return self._queue(JobRecord(None, path=source, kind=kind, target=target, work=work))
 
-    def _queue(self, job: Job) -> Job:
+    def _queue(self, job: JobRecord) -> JobRecord:
         self._forget_old()
         self._jobs[job.id] = job
         self._executor.submit(self._work, job, IOLoop.current())
         return job
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str) -> JobRecord:
         try:
             return self._jobs[job_id]
         except KeyError:
@@ -142,10 +147,10 @@ class JobManager:
                 "Jobs live in the server's memory; a restarted server has forgotten earlier ones.",
             ) from None
 
-    def list(self) -> list[Job]:
+    def list(self) -> list[JobRecord]:
         return sorted(self._jobs.values(), key=lambda job: job.created)
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str) -> JobRecord:
         """Stop a job: a queued one ends at once; a running one at its next step, leaving no
         container behind (an image it finished building stays)."""
         job = self.get(job_id)
@@ -164,7 +169,7 @@ class JobManager:
         for job in finished[: max(0, len(finished) - KEEP_FINISHED + 1)]:
             del self._jobs[job.id]
 
-    def _work(self, job: Job, loop: IOLoop) -> None:
+    def _work(self, job: JobRecord, loop: IOLoop) -> None:
         """Runs in a worker thread: every outcome, expected or not, ends the job's record."""
         loop.add_callback(job.start)
 
@@ -203,7 +208,7 @@ def pipeline_build(config, kernel_manager) -> Build:
     """The real build: state from the job's live kernel when it names one, else a headless run."""
     from ..workflow.build import containerize
 
-    def build(job: Job, on_event: EventSink):
+    def build(job: JobRecord, on_event: EventSink):
         kernel = None
         if job.kernel_id:
             from ..pipeline.kernels import ClientKernel

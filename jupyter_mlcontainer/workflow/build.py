@@ -50,6 +50,7 @@ from ..pipeline.trialcache import remember_trial, reused_trial, trial_key
 from ..pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from ..running.readiness import wait_ready
 from ..runtime.model import CHECK_AT, CHECK_AT_START, EXIT_ON_FAILED_LOAD
+from ..runtime.parity import ParityReport, compare
 from ..shared.config import MLContainerConfig, load_config
 from ..shared.errors import CaptureError, NameTaken
 from ..shared.events import EventSink, ProgressEvent, ignore_events
@@ -79,7 +80,7 @@ class BuildResult:
     size: int = 0  # image size in bytes
     instance: Instance | None = None  # with options.run
     sizes: dict | None = None  # bytes: base, system_packages, python_packages, app
-    parity: dict | None = None  # ParityReport.to_dict() when an instance answered the sample
+    parity: ParityReport | None = None  # when an instance answered the sample
     sample: dict | None = None  # {"request": ..., "expected": ...}
     warnings: tuple = ()
     replacement: Replacement | None = None  # when the name already served
@@ -117,13 +118,9 @@ def containerize(
         exclusive_folder(destination, job.waiting_for(f"with {destination}")),
         clear_when_full(destination),
     ):
-        state_dir = prepare_destination(destination)
-        plan, capture = capture_stage(job, plan, options, kernel, state_dir)
-        engine = open_engine(required=not context_only)
-        base_image = options.base_image or choose_base_image(engine, config, capture.python)
-        environment = environment_stage(job, plan, capture, destination, options, config)
-        environment = add_system_packages(environment, engine, base_image, options)
-        report = report_stage(job, plan, capture, environment, engine, base_image)
+        prepared = prepare(job, plan, options, kernel, config, destination, not context_only)
+        plan, capture, environment = prepared.plan, prepared.capture, prepared.environment
+        engine, base_image, report = prepared.engine, prepared.base_image, prepared.report
         job.stage("render", f"Writing the build context to {destination}")
         context = render_context(
             plan, capture, environment, destination, base_image, config.labels, report.markdown()
@@ -144,7 +141,7 @@ def containerize(
         instance, parity, replacement = run_stage(
             job, engine, image, plan, capture, options, config
         )
-    if parity is None or parity["passed"]:
+    if parity is None or parity.passed:
         engine.tag_image(image.tag, image_tags(plan.name, context.content_hash)[1])
     return BuildResult(
         **done,
@@ -166,22 +163,48 @@ def explain(
     and the packages come from them) in a scratch folder that is deleted afterwards; nothing
     is rendered into a context and nothing is built."""
     with tempfile.TemporaryDirectory(prefix="mlcontainer-explain-") as scratch:
-        destination = Path(scratch) / "context"
-        state_dir = prepare_destination(destination)
-        plan, capture = capture_stage(job, plan, options, kernel, state_dir)
-        engine = open_engine(required=False)
-        base_image = options.base_image or choose_base_image(engine, config, capture.python)
-        environment = environment_stage(job, plan, capture, destination, options, config)
-        environment = add_system_packages(environment, engine, base_image, options)
-        report = report_stage(job, plan, capture, environment, engine, base_image)
+        prepared = prepare(job, plan, options, kernel, config, Path(scratch) / "context", False)
     job.on_event(ProgressEvent("done", "explained; nothing was built", "environment"))
     return BuildResult(
         context="",
-        name=plan.name,
-        sample=capture.sample,
+        name=prepared.plan.name,
+        sample=prepared.capture.sample,
         warnings=tuple(job.warnings),
-        report=report,
+        report=prepared.report,
     )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What both the slice report and the build context rest on."""
+
+    plan: ServingPlan  # widened if pickles needed notebook classes
+    capture: Capture
+    environment: Environment  # proved by the trial, with wheels and Debian packages
+    engine: object  # a ContainerEngine, or None when none answers and none was required
+    base_image: str
+    report: SliceReport
+
+
+def prepare(
+    job: Job,
+    plan: ServingPlan,
+    options: ExportOptions,
+    kernel,
+    config: MLContainerConfig,
+    destination: Path,
+    engine_required: bool,
+) -> Prepared:
+    """Capture into `destination`, prove the environment, add the Debian packages the wheels
+    need on the chosen base image, and write the slice report: every stage before rendering."""
+    state_dir = prepare_destination(destination)
+    plan, capture = capture_stage(job, plan, options, kernel, state_dir)
+    engine = open_engine(required=engine_required)
+    base_image = options.base_image or choose_base_image(engine, config, capture.python)
+    environment = environment_stage(job, plan, capture, destination, options, config)
+    environment = add_system_packages(environment, engine, base_image, options)
+    report = report_stage(job, plan, capture, environment, engine, base_image)
+    return Prepared(plan, capture, environment, engine, base_image, report)
 
 
 def report_stage(
@@ -421,7 +444,7 @@ def run_stage(
     capture: Capture,
     options: ExportOptions,
     config,
-) -> tuple[Instance, dict, Replacement | None]:
+) -> tuple[Instance, ParityReport, Replacement | None]:
     """Start the image on 127.0.0.1 and check that it answers the sample as the notebook did:
     the instance checks it as it loads the model (and exits when it cannot), then parity is
     asked over HTTP. Under a name that already serves, replace what serves (replace.py): a
@@ -452,7 +475,7 @@ def run_stage(
         if replacement is None:
             engine.stop(instance.id)
         raise
-    verdict = "PASS" if parity["passed"] else "FAIL"
+    verdict = "PASS" if parity.passed else "FAIL"
     job.on_event(ProgressEvent("done", f"{instance.url} parity {verdict}", "check"))
     return instance, parity, replacement
 
@@ -471,15 +494,18 @@ def image_sizes(engine, tag: str, base_image: str) -> dict:
     return sizes
 
 
-def check_parity(url: str, sample: dict) -> dict:
+def check_parity(url: str, sample: dict) -> ParityReport:
     """Send the sample to a running instance and compare its answer with the notebook's."""
     from ..running.client import ServingClient
-    from ..runtime.parity import compare
 
     response = ServingClient(url, timeout=60).predict(sample["request"])
     actual = response.body.get("predictions") if isinstance(response.body, dict) else None
-    report = compare(sample["expected"]["predictions"], actual).to_dict()
-    report.update(status=response.status, latency_ms=response.latency_ms, error=response.error)
+    report = compare(sample["expected"]["predictions"], actual)
+    report.status, report.latency_ms, report.error = (
+        response.status,
+        response.latency_ms,
+        response.error,
+    )
     return report
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from ..engine.base import ContainerEngine, Instance
 from ..running.client import ServingClient
 from ..running.readiness import wait_listening, wait_ready, wait_stopped_listening
+from ..runtime.parity import ParityReport
 from ..shared.errors import DeploymentNotFound, InstanceNotFound, MLContainerError, RunFailed
 from ..shared.events import EventSink, ProgressEvent
 
@@ -79,7 +80,7 @@ class Successor:
     tag: str
     labels: dict
     sample: dict
-    check: Callable[[str, dict], dict]
+    check: Callable[[str, dict], ParityReport]
     options: dict = field(default_factory=dict)
 
 
@@ -163,7 +164,7 @@ def restart(engine: ContainerEngine, previous: Instance, successor: Successor, o
         instance = wait_ready(engine, started)
         gap = time.perf_counter() - stopped
         parity = successor.check(instance.url, sample)
-        if not parity["passed"]:
+        if not parity.passed:
             raise RunFailed(
                 f"{tag} answers the sample differently from the notebook.",
                 "Compare the parity rows of a plain `build --run` of this notebook, fix, and "

@@ -11,11 +11,9 @@ import pytest
 
 from jupyter_mlcontainer.deploy.plan import PushOptions
 from jupyter_mlcontainer.deploy.push import push_image
-from jupyter_mlcontainer.pipeline.plan import ExportOptions
 from jupyter_mlcontainer.running.readiness import wait_ready
-from jupyter_mlcontainer.shared.config import MLContainerConfig
 from jupyter_mlcontainer.shared.errors import PushFailed
-from jupyter_mlcontainer.workflow.build import check_parity, containerize
+from jupyter_mlcontainer.workflow.build import check_parity
 
 pytestmark = pytest.mark.engine
 
@@ -23,11 +21,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
-def built(engine, base_image, test_labels, tmp_path_factory):
-    """The iris example, built once for the module."""
-    config = MLContainerConfig(labels=test_labels, base_image=base_image)
-    options = ExportOptions(notebook=str(EXAMPLES / "iris_classifier.ipynb"), name="test-push")
-    return containerize(options, config=config, out_dir=str(tmp_path_factory.mktemp("context")))
+def built(example_build):
+    """The iris example, built once for the test run."""
+    return example_build("iris_classifier").result
 
 
 @pytest.fixture
@@ -75,10 +71,12 @@ def test_the_instance_object_pushes_its_image(engine, built, registry, test_labe
     assert "==> Pushing" in capsys.readouterr().out, "progress shows in the notebook's output"
 
 
-# Last: it removes the image from the engine.
+# Last: it removes the image from the engine (and puts the pulled one back under its tag).
 def test_push_remove_pull_run_and_answer_like_the_notebook(engine, built, registry, test_labels):
     events = []
-    result = push_image(engine, PushOptions("test-push", f"{registry}/team/iris"), events.append)
+    result = push_image(
+        engine, PushOptions("test-iris_classifier", f"{registry}/team/iris"), events.append
+    )
     content_hash = built.tag.rsplit(":", 1)[1]
     assert result.target == f"{registry}/team/iris:{content_hash}", "the content-hash tag"
     # Layers another repository of the registry has (the CLI test's) are mounted, not sent.
@@ -93,10 +91,11 @@ def test_push_remove_pull_run_and_answer_like_the_notebook(engine, built, regist
     engine.client.images.remove(built.image, force=True)  # every local tag of it
     assert not engine.image_exists(result.target)
     engine.client.images.pull(*result.target.rsplit(":", 1))
+    engine.tag_image(result.target, built.tag)  # the shared example build's tag, as it was
     instance = engine.run(result.target, port=0, labels=test_labels)
     try:
         instance = wait_ready(engine, instance)
         parity = check_parity(instance.url, built.sample)
-        assert parity["passed"], parity
+        assert parity.passed, parity
     finally:
         engine.stop(instance.id)

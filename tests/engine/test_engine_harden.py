@@ -65,14 +65,9 @@ def hungry_image(config, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def sklearn_image(config, tmp_path_factory) -> str:
+def sklearn_image(example_build) -> str:
     """The one-cell scikit-learn example: numpy, scipy, scikit-learn and joblib at load time."""
-    result = containerize(
-        ExportOptions(notebook=str(EXAMPLES / "one_cell.ipynb"), name="test-harden-sklearn"),
-        config=config,
-        out_dir=str(tmp_path_factory.mktemp("sklearn") / "context"),
-    )
-    return result.tag
+    return example_build("one_cell").result.tag
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from jupyter_mlcontainer.shared.errors import (
 )
 from jupyter_mlcontainer.workflow.contexts import context_folder
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "containerize_magic.ipynb"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "containerize_magic.ipynb"
 
 
 @pytest.fixture(scope="module")

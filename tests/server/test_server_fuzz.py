@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from jupyter_mlcontainer.server.jobs import Job, JobManager
+from jupyter_mlcontainer.server.jobs import JobManager, JobRecord
 from jupyter_mlcontainer.server.validation import (
     DEPLOY_FIELDS,
     JOB_FIELDS,
@@ -73,7 +73,7 @@ def body(rng: random.Random, fields: dict):
 def nothing_runs(monkeypatch):
     queued = []
 
-    def record(self, job: Job) -> Job:
+    def record(self, job: JobRecord) -> JobRecord:
         queued.append(job)
         self._jobs[job.id] = job
         return job

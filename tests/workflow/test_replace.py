@@ -66,7 +66,7 @@ def test_a_second_build_hands_the_instance_over_at_the_same_url_under_load(
         assert (replacement.how, replacement.url) == ("handover", first.instance.url)
         assert (replacement.before, replacement.after) == (["v1", "v1"], ["v2", "v2"])
         assert replacement.previous_image == first.tag
-        assert second.instance.name == "test-replace" and second.parity["passed"]
+        assert second.instance.name == "test-replace" and second.parity.passed
         assert load.failures == [], load.failures[:5]
         assert {label for at, label in load.answers if at < started} == {"v1"}
         # the old model answers only what reaches it on connections it holds, while it drains
