@@ -26,6 +26,8 @@ FAST_TIER = os.environ.get("MLCONTAINER_TEST_TIER") == "fast"
 #: Tiers a test belongs to, from the fixtures it uses (directly or through other fixtures).
 FIXTURE_MARKERS = {
     "engine": "engine",
+    "engine_host": "engine",
+    "podman_host": "engine",
     "kernel": "kernel",
     "page": "browser",
     "lab": "browser",
@@ -99,6 +101,62 @@ def _remove_labelled(engine) -> None:
     for image in sorted(images, key=lambda image: image.attrs["Created"], reverse=True):
         engine.remove_image(image.id)
     engine.client.images.prune(filters={"dangling": True, **selector})  # builder stages' cache
+
+
+@pytest.fixture(scope="session")
+def podman_host(engine, base_image, tmp_path_factory):
+    """Rootful Podman's Docker-compatible socket in a temporary folder, with the base image
+    copied in from Docker; yields its DOCKER_HOST. The service is stopped and what the tests
+    made in Podman removed afterwards."""
+    import shutil
+    import subprocess
+
+    import docker
+
+    from jupyter_mlcontainer.engine import DockerEngine
+
+    if shutil.which("podman") is None:
+        pytest.skip("no Podman (apt-get install podman catatonit; scripts/setup.sh does)")
+    folder = tmp_path_factory.mktemp("podman")
+    host = f"unix://{folder}/podman.sock"
+    with open(folder / "service.log", "w") as log:
+        service = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", host], stdout=log, stderr=log
+        )
+    try:
+        podman = _answering(lambda: DockerEngine(docker.DockerClient(base_url=host)), 30)
+        if not podman.image_exists(base_image):
+            saved = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
+            subprocess.run(["podman", "load", "-q"], stdin=saved.stdout, check=True)
+            saved.wait(timeout=300)
+        yield host
+        _remove_labelled(podman)
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def _answering(connect, seconds: float):
+    """`connect()`'s result once it stops raising, trying for `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return connect()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(params=["docker", "podman"])
+def engine_host(request) -> str:
+    """Each engine this machine can start, as a DOCKER_HOST value: Docker's daemon, Podman."""
+    if request.param == "docker":
+        request.getfixturevalue("engine")
+        return "unix:///var/run/docker.sock"
+    return request.getfixturevalue("podman_host")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sys
 
 from ..shared.errors import MLContainerError
 from ..shared.version import __version__
-from . import audit, base_image, build, ci, deploy, instances, manifests, predict, push
+from . import audit, base_image, build, ci, deploy, doctor, instances, manifests, predict, push
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifests.add_command(commands)
     audit.add_command(commands)
     predict.add_command(commands)
+    doctor.add_command(commands)
     return parser
 
 

@@ -48,9 +48,11 @@ from .dockerapi import (
     STOP_TIMEOUT,
     instance_of,
     reaches_engine,
+    refusal_hint,
     refuse_taken_port,
     unavailable,
 )
+from .locate import LOOPBACK, EngineSocket, engine_sockets, flavour_of, rootless
 from .pushstream import PushTally, push_error, push_events
 from .swarm import SwarmOrchestrator
 
@@ -76,15 +78,50 @@ def external_images(dockerfile: str) -> list[str]:
 
 
 class DockerEngine:
-    """Builds images and runs containers; every call blocks, so servers call it from a thread."""
+    """Builds images and runs containers; every call blocks, so servers call it from a thread.
+    Speaks Docker's API, which Podman serves too (`flavour`)."""
+
+    flavour = "docker"  # or "podman"
+    rootless = False
+    address = LOOPBACK  # where instances are reached
+    publish_on = LOOPBACK  # where their ports are bound
 
     def __init__(self, client: docker.DockerClient | None = None):
+        self.socket = EngineSocket(client.api.base_url, "given") if client else None
+        self.client = client or self._connect()
         try:
-            self.client = client or docker.from_env()
-            self.client.ping()
+            version, info = self.client.version(), self.client.info()
         except (DockerException, OSError) as error:
             raise unavailable(error) from error
         self.api = self.client.api
+        self.flavour = flavour_of(version)  # "docker" or "podman"
+        self.version = str(version.get("Version", ""))
+        self.rootless = rootless(info)
+        if self.socket and self.socket.remote:  # instances live on the engine's machine
+            self.address, self.publish_on = self.socket.host, self.socket.publish_address
+
+    def _connect(self) -> docker.DockerClient:
+        """A client of the first engine that answers (locate.engine_sockets), or
+        EngineUnavailable saying where it looked."""
+        tried = []
+        for socket in engine_sockets():
+            if not socket.present:
+                tried.append(f"{socket.origin} {socket.url} (absent)")
+                continue
+            try:
+                if socket.origin == "DOCKER_HOST":  # TLS from DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
+                    client = docker.from_env(use_ssh_client=socket.url.startswith("ssh://"))
+                else:
+                    client = docker.DockerClient(base_url=socket.url)
+                client.ping()
+            except (DockerException, OSError) as error:
+                tried.append(f"{socket.origin} {socket.url} ({error})")
+                continue
+            self.socket = socket
+            return client
+        raise EngineUnavailable(
+            "No container engine answers: tried " + "; ".join(tried) + ".", ENGINE_HINT
+        )
 
     def _answers(self) -> bool:
         try:
@@ -358,7 +395,8 @@ class DockerEngine:
         cpus: float | None = None,
         joins: Instance | None = None,
     ) -> Instance:
-        """Start a serving container detached, its port 8080 published on 127.0.0.1 only:
+        """Start a serving container detached, its port 8080 published on 127.0.0.1 only (on a
+        remote engine, on its machine: `address`):
         on `port`, or on a free port Docker picks when `port` is None or 0. The port is held by
         a small container whose network namespace the instance joins; `joins`, an instance
         started so, makes the new one share its port instead (it listens beside it once its
@@ -413,6 +451,18 @@ class DockerEngine:
         container.reload()
         return self._instance(container)
 
+    @reaches_engine
+    def published_port(self, image: str) -> str | None:
+        """Where a container of `image` gets its port published ("127.0.0.1:PORT") as an
+        instance's is, or None; RunFailed says why the engine refused."""
+        holder = self._hold_port(image, f"mlcontainer-probe-{secrets.token_hex(3)}", None, {})
+        try:
+            ports = self.api.inspect_container(holder)["NetworkSettings"].get("Ports") or {}
+            bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
+            return f"{bindings[0]['HostIp']}:{bindings[0]['HostPort']}" if bindings else None
+        finally:
+            self._release_port(holder)
+
     def _hold_port(self, image: str, name: str, port: int | None, labels: dict | None) -> str:
         """Start the container that publishes `name`'s port and owns its network namespace:
         `sleep` from `image`, without capabilities. It sets `tcp_migrate_req`, so that the
@@ -424,7 +474,7 @@ class DockerEngine:
             name=f"{name}.port-{secrets.token_hex(2)}",
             init=True,
             detach=True,
-            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+            ports={f"{CONTAINER_PORT}/tcp": (self.publish_on, port or None)},
             labels={
                 **{k: v for k, v in (labels or {}).items() if k != INSTANCE_LABEL},
                 MANAGED_LABEL: "true",
@@ -440,13 +490,21 @@ class DockerEngine:
         except ImageNotFound as error:
             raise _no_image(image) from error
         except APIError:  # a kernel older than 5.14 has no tcp_migrate_req: still serves
-            holder = self.client.containers.create(image, **options)
+            try:
+                holder = self.client.containers.create(image, **options)
+            except APIError as error:
+                raise RunFailed(
+                    f"The engine refused to create {name}'s port holder: {error.explanation}",
+                    refusal_hint(str(error.explanation)),
+                ) from error
         try:
             holder.start()
         except APIError as error:
             holder.remove(force=True)
             refuse_taken_port(error, port, "or --port 0 to let Docker pick a free one")
-            raise RunFailed(f"{name} did not start: {error.explanation}") from error
+            raise RunFailed(
+                f"{name} did not start: {error.explanation}", refusal_hint(str(error.explanation))
+            ) from error
         return holder.id
 
     def _release_port(self, holder: str) -> None:
@@ -604,14 +662,15 @@ class DockerEngine:
     def _instance(self, container) -> Instance:
         """The instance `container` is; its URL is published by its port holder, if it has one."""
         mode = (container.attrs.get("HostConfig") or {}).get("NetworkMode") or ""
+        remote = self.address if self.address != LOOPBACK else ""
         if not mode.startswith("container:"):
-            return instance_of(container)
+            return instance_of(container, address=remote)
         holder = mode.partition(":")[2]
         try:
             ports = self.api.inspect_container(holder)["NetworkSettings"].get("Ports") or {}
         except NotFound:
             ports = {}
-        return instance_of(container, ports, holder)
+        return instance_of(container, ports, holder, remote)
 
     def _container(self, instance: Instance):
         try:

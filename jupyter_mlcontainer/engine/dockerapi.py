@@ -1,4 +1,4 @@
-"""What the Docker engine's two clients share: the container engine (docker.py) and its swarm
+"""What the Docker API's two clients share: the container engine (docker.py) and its swarm
 mode (swarm.py): how a lost engine shows, how a container reads as an Instance, and a taken
 port's error."""
 
@@ -13,12 +13,7 @@ from docker.errors import APIError
 
 from ..shared.errors import EngineUnavailable, PortInUse
 from .base import CONTAINER_PORT, Instance
-
-ENGINE_HINT = (
-    "Start the Docker engine (e.g. `sudo dockerd &` or `sudo systemctl start docker`), "
-    "or point DOCKER_HOST at a running one."
-)
-
+from .locate import ENGINE_HINT
 
 #: Seconds a container gets to exit on SIGTERM before it is killed, as `docker stop` gives: the
 #: runtime stops accepting connections and finishes the requests in flight within them.
@@ -30,8 +25,25 @@ STOP_TIMEOUT = 10
 LOST_ENGINE = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError)
 
 
+#: What an engine's refusal to create or start a container means, and its fix (Podman's, mostly).
+REFUSAL_FIXES = {
+    "rlimit": "This machine refuses rlimits in containers: add `[containers]` / "
+    "`default_ulimits = []` to /etc/containers/containers.conf (rootful) or "
+    "~/.config/containers/containers.conf (rootless), then restart Podman's socket.",
+    "catatonit": "Podman starts an init process with catatonit: install it "
+    "(`apt-get install catatonit`).",
+    "slirp4netns": "Rootless Podman publishes ports through slirp4netns: install it "
+    "(`apt-get install slirp4netns`) and restart Podman's socket.",
+}
+
+
+def refusal_hint(explanation: str) -> str:
+    """The fix for a known refusal of the engine's, or empty."""
+    return next((fix for key, fix in REFUSAL_FIXES.items() if key in explanation), "")
+
+
 def unavailable(error: Exception) -> EngineUnavailable:
-    return EngineUnavailable(f"Cannot reach the Docker engine: {error}", ENGINE_HINT)
+    return EngineUnavailable(f"Cannot reach the container engine: {error}", ENGINE_HINT)
 
 
 def reaches_engine(method):
@@ -58,8 +70,11 @@ def reaches_engine(method):
     return call
 
 
-def instance_of(container, ports: dict | None = None, holder: str = "") -> Instance:
-    """`container` as an Instance; `ports` are its holder's (`holder`), when one publishes them."""
+def instance_of(
+    container, ports: dict | None = None, holder: str = "", address: str = ""
+) -> Instance:
+    """`container` as an Instance; `ports` are its holder's (`holder`), when one publishes them.
+    Its URL is on `address` (a remote engine's machine), else where the port is bound."""
     attrs = container.attrs
     host = attrs.get("HostConfig") or {}
     if ports is None:
@@ -69,8 +84,10 @@ def instance_of(container, ports: dict | None = None, holder: str = "") -> Insta
     return Instance(
         id=container.id,
         name=container.name,
-        image=attrs["Config"]["Image"],
-        url=f"http://{bindings[0]['HostIp']}:{bindings[0]['HostPort']}" if running else "",
+        image=short_image_name(attrs["Config"]["Image"]),
+        url=f"http://{address or bindings[0]['HostIp']}:{bindings[0]['HostPort']}"
+        if running
+        else "",
         status=container.status,
         labels=dict(container.labels),
         created=attrs["Created"],
@@ -81,6 +98,15 @@ def instance_of(container, ports: dict | None = None, holder: str = "") -> Insta
         hardened=bool(host.get("ReadonlyRootfs")) and "ALL" in (host.get("CapDrop") or []),
         port_holder=holder,
     )
+
+
+def short_image_name(reference: str) -> str:
+    """`reference` as it was given: Podman qualifies short names (`docker.io/mlcontainer/…`,
+    `localhost/…`), Docker does not."""
+    for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
+        if reference.startswith(prefix):
+            return reference[len(prefix) :]
+    return reference
 
 
 def refuse_taken_port(error: APIError, port: int | None, other_choice: str) -> None:

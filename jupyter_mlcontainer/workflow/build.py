@@ -52,7 +52,7 @@ from ..running.readiness import wait_ready
 from ..runtime.model import CHECK_AT, CHECK_AT_START, EXIT_ON_FAILED_LOAD
 from ..runtime.parity import ParityReport, compare
 from ..shared.config import MLContainerConfig, load_config
-from ..shared.errors import CaptureError, NameTaken
+from ..shared.errors import CaptureError, EngineUnavailable, NameTaken
 from ..shared.events import EventSink, ProgressEvent, ignore_events
 from ..shared.locks import exclusive_folder
 from .contexts import context_folder
@@ -118,7 +118,7 @@ def containerize(
         exclusive_folder(destination, job.waiting_for(f"with {destination}")),
         clear_when_full(destination),
     ):
-        prepared = prepare(job, plan, options, kernel, config, destination, not context_only)
+        prepared = prepare(job, plan, options, kernel, config, destination)
         plan, capture, environment = prepared.plan, prepared.capture, prepared.environment
         engine, base_image, report = prepared.engine, prepared.base_image, prepared.report
         job.stage("render", f"Writing the build context to {destination}")
@@ -133,6 +133,8 @@ def containerize(
         }
         if context_only:
             return BuildResult(**done, warnings=tuple(job.warnings))
+        if engine is None:
+            raise no_engine(destination, image_tags(plan.name, context.content_hash)[0])
         image = build_stage(
             job, engine, plan, capture, context, config, options.no_cache, options.run
         )
@@ -163,7 +165,7 @@ def explain(
     and the packages come from them) in a scratch folder that is deleted afterwards; nothing
     is rendered into a context and nothing is built."""
     with tempfile.TemporaryDirectory(prefix="mlcontainer-explain-") as scratch:
-        prepared = prepare(job, plan, options, kernel, config, Path(scratch) / "context", False)
+        prepared = prepare(job, plan, options, kernel, config, Path(scratch) / "context")
     job.on_event(ProgressEvent("done", "explained; nothing was built", "environment"))
     return BuildResult(
         context="",
@@ -171,6 +173,21 @@ def explain(
         sample=prepared.capture.sample,
         warnings=tuple(job.warnings),
         report=prepared.report,
+    )
+
+
+def no_engine(destination: Path, tag: str) -> EngineUnavailable:
+    """No engine answers, and the context is written: say where, and how to finish elsewhere."""
+    try:
+        open_engine()
+    except EngineUnavailable as error:
+        why, hint = error.message, error.hint
+    else:  # one came up meanwhile
+        why, hint = "No container engine answered during the build.", ""
+    return EngineUnavailable(
+        f"{why} The build context is written to {destination}; nothing was built.",
+        f"Build it where an engine runs: `docker build -t {tag} {destination}` (or `podman "
+        f"build`), then `jupyter mlcontainer run {tag}`. Or start one here: {hint}",
     )
 
 
@@ -193,13 +210,12 @@ def prepare(
     kernel,
     config: MLContainerConfig,
     destination: Path,
-    engine_required: bool,
 ) -> Prepared:
     """Capture into `destination`, prove the environment, add the Debian packages the wheels
     need on the chosen base image, and write the slice report: every stage before rendering."""
     state_dir = prepare_destination(destination)
     plan, capture = capture_stage(job, plan, options, kernel, state_dir)
-    engine = open_engine(required=engine_required)
+    engine = open_engine(required=False)  # without one, the context is still written
     base_image = options.base_image or choose_base_image(engine, config, capture.python)
     environment = environment_stage(job, plan, capture, destination, options, config)
     environment = add_system_packages(environment, engine, base_image, options)
