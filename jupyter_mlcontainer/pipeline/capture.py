@@ -23,6 +23,9 @@ from .plan import Capture
 from .refused import refusal, refused_error
 from .serializers import CannotSave, Serializer, serializer_for
 
+#: Files open on the kernel's machine, never captured.
+_OPEN_FILES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
+
 
 def capture_state(namespace: dict, request: dict) -> Capture:
     """Do the kernel side of the pipeline; `request` is plain JSON data.
@@ -140,6 +143,8 @@ def _save_state(name: str, value, state_dir: Path) -> dict:
     serializer = serializer_for(value)
     if serializer is not None:
         return _save_with(serializer, name, value, state_dir)
+    if isinstance(value, _OPEN_FILES):  # cloudpickle would save a read-only one as a StringIO
+        raise CannotSave("it is an open file, and a copy of what it held would not be the file")
     if isinstance(value, types.FunctionType):
         return _save_cloudpickle(name, value, state_dir)
     try:
