@@ -66,7 +66,7 @@ def test_a_lock_a_generator_and_an_open_file_are_refused_with_what_made_them(tmp
     assert caught.value.hint == FIX
 
 
-def test_a_connection_made_over_several_lines_outside_the_history_is_still_named(tmp_path):
+def test_a_connection_is_named_with_or_without_the_statement_that_made_it(tmp_path):
     import sqlite3
 
     connection = sqlite3.connect(":memory:")
