@@ -190,7 +190,7 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
     pending: list[tuple[str, str | None]] = [(name, "") for name in extra_roots]
     pending.append((entry_name, None))
     for statement in statements:
-        if INCLUDE_TAG in statement.tags and not statement.calls_ipython:
+        if _included(statement):
             kept[statement.position] = statement
             decided[statement.position] = (True, f"tagged {INCLUDE_TAG}")
             pending.extend((name, _user(statement)) for name in sorted(statement.uses))
@@ -206,6 +206,8 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
                 unresolved.setdefault(name, user)
             continue
         is_entry_model = entry_kind == "model" and name == entry_name
+        if _included(statement) and not is_entry_model:
+            continue  # the image runs the tagged statement: what it makes is not captured
         loader_files = _existing_files(statement, folder) if statement.kind == LOADER else []
         if (
             statement.kind in CODE_KINDS
@@ -223,6 +225,10 @@ def _slice(entry_name, entry_kind, statements, definitions, folder, extra_roots)
     if entry_kind == "model":
         state.add(entry_name)
     return [kept[p] for p in sorted(kept)], sorted(state), sorted(files), decided, unresolved
+
+
+def _included(statement: Statement) -> bool:
+    return INCLUDE_TAG in statement.tags and not statement.calls_ipython
 
 
 def _user(statement: Statement) -> str:

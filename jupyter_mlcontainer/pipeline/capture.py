@@ -20,6 +20,11 @@ from pathlib import Path
 from ..shared.errors import CaptureError
 from .batching import batching_for
 from .plan import Capture
+from .refused import refusal, refused_error
+from .serializers import CannotSave, Serializer, serializer_for
+
+#: Files open on the kernel's machine, never captured.
+_OPEN_FILES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
 
 
 def capture_state(namespace: dict, request: dict) -> Capture:
@@ -32,7 +37,15 @@ def capture_state(namespace: dict, request: dict) -> Capture:
     out_dir = Path(request["out_dir"])
     state_dir = out_dir / "state"
     state_dir.mkdir(parents=True, exist_ok=True)
-    saved = [save_state(name, _lookup(namespace, name), state_dir) for name in request["state"]]
+    saved, refused = [], []
+    for name in request["state"]:
+        value = _lookup(namespace, name)
+        try:
+            saved.append(save_state(name, value, state_dir))
+        except CannotSave as error:
+            refused.append(refusal(name, value, error.reason))
+    if refused:
+        raise refused_error(refused, namespace)
 
     sample = _evaluate_sample(namespace, request)
     entry = _entry_callable(namespace, request["entry"])
@@ -52,7 +65,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         modules.update(item["modules"])
     for name in request.get("loaded", []):  # values the kept code loads from files at start-up
         if name in namespace:
-            modules.update(referenced_modules(pickle_globals(_pickled(namespace[name]))))
+            modules.update(_modules_of(namespace[name]))
     modules.update(_input_modules(sample))
     return Capture(
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -127,22 +140,11 @@ def save_state(name: str, value, state_dir: Path) -> dict:
 
 
 def _save_state(name: str, value, state_dir: Path) -> dict:
-    kind = _native_kind(value)
-    if kind == "torch":
-        import torch
-
-        path = state_dir / f"{name}.pt"
-        torch.save(value, path)
-        return _saved(name, path, "torch", pickle.dumps(value, protocol=4), {"torch"})
-    if kind == "lightgbm":
-        path = state_dir / f"{name}.txt"
-        value.save_model(str(path))
-        return _saved(name, path, "lightgbm", extra={"lightgbm"})
-    if kind == "xgboost":
-        path = state_dir / f"{name}.json"
-        value.save_model(str(path))
-        cls = type(value)
-        return _saved(name, path, f"xgboost:{cls.__module__}.{cls.__qualname__}", extra={"xgboost"})
+    serializer = serializer_for(value)
+    if serializer is not None:
+        return _save_with(serializer, name, value, state_dir)
+    if isinstance(value, _OPEN_FILES):  # cloudpickle would save a read-only one as a StringIO
+        raise CannotSave("it is an open file, and a copy of what it held would not be the file")
     if isinstance(value, types.FunctionType):
         return _save_cloudpickle(name, value, state_dir)
     try:
@@ -151,7 +153,23 @@ def _save_state(name: str, value, state_dir: Path) -> dict:
         return _save_cloudpickle(name, value, state_dir)
     path = state_dir / f"{name}.joblib"
     dump_canonical(value, path)
-    return _saved(name, path, "joblib", payload, {"joblib"})
+    return _saved(name, path, "joblib", "joblib", payload, {"joblib"})
+
+
+def _save_with(serializer: Serializer, name: str, value, state_dir: Path) -> dict:
+    """Save in the serializer's format; its failure is the value's refusal, with the reason."""
+    path = state_dir / f"{name}{serializer.suffix}"
+    try:
+        serializer.save(value, path)
+        fmt = serializer.format_for(value)
+        payload = pickle.dumps(value, protocol=4) if serializer.pickles else None
+    except CannotSave:
+        raise
+    except Exception as error:  # noqa: BLE001 - any library's failure, reported with the variable
+        raise CannotSave(
+            f"{serializer.name} cannot save it ({type(error).__name__}: {error})"
+        ) from error
+    return _saved(name, path, fmt, serializer.name, payload, set(serializer.modules))
 
 
 def dump_canonical(value, path: Path) -> None:
@@ -187,25 +205,40 @@ def _zero_padding(obj):
     return clean
 
 
-def _pickled(value) -> bytes:
+def _modules_of(value) -> set:
+    """The modules a value that the kept code loads from a file needs, as its serializer or a
+    pickle of it names them. One pickle refuses (a session loaded from a model file) names
+    none here: the trial run records what loading it imports."""
+    serializer = serializer_for(value)
+    if serializer is not None:
+        return set(serializer.modules)
     try:
-        return pickle.dumps(value, protocol=4)
+        payload = pickle.dumps(value, protocol=4)
     except Exception:  # lambdas and closures deep inside an object
         import cloudpickle
 
-        return cloudpickle.dumps(value, protocol=4)
+        try:
+            payload = cloudpickle.dumps(value, protocol=4)
+        except Exception:  # noqa: BLE001 - pickle's refusals have many types
+            return set()
+    return referenced_modules(pickle_globals(payload))
 
 
 def _save_cloudpickle(name: str, value, state_dir: Path) -> dict:
     import cloudpickle
 
-    payload = cloudpickle.dumps(value, protocol=4)
+    try:
+        payload = cloudpickle.dumps(value, protocol=4)
+    except Exception as error:  # noqa: BLE001 - pickle's refusals have many types
+        raise CannotSave(f"pickle refuses it ({type(error).__name__}: {error})") from error
     path = state_dir / f"{name}.pkl"
     path.write_bytes(payload)
-    return _saved(name, path, "pickle", payload, {"cloudpickle"})
+    return _saved(name, path, "pickle", "cloudpickle", payload, {"cloudpickle"})
 
 
-def _saved(name: str, path: Path, fmt: str, payload: bytes | None = None, extra=()) -> dict:
+def _saved(
+    name: str, path: Path, fmt: str, serializer: str, payload: bytes | None = None, extra=()
+) -> dict:
     """Describe a saved variable: the modules loading it imports, and the notebook-defined
     (`__main__`) names it refers to, which the generated module must define."""
     globals_ = pickle_globals(payload) if payload is not None else set()
@@ -213,22 +246,11 @@ def _saved(name: str, path: Path, fmt: str, payload: bytes | None = None, extra=
         "name": name,
         "file": path.name,
         "format": fmt,
+        "serializer": serializer,
         "modules": sorted(referenced_modules(globals_) | set(extra)),
         "main_references": sorted(n for module, n in globals_ if module == "__main__"),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
     }
-
-
-def _native_kind(value) -> str | None:
-    for cls in type(value).__mro__:
-        module = cls.__module__.split(".")[0]
-        if module == "torch" and cls.__name__ == "Module":
-            return "torch"
-        if module == "lightgbm" and cls.__name__ == "Booster":
-            return "lightgbm"
-        if module == "xgboost" and cls.__name__ in ("Booster", "XGBModel"):
-            return "xgboost"
-    return None
 
 
 def pickle_globals(payload: bytes) -> set:

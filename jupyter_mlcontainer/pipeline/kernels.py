@@ -8,17 +8,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from ..shared.errors import CaptureError, NotebookError, last_lines
+from ..shared.version import __version__
 from .capture import capture_state
 from .plan import Capture
 
 _RESULT_MARK = "__mlcontainer_capture__"
 _ERROR_MARK = "__mlcontainer_error__"
+#: Terminal colours in the tracebacks a kernel sends.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 
 
 class KernelSession(Protocol):
@@ -81,14 +86,14 @@ class ClientKernel:
     def run(self, code: str) -> str:
         """Execute `code` without touching the notebook's history; return what it printed."""
         chunks: list[str] = []
-        failure: list[str] = []
+        failure: list[dict] = []
 
         def collect(message):
             content = message["content"]
             if message["msg_type"] == "stream" and content.get("name") == "stdout":
                 chunks.append(content["text"])
             elif message["msg_type"] == "error":
-                failure.append(f"{content['ename']}: {content['evalue']}")
+                failure.append(content)
 
         try:
             self.client.execute_interactive(
@@ -97,14 +102,34 @@ class ClientKernel:
         except TimeoutError as error:
             raise CaptureError(f"The kernel did not answer within {self.timeout:.0f} s.") from error
         if failure:
-            raise CaptureError(
-                f"Capturing the notebook's state failed in the kernel: {failure[0]}",
-                "Make sure jupyter_mlcontainer is installed in the kernel's environment.",
-            )
+            raise kernel_failure(failure[0])
         return "".join(chunks)
 
     def close(self) -> None:
         self.client.stop_channels()
+
+
+def kernel_failure(error: dict) -> CaptureError:
+    """The error for an exception the capture code raised in the kernel (a kernel `error`
+    message's content). Only a kernel without the package is told to install it."""
+    raised = f"{error['ename']}: {error['evalue']}"
+    traceback = _ANSI.sub("", "\n".join(error.get("traceback", [])))
+    missing = _MISSING_MODULE.fullmatch(error["evalue"])
+    module = missing.group(1) if missing and error["ename"] == "ModuleNotFoundError" else ""
+    if module.split(".")[0] == "jupyter_mlcontainer":
+        return CaptureError(
+            f"The notebook's kernel cannot import {module}: jupyter-mlcontainer is missing "
+            "from the kernel's environment, or is another version there.",
+            f"Install jupyter-mlcontainer {__version__} (the version that builds) in the "
+            "kernel's environment, the Python that runs the notebook, or choose a kernel "
+            "that has it.",
+        )
+    return CaptureError(
+        f"Capturing the notebook's state failed in the kernel: {raised}",
+        "Nothing was built. The traceback shows where it failed; if that is inside "
+        "jupyter_mlcontainer, please report it with the traceback.",
+        output=last_lines(traceback, 25),
+    )
 
 
 @contextmanager

@@ -134,7 +134,7 @@ class Capture:
     python: str  # major.minor of the kernel's Python, which selects the base image
     python_full: str
     executable: str  # the kernel's interpreter, which runs the trial
-    state: tuple  # per saved variable: name, file, format, modules, main_references, sha256
+    state: tuple  # per saved variable: name, file, format, serializer, modules, main_references, sha256
     input: dict  # how the runtime rebuilds the input from JSON (see docs/architecture.md)
     request: dict  # the sample as a request body
     expected: dict  # the notebook's own answer to it

@@ -26,7 +26,7 @@ OVERHEAD_BYTES = 2_000_000
 class CapturedValue:
     name: str
     type: str
-    serializer: str
+    serializer: str  # its name in the registry (pipeline/serializers.py)
     size: int  # bytes of its file in artifacts/state
 
 
@@ -81,7 +81,12 @@ def slice_report(
     """`installed`: distribution → bytes its wheel unpacks to (None without wheels);
     `warnings`: those the stages already gave, which the report repeats."""
     values = tuple(
-        CapturedValue(item["name"], item.get("type", ""), item["format"], item.get("size", 0))
+        CapturedValue(
+            item["name"],
+            item.get("type", ""),
+            item["serializer"],
+            item.get("size", 0),
+        )
         for item in capture.state
     )
     packages = tuple(

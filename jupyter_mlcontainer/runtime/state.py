@@ -12,10 +12,10 @@ import contextlib
 import functools
 import hashlib
 import importlib
-import pickle
 import sys
 import threading
 
+from .loaders import loader_for
 from .paths import root
 from .spec import STATE_RECORD, StateRecord
 
@@ -25,19 +25,14 @@ _main_lock = threading.Lock()
 def load_state(filename: str, fmt: str, module_name: str):
     """The value captured in artifacts/state/<filename>, read with the serialiser named by `fmt`."""
     path = root() / "artifacts" / "state" / filename
-    kind, _, argument = fmt.partition(":")
-    loader = _LOADERS.get(kind)
-    if loader is None:
-        raise ValueError(
-            f"unknown state format {fmt!r} for {filename}; expected one of {sorted(_LOADERS)}"
-        )
+    loader = loader_for(fmt)
     if not path.is_file():
         raise FileNotFoundError(
             f"state file {path} is missing; the build context's artifacts/state/ is incomplete"
         )
     _check_recorded(path)
     with _main_as(module_name):
-        return loader(path, argument)
+        return loader(path)
 
 
 def _check_recorded(path):
@@ -74,48 +69,3 @@ def _main_as(module_name):
             yield
         finally:
             sys.modules["__main__"] = previous
-
-
-def _joblib(path, _):
-    import joblib
-
-    return joblib.load(path)
-
-
-def _pickle(path, _):
-    # cloudpickle writes standard pickles that name cloudpickle's own helpers, so plain pickle reads them.
-    with open(path, "rb") as file:
-        return pickle.load(file)
-
-
-def _torch(path, _):
-    import torch
-
-    # The state was captured by the notebook's own kernel, so it is trusted like the notebook's code.
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def _lightgbm(path, _):
-    import lightgbm
-
-    return lightgbm.Booster(model_file=str(path))
-
-
-def _xgboost(path, class_path):
-    module_name, _, class_name = class_path.rpartition(".")
-    if not module_name:
-        raise ValueError(
-            f"xgboost state format needs 'xgboost:<module>.<Class>', got {class_path!r}"
-        )
-    model = getattr(importlib.import_module(module_name), class_name)()
-    model.load_model(str(path))
-    return model
-
-
-_LOADERS = {
-    "joblib": _joblib,
-    "pickle": _pickle,
-    "torch": _torch,
-    "lightgbm": _lightgbm,
-    "xgboost": _xgboost,
-}

@@ -287,3 +287,15 @@ def test_a_statement_keeps_the_comment_that_closes_its_last_line():
         "b = 2  # both",
         "@staticmethod\ndef f():  # opens\n    return 1  # closes",
     ]
+
+
+def test_what_a_tagged_cell_makes_is_made_again_in_the_image_not_captured(tmp_path):
+    path = notebook(
+        tmp_path,
+        ("import threading\nlock = threading.Lock()", ["mlcontainer:include"], None),
+        "log = open('log.txt', 'w')",
+        "def predict(X):\n    with lock:\n        return X",
+    )
+    plan = plan_for(path)
+    assert "lock = threading.Lock()" in plan.code
+    assert list(plan.state) == [], "neither the tagged cell's lock nor the unused file"

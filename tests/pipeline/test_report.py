@@ -53,6 +53,7 @@ def _capture(modules=("sklearn",)):
                 "name": "clf",
                 "file": "clf.joblib",
                 "format": "joblib",
+                "serializer": "joblib",
                 "modules": sorted({"joblib", *modules}),
                 "main_references": [],
                 "type": "sklearn.linear_model._logistic.LogisticRegression",
