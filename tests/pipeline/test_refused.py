@@ -9,10 +9,10 @@ import threading
 import nbformat
 import pytest
 
-from jupyter_mlcontainer.shared.errors import CaptureError
 from jupyter_mlcontainer.pipeline.capture import capture_state
 from jupyter_mlcontainer.pipeline.kernels import kernel_failure
 from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.shared.errors import CaptureError
 from jupyter_mlcontainer.workflow.build import containerize
 
 FIX = (
