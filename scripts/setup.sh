@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Set up this machine for jupyter-mlcontainer: system packages, a running Docker engine,
-# the project with its test extras, and the offline Python base image.
+# Podman (the second engine the tests build through), the project with its test extras, and the
+# offline Python base image.
 # Idempotent: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_PACKAGES=(docker.io iptables debootstrap chromium wrk docker-registry)
+APT_PACKAGES=(docker.io iptables debootstrap chromium wrk docker-registry podman catatonit uidmap slirp4netns)
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/mlcontainer-dockerd.log}
 
 missing=()
@@ -25,6 +26,18 @@ if ! $SUDO docker info >/dev/null 2>&1; then
   $SUDO sh -c "nohup dockerd >'$DOCKERD_LOG' 2>&1 &"
   for _ in $(seq 60); do $SUDO docker info >/dev/null 2>&1 && break; sleep 1; done
   $SUDO docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $DOCKERD_LOG" >&2; tail -20 "$DOCKERD_LOG" >&2; exit 1; }
+fi
+
+# Machines that refuse rlimits in containers (some sandboxes and CI runners) need Podman told
+# not to set any; `jupyter mlcontainer doctor` says when that is the cause.
+CONTAINERS_CONF=/etc/containers/containers.conf
+if ! grep -qs '^default_ulimits' "$CONTAINERS_CONF"; then
+  echo "==> $CONTAINERS_CONF: default_ulimits = []"
+  if grep -qs '^\[containers\]' "$CONTAINERS_CONF"; then
+    $SUDO sed -i '/^\[containers\]/a default_ulimits = []' "$CONTAINERS_CONF"
+  else
+    printf '[containers]\ndefault_ulimits = []\n' | $SUDO tee -a "$CONTAINERS_CONF" >/dev/null
+  fi
 fi
 
 if [ -n "$SUDO" ] && ! id -nG | grep -qw docker; then

@@ -56,4 +56,7 @@ def test_report_is_plain_data():
     assert json.loads(json.dumps(report.to_dict())) == {
         "rows": [{"index": 0, "expected": {"k": 1}, "actual": {"k": 1}, "ok": True, "detail": ""}],
         "passed": True,
+        "status": None,
+        "latency_ms": None,
+        "error": None,
     }
