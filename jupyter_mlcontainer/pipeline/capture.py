@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import CaptureError
 from .batching import batching_for
 from .plan import Capture
+from .probes import probe_batch
 
 
 def capture_state(namespace: dict, request: dict) -> Capture:
@@ -64,6 +65,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         expected=response(to_jsonable(expected)),
         modules=tuple(sorted(modules)),
         batching=batching_for(entry, sample, expected),
+        probe=probe_batch(namespace, request, entry),
     )
 
 
