@@ -8,6 +8,10 @@ every module the load and the call imported: a static reading of the code cannot
 optional or pickle-driven imports, this run does. Only then does it pin those modules to the
 distributions and versions of the kernel's environment.
 
+Only the candidate distributions can be imported (pipeline/importgate.py hides the rest), and
+pipeline/closure.py adds what the served code shows missing: the image holds what the model
+needs, not what libraries import only because it is installed.
+
 Imports nothing at module level beyond the standard library, so that what it records is what
 the model imported.
 """
