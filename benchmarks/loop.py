@@ -47,7 +47,11 @@ ROW = {
 
 #: Runs in the kernel: wraps `containerize` so its progress events are timed, as the magic runs it.
 RECORDER = """
-import time as _time, jupyter_mlcontainer.workflow.build as _workflow
+import time as _time
+try:
+    import jupyter_mlcontainer.workflow.build as _workflow
+except ImportError:  # a tree from before the modules were grouped into packages
+    import jupyter_mlcontainer.workflow as _workflow
 _loop_events = []
 _original = getattr(_workflow, "_loop_original", _workflow.containerize)
 def _timed(options, *args, on_event=None, **kwargs):

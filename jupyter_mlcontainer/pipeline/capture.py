@@ -20,6 +20,7 @@ from pathlib import Path
 from ..shared.errors import CaptureError
 from .batching import batching_for
 from .plan import Capture
+from .probes import probe_batch
 from .refused import refusal, refused_error
 from .serializers import CannotSave, Serializer, serializer_for
 
@@ -77,6 +78,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         expected=response(to_jsonable(expected)),
         modules=tuple(sorted(modules)),
         batching=batching_for(entry, sample, expected),
+        probe=probe_batch(namespace, request, entry),
     )
 
 

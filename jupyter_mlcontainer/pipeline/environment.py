@@ -57,6 +57,20 @@ def pin_environment(
     return _closure(roots, required_by), warnings
 
 
+def outside(candidates: dict) -> tuple[set, set]:
+    """What an interpreter holding only the `candidates` (distribution → version) would lack:
+    the top-level modules none of them provides and that are not imported yet, and the
+    distributions that provide those."""
+    kept = {canonicalize_name(name) for name in candidates}
+    modules, distributions = set(), set()
+    for module, names in _providers().items():
+        names = {canonicalize_name(name) for name in names}
+        if not names & kept and module not in sys.modules:
+            modules.add(module)
+            distributions |= names
+    return modules, distributions
+
+
 def installed_modules(modules: list[str]) -> list[str]:
     """Those of `modules` that an installed distribution provides; the rest of what an
     interpreter registers at top level (extension internals, `cython_runtime`) is left out."""

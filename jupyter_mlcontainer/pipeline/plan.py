@@ -59,6 +59,13 @@ class ExportOptions:
         "keep GPU-only packages the trial run never loaded (nvidia-*) and GPU builds that have "
         "a CPU-only one (xgboost)",
     )
+    with_packages: tuple = option(
+        (),
+        "keep PACKAGE (a distribution of the kernel's environment) in the image although the "
+        "trial run proves the model answers without it (repeatable)",
+        metavar="PACKAGE",
+        flag="--with",
+    )
     allow_secrets: bool = option(
         False,
         "build even though the served code, a captured value or a copied file looks like it "
@@ -140,6 +147,7 @@ class Capture:
     expected: dict  # the notebook's own answer to it
     modules: tuple  # modules a static reading of the code, pickles and input says it needs
     batching: dict = field(default_factory=lambda: {"enabled": False})  # see pipeline/batching.py
+    probe: dict | None = None  # rows of the data the sample came from, answered: pipeline/probes.py
 
     @property
     def sample(self) -> dict:
@@ -169,3 +177,5 @@ class Environment:
     required_by: dict = field(default_factory=dict)  # distribution → one that requires it
     imported: tuple = ()  # top-level modules the trial run saw the model import
     requirements: tuple = ()  # requirement lines read beside the notebook
+    kept: tuple = ()  # distributions kept with --with
+    excluded: dict = field(default_factory=dict)  # distribution the trial left out → why

@@ -9,7 +9,7 @@ build context) and as plain text for terminals. The same inputs give the same by
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -51,6 +51,7 @@ class SliceReport:
     base_image: str
     size_estimate: dict  # bytes: base (None when unknown), python_packages, app, total
     warnings: tuple
+    left_out: dict = field(default_factory=dict)  # distribution the trial proved unneeded → why
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,6 +130,7 @@ def slice_report(
             "total": total,
         },
         warnings=tuple(found),
+        left_out=dict(environment.excluded),
     )
 
 
@@ -174,6 +176,8 @@ def _why(name: str, plan: ServingPlan, capture: Capture, environment: Environmen
             continue
         if requested == name:
             reasons.append(f"requirements beside the notebook ({line})")
+    if name in {canonicalize_name(k) for k in environment.kept}:
+        reasons.append("kept with --with")
     if not reasons and name in environment.required_by:
         reasons.append(f"required by {environment.required_by[name]}")
     return list(dict.fromkeys(reasons)) or ["pinned by the trial run"]
@@ -237,6 +241,10 @@ def _size_line(report: SliceReport) -> str:
     )
 
 
+def _left_out_lines(report: SliceReport) -> list[str]:
+    return [f"{name}: {why} (`--with {name}` keeps it)" for name, why in report.left_out.items()]
+
+
 def render_markdown(report: SliceReport) -> str:
     lines = [
         f"# What goes into the image: {report.notebook}",
@@ -268,6 +276,8 @@ def render_markdown(report: SliceReport) -> str:
         f"| {p.name} | {p.version} | {_cell('; '.join(p.why))} | {_mb(p.installed_size)} |"
         for p in report.packages
     ]
+    lines += ["", "## Left out", ""]
+    lines += [f"- {_cell(line)}" for line in _left_out_lines(report)] or ["None."]
     lines += ["", "## Files", ""]
     lines.append(
         "- local modules: " + (", ".join(f"`{m}`" for m in report.local_modules) or "none")
@@ -305,6 +315,8 @@ def render_text(report: SliceReport) -> str:
         f"  {p.name}=={p.version}  ({'; '.join(p.why)}; {_mb(p.installed_size)})"
         for p in report.packages
     ]
+    lines += ["", "Left out:"]
+    lines += [f"  {line}" for line in _left_out_lines(report)] or ["  none"]
     lines += [
         "",
         "Local modules:   " + (", ".join(report.local_modules) or "none"),

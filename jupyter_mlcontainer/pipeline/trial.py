@@ -8,6 +8,10 @@ every module the load and the call imported: a static reading of the code cannot
 optional or pickle-driven imports, this run does. Only then does it pin those modules to the
 distributions and versions of the kernel's environment.
 
+Only the candidate distributions can be imported (pipeline/importgate.py hides the rest), and
+pipeline/closure.py adds what the served code shows missing: the image holds what the model
+needs, not what libraries import only because it is installed.
+
 Imports nothing at module level beyond the standard library, so that what it records is what
 the model imported.
 """
@@ -23,8 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..shared.errors import TrialFailed, last_lines
+from .closure import Attempt, left_out, narrowest
+from .importgate import ImportGate
 
 _BASELINE = set(sys.modules)
+#: The served code's own modules, as the import gate names who asked for a module.
+_LOCAL = {
+    "__main__": "the served code",
+    "notebook_code": "the served code",
+    "mlcontainer_runtime": "the serving runtime",
+}
 #: The trial loads the model and runs one prediction; a notebook's own load may be slow.
 TRIAL_TIMEOUT_SECONDS = 600
 
@@ -40,6 +52,8 @@ class TrialResult:
     warnings: tuple = field(default=())
     providers: dict = field(default_factory=dict)  # module → distributions providing it
     required_by: dict = field(default_factory=dict)  # dependency → a distribution needing it
+    excluded: dict = field(default_factory=dict)  # distribution left out → why (closure.left_out)
+    trials: int = 1  # interpreters run to prove the closure
 
 
 def trial_run(
@@ -48,20 +62,46 @@ def trial_run(
     static_modules: list[str],
     requirements: list[str],
     local_modules: list[str],
+    keep: tuple = (),
+    probes: tuple = (),
 ) -> TrialResult:
-    """Run the trial with the kernel's Python in the rendered `context`; raise TrialFailed with
-    the traceback and a fix when the model does not load or answers differently."""
+    """Prove the smallest closure the served code answers with (pipeline/closure.py), with the
+    kernel's Python in the rendered `context`; `keep` are distributions to keep whether needed
+    or not (`--with`), `probes` what to ask besides the sample (pipeline/probes.py). Raise
+    TrialFailed with the traceback and a fix when the model does not load or answers
+    differently even with the kernel's whole environment."""
     context = Path(context).resolve()  # the trial runs in a folder of its own: no relative path
-    scratch = context / "artifacts" / ".trial.json"
-    answer = scratch.with_name(".trial-result.json")
     request = {
         "app_dir": str(context / "app"),
         "modules": static_modules,
         "requirements": requirements,
         "local_modules": local_modules,
-        "out": str(answer),
+        "probes": list(probes),
     }
-    scratch.write_text(json.dumps(request), encoding="utf-8")
+
+    def closed(added: frozenset) -> Attempt:
+        keeping = [*keep, *sorted(added)]
+        return _attempt(_launch(executable, context, {**request, "keep": keeping, "closed": True}))
+
+    narrowed = narrowest(closed)
+    if narrowed.attempt is not None:
+        return _trial_result(narrowed.attempt.result, left_out(narrowed.attempt), narrowed.trials)
+    whole = _launch(executable, context, {**request, "keep": list(keep), "closed": False})
+    _raise_unless_passed(whole)
+    warnings = (
+        "The trial could not prove a smaller closure (without the packages the model imports "
+        f"only because they are installed: {_first_line(narrowed.failure)}); the image keeps "
+        "every package the model imported.",
+        *(f"The served code answers {failure}" for failure in whole["probe_failures"]),
+    )
+    return _trial_result(whole, {}, narrowed.trials + 1, warnings)
+
+
+def _launch(executable: str, context: Path, request: dict) -> dict:
+    """One trial interpreter: its answer (run_trial's, with the pins and what it was refused)."""
+    scratch = context / "artifacts" / ".trial.json"
+    answer = scratch.with_name(".trial-result.json")
+    scratch.write_text(json.dumps({**request, "out": str(answer)}), encoding="utf-8")
     env = {**os.environ, "MLCONTAINER_ROOT": str(context), "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         process = subprocess.run(
@@ -79,7 +119,7 @@ def trial_run(
                 + last_lines(process.stderr or process.stdout),
                 "Make sure jupyter_mlcontainer is installed in the kernel's environment.",
             )
-        result = json.loads(answer.read_text(encoding="utf-8"))
+        return json.loads(answer.read_text(encoding="utf-8"))
     except subprocess.TimeoutExpired as error:
         raise TrialFailed(
             f"The trial run did not finish within {TRIAL_TIMEOUT_SECONDS} s.",
@@ -88,6 +128,22 @@ def trial_run(
     finally:
         scratch.unlink(missing_ok=True)
         answer.unlink(missing_ok=True)
+
+
+def _attempt(result: dict) -> Attempt:
+    failure = result["error"] or "\n".join(result["probe_failures"])
+    if not (result["error"] or result["passed"]):
+        failure = "the sample differently from the notebook:\n" + result["report"]
+    return Attempt(
+        passed=not failure,
+        refused=result["refused"],
+        missing=frozenset(result["missing"]),
+        failure=failure,
+        result=result,
+    )
+
+
+def _raise_unless_passed(result: dict) -> None:
     if result["error"]:
         raise TrialFailed(
             "The served code failed in a fresh interpreter before any image was built: "
@@ -102,15 +158,24 @@ def trial_run(
             "The model is not deterministic, or the served code misses a setting the notebook "
             "made (tag that cell mlcontainer:include).",
         )
+
+
+def _trial_result(result: dict, excluded: dict, trials: int, warnings=()) -> TrialResult:
     return TrialResult(
         modules=tuple(result["modules"]),
         packages=result["packages"],
         loaded_distributions=frozenset(result["loaded_distributions"]),
         report=result["report"],
-        warnings=tuple(result["warnings"]),
-        providers=result.get("providers", {}),
-        required_by=result.get("required_by", {}),
+        warnings=(*result["warnings"], *warnings),
+        providers=result["providers"],
+        required_by=result["required_by"],
+        excluded=excluded,
+        trials=trials,
     )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no reason given"
 
 
 def fix_for(error: str) -> str:
@@ -135,8 +200,8 @@ def fix_for(error: str) -> str:
     return "Read the traceback; the served code is the context's app/notebook_code.py."
 
 
-def run_trial(app_dir: str) -> dict:
-    """Load and call the model; the answer, the comparison and the modules it imported."""
+def run_trial(app_dir: str, probes: list) -> dict:
+    """Load and call the model; the answer, the comparisons and the modules it imported."""
     sys.path.insert(0, app_dir)
     from mlcontainer_runtime.model import ModelService
     from mlcontainer_runtime.parity import compare
@@ -145,47 +210,97 @@ def run_trial(app_dir: str) -> dict:
     runtime_modules = set(sys.modules)
     service = ModelService(root())
     result = {"passed": False, "report": "", "error": None, "traceback": None}
+    result.update(probe_failures=[], missing_module=None)
     try:
         service.load(warm_up=False)
         answer = service.predict(service.sample["request"])
         report = compare(service.sample["expected"]["predictions"], answer["predictions"])
         result.update(passed=report.passed, report=report.render())
+        if report.passed:
+            result["probe_failures"] = [
+                failure for probe in probes if (failure := _probe_failure(service, probe))
+            ]
     except Exception as error:  # noqa: BLE001 - any failure of the model is reported whole
         result.update(error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
+        result["missing_module"] = _missing_module(error)
     imported = set(sys.modules) - runtime_modules - _BASELINE
     result["modules"] = sorted(_third_party({name.split(".")[0] for name in imported}))
     return result
 
 
+def _probe_failure(service, probe: dict) -> str:
+    """'' when the served code answers the probe as the notebook did, else how it differs."""
+    from mlcontainer_runtime.parity import compare
+
+    try:
+        answer = service.predict(probe["request"])["predictions"]
+    except Exception as error:  # noqa: BLE001 - a probe the served code fails is a difference
+        return f"{probe['name']} with {type(error).__name__}: {error}"
+    report = compare(probe["expected"], answer)
+    return "" if report.passed else f"{probe['name']} differently:\n{report.render()}"
+
+
+def _missing_module(error: BaseException) -> str | None:
+    """The top-level module whose absence raised `error`, directly or as its cause."""
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            return error.name.partition(".")[0]
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _third_party(modules: set) -> set:
-    local = {"__main__", "mlcontainer_runtime", "notebook_code"}
-    return {m for m in modules if m not in sys.stdlib_module_names and m not in local and m}
+    return {m for m in modules if m not in sys.stdlib_module_names and m not in _LOCAL and m}
+
+
+def _forget_imports_since(before: set) -> None:
+    """Drop from `sys.modules` the third-party modules imported since `before` (the pinning
+    code's), so that the trial records them when the model imports them too."""
+    for name in set(sys.modules) - before:
+        if name.partition(".")[0] not in sys.stdlib_module_names:
+            del sys.modules[name]
 
 
 def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    result = run_trial(request["app_dir"])
-    if result["error"] is None:
-        from .environment import (
-            installed_modules,
-            loaded_distributions,
-            module_providers,
-            pin_environment,
-        )
+    before = set(sys.modules)
+    from . import environment
 
-        observed = installed_modules(result["modules"])
+    requirements = request["requirements"] + request["keep"]
+    local_modules = set(request["local_modules"])
+    gate = ImportGate((), ())
+    if request["closed"]:
+        candidates, _ = environment.pin_environment(request["modules"], requirements, local_modules)
+        _forget_imports_since(before)
+        gate = ImportGate(*environment.outside(candidates))
+    else:
+        _forget_imports_since(before)
+    gate.install()
+    try:
+        result = run_trial(request["app_dir"], request["probes"])
+    finally:
+        gate.remove()
+    refusers = environment.module_providers(sorted(gate.refused))
+    result["refused"] = {
+        name: _LOCAL.get(gate.refused[module], gate.refused[module])
+        for module, names in refusers.items()
+        for name in names
+    }
+    result["missing"] = refusers.get(result.pop("missing_module"), [])
+    if result["error"] is None:
+        observed = environment.installed_modules(result["modules"])
         static = sorted(set(request["modules"]) - set(observed))
         required_by: dict = {}
-        packages, warnings = pin_environment(
-            static + observed, request["requirements"], set(request["local_modules"]), required_by
+        packages, warnings = environment.pin_environment(
+            static + observed, requirements, local_modules, required_by
         )
         result.update(
-            providers=module_providers(static + observed),
+            providers=environment.module_providers(static + observed),
             required_by=required_by,
             modules=observed,
             packages=packages,
             warnings=warnings,
-            loaded_distributions=sorted(loaded_distributions(observed)),
+            loaded_distributions=sorted(environment.loaded_distributions(observed)),
         )
     Path(request["out"]).write_text(json.dumps(result), encoding="utf-8")
     return 0

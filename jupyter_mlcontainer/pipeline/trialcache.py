@@ -4,9 +4,11 @@ Re-training and building again (a redeploy) changes the captured values' bytes b
 neither the served code, nor the modules those values' pickles name, nor the kernel's packages:
 the modules the model imports and the versions pinned for them are then those of the last trial.
 The key covers the served code, each captured value's name, format and modules, the input, the
-requirements, the local modules, the interpreter and the trial's own code; a hit is used only
-when the interpreter still has every pinned version. The new state is still proven: the image's
-last build step loads it and answers the sample as the notebook did, or the build fails.
+requirements, the local modules, the packages kept with `--with`, the interpreter and the
+trial's own code; a hit is used only when the interpreter still has every pinned version. The
+closure a hit brings back (what it left out, and why) holds still: it was proven with everything
+else hidden, so a package installed since changes nothing. The new state is still proven: the
+image's last build step loads it and answers the sample as the notebook did, or the build fails.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from pathlib import Path
 
 from ..shared.config import cache_dir, write_cache_file
 from ..shared.errors import MLContainerError
-from . import environment, trial
+from . import closure, environment, importgate, trial
 from .plan import Capture
 from .trial import TrialResult
 from .versions import installed_versions
 
 
-def trial_key(context: Path, capture: Capture, requirements: list, local_modules) -> str:
+def trial_key(
+    context: Path, capture: Capture, requirements: list, local_modules, keep: tuple = ()
+) -> str:
     """What a trial's outcome depends on, hashed; the values' bytes are not part of it."""
     app = context / "app"
     code = {
@@ -33,7 +37,8 @@ def trial_key(context: Path, capture: Capture, requirements: list, local_modules
     }
     basis = {
         "trial": [
-            hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest() for m in (trial, environment)
+            hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
+            for m in (trial, environment, closure, importgate)
         ],
         "python": capture.executable,
         "code": code,
@@ -45,6 +50,7 @@ def trial_key(context: Path, capture: Capture, requirements: list, local_modules
         "input": capture.input,
         "requirements": list(requirements),
         "local_modules": sorted(local_modules),
+        "keep": sorted(keep),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -35,6 +35,7 @@ from ..pipeline.kernels import executed_notebook
 from ..pipeline.lean import cpu_providers, lean_for_cpu
 from ..pipeline.native import base_libraries, missing_libraries, system_packages
 from ..pipeline.plan import Capture, Environment, ExportOptions, ServingPlan
+from ..pipeline.probes import trial_probes
 from ..pipeline.render import (
     BuildContext,
     prepare_destination,
@@ -320,7 +321,8 @@ def environment_stage(
     if not (options.allow_secrets or options.explain):
         refuse_secrets(findings)
     requirements = requirement_lines(folder)
-    key = trial_key(destination, capture, requirements, plan.local_modules)
+    keep = options.with_packages
+    key = trial_key(destination, capture, requirements, plan.local_modules, keep)
     trial = reused_trial(key, capture.executable)
     if trial is None:
         trial = trial_run(
@@ -329,15 +331,23 @@ def environment_stage(
             list(capture.modules),
             requirements,
             list(plan.local_modules),
+            keep=keep,
+            probes=tuple(trial_probes(capture)),
         )
         remember_trial(key, trial)
-        job.log(f"trial run PASS, imports {', '.join(trial.modules)}", "environment")
+        job.log(
+            f"trial run PASS ({trial.trials} trial{'s' if trial.trials > 1 else ''}), "
+            f"imports {', '.join(trial.modules)}",
+            "environment",
+        )
     else:
         job.log(
             "trial run reused: the served code, the values' modules and the packages are those "
             f"of an earlier trial (imports {', '.join(trial.modules)})",
             "environment",
         )
+    for name, why in trial.excluded.items():
+        job.log(f"left out {name}: {why} (--with {name} keeps it)", "environment")
     for warning in trial.warnings:
         job.warn(warning, "environment")
     packages, providers = trial.packages, trial.providers
@@ -358,6 +368,8 @@ def environment_stage(
         required_by=trial.required_by,
         imported=trial.modules,
         requirements=tuple(requirements),
+        kept=tuple(keep),
+        excluded=trial.excluded,
     )
 
 

@@ -20,6 +20,8 @@ export interface IJobRequest {
   system_packages?: string[];
   /** keep GPU-only packages the trial run never loaded (nvidia-*) and GPU builds that have a CPU-only one (xgboost) */
   keep_gpu_packages?: boolean;
+  /** keep PACKAGE (a distribution of the kernel's environment) in the image although the trial run proves the model answers without it (repeatable) */
+  with_packages?: string[];
   /** build even though the served code, a captured value or a copied file looks like it holds a credential (checked with detect-secrets) */
   allow_secrets?: boolean;
   /** rebuild every image layer */

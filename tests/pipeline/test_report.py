@@ -142,3 +142,25 @@ def test_renderings_are_deterministic_and_readable(tmp_path):
         "kept": True,
         "reason": "defines `np`, used by `predict`",
     }
+
+
+def test_what_the_trial_left_out_is_reported_with_how_to_keep_it(tmp_path):
+    from dataclasses import replace
+
+    plan = analyse_notebook(ExportOptions(notebook=str(write_report_notebook(tmp_path))))
+    environment = replace(
+        _environment(),
+        kept=("joblib",),
+        excluded={"pyarrow": "imported by pandas when present; the model answers without it"},
+    )
+    report = slice_report(plan, _capture(), environment, "base")
+    line = (
+        "pyarrow: imported by pandas when present; the model answers without it "
+        "(`--with pyarrow` keeps it)"
+    )
+    assert f"## Left out\n\n- {line}\n" in report.markdown()
+    assert f"Left out:\n  {line}\n" in report.text()
+    assert "kept with --with" in {p.name: p.why for p in report.packages}["joblib"]
+    assert (
+        "## Left out\n\nNone.\n" in slice_report(plan, _capture(), _environment(), "b").markdown()
+    )

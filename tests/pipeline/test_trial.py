@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -133,3 +134,104 @@ def test_a_rebuild_after_retraining_reuses_the_trial_until_a_package_changes(
     data["packages"]["numpy"] = "0.0.1"  # as if numpy had been upgraded since
     stored.write_text(json.dumps(data))
     assert build("v3")[0].startswith("trial run PASS")
+
+
+# -- the closure: what the served code answers without is left out ---------------------------
+
+OPTIONAL = "closure_optional"
+
+
+@pytest.fixture
+def crowded(tmp_path, monkeypatch):
+    """A distribution installed beside the kernel's that no served code declares."""
+    from fakedist import install_fake
+
+    site = install_fake(tmp_path / "site", OPTIONAL, "FACTOR = 2\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+
+
+GUARDED = f"try:\n    from {OPTIONAL} import FACTOR\nexcept ImportError:\n    FACTOR = 1\n\n"
+
+
+def test_a_guarded_import_the_answer_does_not_need_is_left_out(tmp_path, crowded):
+    code = GUARDED + "def predict(rows):\n    return [r * 2 for r in rows]"
+    result = trial_run(sys.executable, _context(tmp_path, code, [2, 4]), [], [], [])
+    assert "closure-optional" not in result.packages
+    assert OPTIONAL not in result.modules
+    assert result.excluded == {
+        "closure-optional": "imported by the served code when present; the model answers without it"
+    }
+    assert result.trials == 1
+
+
+def test_with_keeps_what_the_model_answers_without(tmp_path, crowded):
+    code = GUARDED + "def predict(rows):\n    return [r * 2 for r in rows]"
+    context = _context(tmp_path, code, [2, 4])
+    result = trial_run(sys.executable, context, [], [], [], keep=("closure-optional",))
+    assert result.packages["closure-optional"] == "1.0" and not result.excluded
+
+
+def test_a_distribution_the_answer_depends_on_stays(tmp_path, crowded):
+    """The model loads without it, but answers otherwise: the answer needs it."""
+    code = GUARDED + "def predict(rows):\n    return [r * FACTOR for r in rows]"
+    result = trial_run(sys.executable, _context(tmp_path, code, [2, 4]), [], [], [])
+    assert result.packages["closure-optional"] == "1.0" and not result.excluded
+    assert result.trials == 2, "without it, then with it"
+
+
+def test_rows_the_sample_lacks_can_keep_a_distribution(tmp_path, crowded):
+    """Only rows above 10 need it: the sample passes without it, a probe does not."""
+    code = GUARDED + "def predict(rows):\n    return [r * (FACTOR if r > 10 else 2) for r in rows]"
+    context = _context(tmp_path, code, [2, 4])
+    without_probe = trial_run(sys.executable, context, [], [], [])
+    assert "closure-optional" in without_probe.excluded
+    probe = {"name": "a row of the data", "request": {"instances": [20]}, "expected": [40]}
+    with_probe = trial_run(sys.executable, context, [], [], [], probes=(probe,))
+    assert with_probe.packages["closure-optional"] == "1.0" and not with_probe.excluded
+
+
+def test_a_crowded_environment_leaves_pyarrow_and_polars_out(tmp_path, monkeypatch, kernel):
+    """pandas imports pyarrow whenever it is installed; a forest fitted on a DataFrame answers
+    without it (the sample, its rows alone and rows of its training data), and so does the
+    re-build that reuses the trial."""
+    import nbformat
+
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
+    from jupyter_mlcontainer.pipeline.plan import ExportOptions
+    from jupyter_mlcontainer.workflow.build import containerize
+
+    for crowding in ("pyarrow", "polars"):
+        pytest.importorskip(crowding, reason=f"pip install {crowding}: the crowded environment")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = (
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "frame = load_iris(as_frame=True).frame\n"
+        "X, y = frame.drop(columns='target'), frame['target']\n"
+        "clf = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)\n"
+    )
+    notebook = tmp_path / "crowded.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
+
+    def build():
+        logs = []
+        result = containerize(
+            ExportOptions(notebook=str(notebook), model="clf"),
+            config=MLContainerConfig(download_wheels=False),
+            context_only=True,
+            out_dir=str(tmp_path / "context"),
+            on_event=lambda event: logs.append(event.message),
+        )
+        lock = (tmp_path / "context" / "requirements.lock").read_text().splitlines()
+        pinned = {line.split("==")[0] for line in lock if "==" in line}
+        return result, pinned, [line for line in logs if line.startswith("trial run")]
+
+    result, pinned, trial = build()
+    assert {"pandas", "scikit-learn"} <= pinned
+    assert not {"pyarrow", "polars"} & pinned
+    assert trial[0].startswith("trial run PASS (1 trial)")
+    assert result.report.left_out["pyarrow"].startswith("imported by pandas when present")
+    assert "pyarrow: imported by pandas" in (tmp_path / "context" / "REPORT.md").read_text()
+    again, pinned_again, trial = build()
+    assert trial[0].startswith("trial run reused") and pinned_again == pinned
+    assert again.report.left_out == result.report.left_out
