@@ -196,8 +196,8 @@ def test_a_crowded_environment_leaves_pyarrow_and_polars_out(tmp_path, monkeypat
     re-build that reuses the trial."""
     import nbformat
 
-    from jupyter_mlcontainer.shared.config import MLContainerConfig
     from jupyter_mlcontainer.pipeline.plan import ExportOptions
+    from jupyter_mlcontainer.shared.config import MLContainerConfig
     from jupyter_mlcontainer.workflow.build import containerize
 
     for crowding in ("pyarrow", "polars"):
