@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..shared.errors import CaptureError
 from .batching import batching_for
-from .plan import Capture
+from .plan import Capture, CaptureRequest
 from .probes import probe_batch
 from .refused import refusal, refused_error
 from .serializers import CannotSave, Serializer, serializer_for
@@ -28,18 +28,13 @@ from .serializers import CannotSave, Serializer, serializer_for
 _OPEN_FILES = (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.FileIO)
 
 
-def capture_state(namespace: dict, request: dict) -> Capture:
-    """Do the kernel side of the pipeline; `request` is plain JSON data.
-
-    request: state (names), entry ({kind, name, method}), sample (expression), sample_rows,
-    out_dir (absolute), modules (third-party imports of the kept code), loaded (variables the
-    kept code loads from files, whose pickles may import more).
-    """
-    out_dir = Path(request["out_dir"])
+def capture_state(namespace: dict, request: CaptureRequest) -> Capture:
+    """Do the kernel side of the pipeline, in the namespace that holds the notebook's state."""
+    out_dir = Path(request.out_dir)
     state_dir = out_dir / "state"
     state_dir.mkdir(parents=True, exist_ok=True)
     saved, refused = [], []
-    for name in request["state"]:
+    for name in request.state:
         value = _lookup(namespace, name)
         try:
             saved.append(save_state(name, value, state_dir))
@@ -49,7 +44,7 @@ def capture_state(namespace: dict, request: dict) -> Capture:
         raise refused_error(refused, namespace)
 
     sample = _evaluate_sample(namespace, request)
-    entry = _entry_callable(namespace, request["entry"])
+    entry = _entry_callable(namespace, request.entry)
     try:
         expected = entry(sample)
     except Exception as error:
@@ -61,10 +56,10 @@ def capture_state(namespace: dict, request: dict) -> Capture:
     from ..runtime.contract import response
     from ..runtime.convert import to_jsonable
 
-    modules = set(request.get("modules", []))
+    modules = set(request.modules)
     for item in saved:
         modules.update(item["modules"])
-    for name in request.get("loaded", []):  # values the kept code loads from files at start-up
+    for name in request.loaded:  # values the kept code loads from files at start-up
         if name in namespace:
             modules.update(_modules_of(namespace[name]))
     modules.update(_input_modules(sample))
@@ -91,8 +86,8 @@ def _lookup(namespace: dict, name: str):
     return namespace[name]
 
 
-def _evaluate_sample(namespace: dict, request: dict):
-    expression = request.get("sample")
+def _evaluate_sample(namespace: dict, request: CaptureRequest):
+    expression = request.sample
     if not expression:
         raise CaptureError(
             "No sample input: none was given, and the notebook neither fits the model on data "
@@ -113,7 +108,7 @@ def _evaluate_sample(namespace: dict, request: dict):
             "Give a batch (a DataFrame, an array, a list of rows), e.g. --sample '[record]', "
             "to an entry point that takes one.",
         )
-    rows = request.get("sample_rows")
+    rows = request.sample_rows
     if rows:
         sample = sample.head(rows) if hasattr(sample, "head") else sample[:rows]
     return sample

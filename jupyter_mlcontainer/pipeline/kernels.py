@@ -17,7 +17,7 @@ from typing import Protocol
 from ..shared.errors import CaptureError, NotebookError, last_lines
 from ..shared.version import __version__
 from .capture import capture_state
-from .plan import Capture
+from .plan import Capture, CaptureRequest
 
 _RESULT_MARK = "__mlcontainer_capture__"
 _ERROR_MARK = "__mlcontainer_error__"
@@ -27,14 +27,14 @@ _MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 
 
 class KernelSession(Protocol):
-    def capture(self, request: dict) -> Capture: ...
+    def capture(self, request: CaptureRequest) -> Capture: ...
 
 
 class InProcessKernel:
     def __init__(self, namespace: dict):
         self.namespace = namespace
 
-    def capture(self, request: dict) -> Capture:
+    def capture(self, request: CaptureRequest) -> Capture:
         return capture_state(self.namespace, request)
 
 
@@ -59,14 +59,16 @@ class ClientKernel:
             ) from error
         return cls(client, timeout)
 
-    def capture(self, request: dict) -> Capture:
+    def capture(self, request: CaptureRequest) -> Capture:
         code = (
             "def __mlcontainer_capture():\n"
             "    import json\n"
             "    from jupyter_mlcontainer.shared.errors import MLContainerError\n"
             "    from jupyter_mlcontainer.pipeline.capture import capture_state\n"
+            "    from jupyter_mlcontainer.pipeline.plan import CaptureRequest\n"
             "    try:\n"
-            f"        result = capture_state(globals(), json.loads({json.dumps(json.dumps(request))}))\n"
+            f"        request = CaptureRequest.from_json({json.dumps(request.to_json())})\n"
+            "        result = capture_state(globals(), request)\n"
             f"        print({_RESULT_MARK!r} + result.to_json())\n"
             "    except MLContainerError as error:\n"
             "        payload = dict(type=type(error).__name__, message=error.message, hint=error.hint)\n"

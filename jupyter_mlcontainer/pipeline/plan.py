@@ -135,6 +135,28 @@ class ServingPlan:
 
 
 @dataclass(frozen=True)
+class CaptureRequest:
+    """What the capture stage asks of the kernel. It crosses the kernel boundary as JSON."""
+
+    state: tuple  # global names to capture by value
+    entry: dict  # what is served: runtime.spec.Entry.to_dict()
+    sample: str | None  # the sample's expression, evaluated in the kernel
+    out_dir: str  # absolute; the state goes to its `state/`
+    sample_rows: int | None = None  # take the first rows of an inferred sample
+    modules: tuple = ()  # third-party imports of the kept code and the modules beside it
+    loaded: tuple = ()  # names the kept code loads from files, whose pickles may import more
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CaptureRequest:
+        data = json.loads(text)
+        lists = ("state", "modules", "loaded")
+        return cls(**{k: tuple(v) if k in lists else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
 class Capture:
     """What the capture stage took from the kernel. It crosses the kernel boundary as JSON."""
 

@@ -10,22 +10,24 @@ data the model was fitted on, when the sample was inferred from its `.fit`).
 
 from __future__ import annotations
 
+from .plan import Capture, CaptureRequest
+
 #: Rows of the probe batch at most: enough to reach values the sample's first rows lack, few
 #: enough that each trial stays a fraction of a second longer.
 PROBE_ROWS = 32
 
 
-def probe_batch(namespace: dict, request: dict, entry) -> dict | None:
+def probe_batch(namespace: dict, request: CaptureRequest, entry) -> dict | None:
     """In the kernel: rows spread over the data the sample was inferred from, and the
     notebook's answer to them; None when the sample was given, or is all that data."""
     from ..runtime.contract import response
     from ..runtime.convert import to_jsonable
 
-    if not request.get("sample_rows"):
+    if not request.sample_rows:
         return None
     try:
-        data = eval(request["sample"], namespace)  # noqa: S307 - the notebook's own expression
-        if len(data) <= request["sample_rows"]:
+        data = eval(request.sample, namespace)  # noqa: S307 - the notebook's own expression
+        if len(data) <= request.sample_rows:
             return None
         step = max(1, len(data) // PROBE_ROWS)
         rows = (data.iloc if hasattr(data, "iloc") else data)[::step][:PROBE_ROWS]
@@ -37,7 +39,7 @@ def probe_batch(namespace: dict, request: dict, entry) -> dict | None:
         return None
 
 
-def trial_probes(capture) -> list[dict]:
+def trial_probes(capture: Capture) -> list[dict]:
     """The probes of a trial: name, request and the notebook's predictions."""
     probes = []
     rows = capture.request.get("instances")

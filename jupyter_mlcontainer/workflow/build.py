@@ -34,7 +34,7 @@ from ..pipeline.environment import requirement_lines
 from ..pipeline.kernels import executed_notebook
 from ..pipeline.lean import cpu_providers, lean_for_cpu
 from ..pipeline.native import base_libraries, missing_libraries, system_packages
-from ..pipeline.plan import Capture, Environment, ExportOptions, ServingPlan
+from ..pipeline.plan import Capture, CaptureRequest, Environment, ExportOptions, ServingPlan
 from ..pipeline.probes import trial_probes
 from ..pipeline.render import (
     BuildContext,
@@ -278,18 +278,17 @@ def capture_stage(
     with nullcontext(kernel) if kernel else executed_notebook(notebook) as session:
         for _ in range(_MAX_CAPTURE_ROUNDS):
             local_files = local_module_files(folder, plan.local_modules)
+            imports = set(plan.imports) | set(third_party_imports_of_files(local_files))
             taken = session.capture(
-                {
-                    "state": plan.state,
-                    "entry": plan_entry(plan).to_dict(),
-                    "sample": plan.sample_expression,
-                    "sample_rows": plan.sample_rows,
-                    "out_dir": str(state_dir.parent),
-                    "modules": sorted(
-                        set(plan.imports) | set(third_party_imports_of_files(local_files))
-                    ),
-                    "loaded": plan.loaded,
-                }
+                CaptureRequest(
+                    state=plan.state,
+                    entry=plan_entry(plan).to_dict(),
+                    sample=plan.sample_expression,
+                    sample_rows=plan.sample_rows,
+                    out_dir=str(state_dir.parent),
+                    modules=tuple(sorted(imports)),
+                    loaded=plan.loaded,
+                )
             )
             missing = taken.main_references() - set(plan.defined)
             if not missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import sys
 import types
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from jupyter_mlcontainer.pipeline.capture import (
     dump_canonical,
     pickle_globals,
 )
+from jupyter_mlcontainer.pipeline.plan import CaptureRequest
 from jupyter_mlcontainer.shared.errors import CaptureError
 
 
@@ -28,17 +30,15 @@ def _namespace():
     return {"X": frame[["age", "income"]], "model": model, "scale": lambda v: v * 2}
 
 
-def _request(tmp_path, **changes):
-    request = {
-        "state": ["model", "scale"],
-        "entry": {"kind": "model", "name": "model", "method": "predict"},
-        "sample": "X",
-        "sample_rows": 3,
-        "out_dir": str(tmp_path),
-        "modules": [],
-    }
-    request.update(changes)
-    return request
+def _request(tmp_path, **changes) -> CaptureRequest:
+    request = CaptureRequest(
+        state=("model", "scale"),
+        entry={"kind": "model", "name": "model", "method": "predict"},
+        sample="X",
+        sample_rows=3,
+        out_dir=str(tmp_path),
+    )
+    return replace(request, **changes)
 
 
 def test_capture_serialises_state_and_records_the_sample_and_the_answer(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_mlcontainer.pipeline.capture import capture_state
 from jupyter_mlcontainer.pipeline.kernels import kernel_failure
-from jupyter_mlcontainer.pipeline.plan import ExportOptions
+from jupyter_mlcontainer.pipeline.plan import CaptureRequest, ExportOptions
 from jupyter_mlcontainer.shared.errors import CaptureError
 from jupyter_mlcontainer.workflow.build import containerize
 
@@ -22,13 +22,13 @@ FIX = (
 )
 
 
-def _request(tmp_path, state):
-    return {
-        "state": state,
-        "entry": {"kind": "function", "name": "predict", "method": "predict"},
-        "sample": "[[1.0], [2.0]]",
-        "out_dir": str(tmp_path),
-    }
+def _request(tmp_path, state) -> CaptureRequest:
+    return CaptureRequest(
+        state=tuple(state),
+        entry={"kind": "function", "name": "predict", "method": "predict"},
+        sample="[[1.0], [2.0]]",
+        out_dir=str(tmp_path),
+    )
 
 
 def _predict(rows):
