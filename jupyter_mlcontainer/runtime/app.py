@@ -58,6 +58,8 @@ class App:
             "/metadata": {"GET": self.metadata},
             "/openapi.json": {"GET": self.openapi},
             "/metrics": {"GET": self.prometheus},
+            "/drift": {"GET": self.drift},
+            "/requests": {"GET": self.requests},
         }
 
     @property
@@ -134,16 +136,40 @@ class App:
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe(route, status, time.perf_counter() - started)
 
-    async def predict(self, scope, receive, mlflow=False):
+    async def predict(self, scope, receive):
         service = self.service
         if not service.ready:
             return not_ready(service)
-        payload = decode(await self.exchange.body(scope, receive))
-        if self.batcher is not None and not mlflow:
-            form, value = extract(payload)
-            if self.batcher.accepts(form, value):
-                return json_response(200, response(await self.batcher.predict(form, value)))
-        return json_response(200, await self.exchange.call_model(service.predict, payload, mlflow))
+        form, value = extract(decode(await self.exchange.body(scope, receive)))
+        admitted = service.watch.admit(form, value)
+        if self.batcher is not None and self.batcher.accepts(form, value):
+            predictions = await self.batcher.predict(form, value)
+        else:
+            predictions = await self.exchange.call_model(service.predict_value, form, value)
+        headers = service.watch.answered(admitted, form, value, predictions)
+        return json_response(200, response(predictions), headers)
+
+    async def drift(self, scope, receive):
+        """PSI of each input feature and of the predictions against training, over the last rows."""
+        report = self.service.watch.drift_report()
+        if report is None:
+            raise BadRequest(
+                404,
+                "this image has no data contract to measure drift against (built without one, "
+                "or its input has no columns); build it again with this version",
+            )
+        return json_response(200, report)
+
+    async def requests(self, scope, receive):
+        """The captured requests, oldest first (request capture is opt-in)."""
+        captured = self.service.watch.captured
+        if captured is None:
+            raise BadRequest(
+                404,
+                "request capture is off; start the instance with --capture-requests N "
+                "(MLCONTAINER_CAPTURE_REQUESTS=N) to keep the last N rows in memory",
+            )
+        return json_response(200, {"requests": list(captured), "limit": captured.maxlen})
 
     async def health(self, scope, receive):
         return json_response(200, {"status": "ok"})
@@ -175,7 +201,7 @@ class App:
                 service.load_seconds or 0,
             ),
         }
-        body = self.metrics.render(gauges).encode()
+        body = self.metrics.render(gauges, service.watch.metric_families()).encode()
         return 200, body, b"text/plain; version=0.0.4; charset=utf-8", []
 
     def _metadata(self):

@@ -52,6 +52,7 @@ def _predicted_chunks(service, source, fmt: str, chunk_rows: int) -> Iterator[li
         for frame in reader:
             inputs = _model_input(service, frame)
             if inputs is not None:
+                _admit(service, "inputs", {str(c): frame[c].tolist() for c in frame.columns}, done)
                 yield service.predict_inputs(inputs)
             else:
                 header = [str(c) for c in frame.columns]
@@ -101,7 +102,19 @@ def _model_input(service, frame):
     return None
 
 
+def _admit(service, form: str, value, before: int) -> None:
+    """The data contract's check of a chunk, as an HTTP request's (rows numbered from 1)."""
+    contract = service.serving.contract
+    if contract is not None and contract.array and form == "inputs":
+        form, value = "rows", [list(cells) for cells in zip(*value.values(), strict=True)]
+    try:
+        service.watch.admit(form, value, first_row=before + 1)
+    except BadRequest as error:
+        raise BatchError(error.message) from None
+
+
 def _predict(service, rows: list, before: int) -> list:
+    _admit(service, "rows", rows, before)
     try:
         return service.predict({"instances": rows})["predictions"]
     except BadRequest:

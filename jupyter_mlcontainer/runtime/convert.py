@@ -129,7 +129,7 @@ def _dataframe_converter(spec):
     dtypes = {c: pd.api.types.pandas_dtype(declared[c]) if c in declared else None for c in columns}
 
     def convert(form, value):
-        data = _columns(form, value, columns)
+        data = columns_of(form, value, columns)
         for c in columns:
             _check_cells(data[c], c)
         cast = {c: _cast_column(data[c], dtypes[c], c) for c in columns}
@@ -138,7 +138,7 @@ def _dataframe_converter(spec):
     return convert
 
 
-def _columns(form, value, columns):
+def columns_of(form, value, columns):
     """Rows of objects, rows of lists, a columnar object or an MLflow split → {column: [values]}."""
     expected = f"columns {columns}"
     if form == "split":

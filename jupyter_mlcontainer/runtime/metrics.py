@@ -20,8 +20,9 @@ class Metrics:
         histogram[1] += seconds
         histogram[2] += 1
 
-    def render(self, gauges: dict) -> str:
-        """The exposition text; `gauges` maps name → (help, value) for values owned elsewhere."""
+    def render(self, gauges: dict, families: tuple = ()) -> str:
+        """The exposition text; `gauges` maps name → (help, value) for values owned elsewhere,
+        `families` are labelled ones (`family`'s lines)."""
         lines = [
             "# HELP mlcontainer_requests_total HTTP requests answered, by route and status.",
             "# TYPE mlcontainer_requests_total counter",
@@ -43,4 +44,19 @@ class Metrics:
             lines.append(f'mlcontainer_request_duration_seconds_count{{route="{route}"}} {count}')
         for name, (help_text, value) in gauges.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
+        for family_lines in families:
+            lines += family_lines
         return "\n".join(lines) + "\n"
+
+
+def family(name: str, help_text: str, kind: str, samples: list) -> list:
+    """A labelled metric's lines; `samples` are (labels, value) pairs."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        text = ",".join(f'{key}="{_escape(str(label))}"' for key, label in labels.items())
+        lines.append(f"{name}{{{text}}} {value}")
+    return lines
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -13,10 +13,9 @@ from __future__ import annotations
 import csv
 import io
 
-from . import fastjson
 from .batch import BatchError, _csv_rows
 from .contract import response
-from .convert import BadRequest, decode, extract, to_jsonable
+from .convert import BadRequest, decode, extract
 from .exchange import json_response, not_ready
 
 CSV = b"text/csv"
@@ -40,24 +39,19 @@ class MLflowScoring:
             payload, params = csv_payload(body, service), None
         else:
             payload, params = json_payload(body)
+        form, value = extract(payload, mlflow=True)
+        admitted = service.watch.admit(form, value)
         batcher = self.batcher
-        if batcher is not None and params is None:
-            form, value = extract(payload, mlflow=True)
-            if batcher.accepts(form, value):
-                predictions = await batcher.predict(form, value)
-                return json_response(200, response(predictions))
-        result = await self.exchange.call_model(_predict, service, payload, params)
-        return 200, result, b"application/json", []
+        if batcher is not None and params is None and batcher.accepts(form, value):
+            predictions = await batcher.predict(form, value)
+        else:
+            predictions = await self.exchange.call_model(service.predict_value, form, value, params)
+        headers = service.watch.answered(admitted, form, value, predictions)
+        return json_response(200, response(predictions), headers)
 
     async def version(self, scope, receive):
         text = self.service.serving.generator_version.encode()
         return 200, text, b"text/plain; charset=utf-8", []
-
-
-def _predict(service, payload, params):
-    form, value = extract(payload, mlflow=True)
-    output = service.run(form, value, params)
-    return fastjson.dumps(response(to_jsonable(output)))
 
 
 def json_payload(body: bytes):

@@ -13,6 +13,7 @@ from .contract import response
 from .convert import extract, make_converter, to_jsonable
 from .parity import compare
 from .spec import NOTEBOOK_RECORD, SERVING_SPEC, ServingSpec
+from .watch import Watch
 
 log = logging.getLogger("mlcontainer")
 
@@ -56,6 +57,7 @@ class ModelService:
         self.mean_predict_seconds = 0.0
         self._entry = None
         self._convert = None
+        self.watch = Watch(self.serving)  # the contract's check, drift, captured requests
 
     @property
     def ready(self) -> bool:

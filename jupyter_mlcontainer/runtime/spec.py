@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
+from .datacontract import DataContract
+
 #: The contract's files, relative to the serving root. The records lie beside the state, not in
 #: app/, so that a re-training or a saved notebook changes only the image's last layers.
 SERVING_SPEC = "app/serving.json"
@@ -183,6 +185,7 @@ class ServingSpec(_File):
     generator: str = ""  # "jupyter-mlcontainer <version>"
     notebook: NotebookRecord = field(default_factory=NotebookRecord)
     state: StateRecord = field(default_factory=StateRecord)
+    contract: DataContract | None = None  # the training data's; None: built before it existed
 
     @property
     def generator_version(self) -> str:
@@ -216,6 +219,8 @@ class ServingSpec(_File):
         for key, record in (("notebook", self.notebook), ("state", self.state)):
             if record != type(record)():
                 data[key] = record.to_dict()
+        if self.contract is not None:
+            data["contract"] = self.contract.to_dict()
         return data
 
     def metadata(self) -> dict:
@@ -245,7 +250,14 @@ class ServingSpec(_File):
             packages=dict,
             notebook=NotebookRecord.from_dict,
             state=StateRecord.from_dict,
+            contract=_contract,
         )
+
+
+def _contract(data) -> DataContract:
+    if not isinstance(data, dict):
+        raise SpecError(f"{SERVING_SPEC}'s contract is {type(data).__name__}, not a JSON object")
+    return DataContract.from_dict(data)
 
 
 def _build(cls, data, where: str, **convert):

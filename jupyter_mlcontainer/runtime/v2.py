@@ -227,9 +227,16 @@ class OpenInference:
         tensors = read_inputs(request, binary)
         form, value = model_input(service.serving, tensors)
         wanted = requested_outputs(request)
+        admitted = service.watch.admit(form, value)
         output = await self.exchange.call_model(service.run, form, value)
         serving = service.serving
-        return infer_response(output, request, model_name(serving), model_version(serving), wanted)
+        answer = infer_response(
+            output, request, model_name(serving), model_version(serving), wanted
+        )
+        watch = service.watch
+        predictions = to_jsonable(output) if watch.wants_predictions else None
+        headers = watch.answered(admitted, form, value, predictions)
+        return (*answer[:3], [*answer[3], *headers]) if headers else answer
 
 
 def split_body(body: bytes, header_length: bytes | None):

@@ -30,6 +30,7 @@ def make_root(
     entry: dict | None = None,
     state: dict | None = None,
     batching: dict | None = None,
+    contract: dict | None = None,
 ) -> Path:
     """<path>/app/{serving.json, notebook_code.py, mlcontainer_runtime/}, artifacts/state/, sample.json."""
     app = path / "app"
@@ -46,6 +47,8 @@ def make_root(
     }
     if batching is not None:
         serving["batching"] = batching
+    if contract is not None:
+        serving["contract"] = contract
     for name, write in (state or {}).items():
         write(path / "artifacts" / "state" / name)
     (path / "artifacts" / "state.json").write_text(state_record(path).to_json())

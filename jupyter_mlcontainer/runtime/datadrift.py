@@ -1,0 +1,146 @@
+"""How live inputs and predictions drift from training: streaming histograms on the training
+bins, and the population stability index (PSI) of each feature over a sliding window.
+
+The window is a ring of `SLOTS` histograms of up to `SLOT_ROWS` rows each: a full slot pushes
+the oldest out, so the memory is features x bins x slots integers, whatever the traffic, and
+the PSI describes the last SLOTS x SLOT_ROWS rows or fewer. A bin is found as the contract's
+edges say (`bisect_right`: a value v falls in bin i when edges[i-1] <= v < edges[i]); a value
+that is not a known category falls in the last bin. Nulls and values of the wrong type are not
+binned (admission counts them).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+
+from .datacontract import ColumnContract, DataContract
+
+SLOT_ROWS = 1_000
+SLOTS = 10
+#: Shares below this count as this, so that an empty bin does not make the PSI infinite.
+FLOOR = 1e-4
+#: PSI above which a feature is said to drift (a common rule of thumb; the sidebar's badge
+#: takes its own threshold).
+DRIFTING = 0.2
+
+
+def psi(expected, counts) -> float:
+    """Population stability index of `counts` against the `expected` shares."""
+    total = sum(counts)
+    if not total:
+        return 0.0
+    value = 0.0
+    for share, count in zip(expected, counts, strict=True):
+        e, a = max(share, FLOOR), max(count / total, FLOOR)
+        value += (a - e) * math.log(a / e)
+    return value
+
+
+class _Feature:
+    """One column's bins, and how a live value finds its bin."""
+
+    def __init__(self, contract: ColumnContract):
+        self.name = contract.name
+        self.expected = contract.expected
+        self.edges = contract.edges if contract.numeric else None
+        self.index = (
+            None if self.edges is not None else {v: i for i, v in enumerate(contract.categories)}
+        )
+        self.other = contract.bins - 1
+
+    def bin(self, value) -> int | None:
+        if value is None or (isinstance(value, float) and value != value):
+            return None
+        if self.edges is not None:
+            try:
+                return bisect_right(self.edges, value)
+            except TypeError:  # a string in a numeric column, let through by `warn`
+                return None
+        try:
+            return self.index.get(value, self.other)
+        except TypeError:  # an unhashable value (a list) let through by `warn`
+            return self.other
+
+
+def _binned(column: ColumnContract | None) -> bool:
+    """Whether a column has drift bins with a training share for each."""
+    return column is not None and column.bins > 0 and len(column.expected) == column.bins
+
+
+class DriftMonitor:
+    """Histograms of the inputs' columns and of the predictions over the last rows."""
+
+    def __init__(self, contract: DataContract):
+        self.features = [_Feature(c) for c in contract.columns if _binned(c)]
+        self.prediction = _Feature(contract.prediction) if _binned(contract.prediction) else None
+        self._slots: deque = deque(maxlen=SLOTS)
+        self._prediction_slots: deque = deque(maxlen=SLOTS)
+        self._current, self._current_rows = self._empty(), 0
+        self._predictions, self._prediction_rows = self._empty_predictions(), 0
+
+    def _empty(self) -> list:
+        return [[0] * len(f.expected) for f in self.features]
+
+    def _empty_predictions(self) -> list:
+        return [0] * len(self.prediction.expected) if self.prediction else []
+
+    def observe(self, columns: dict) -> None:
+        """A request's columns ({name: values}), as admission read them."""
+        rows = 0
+        for feature, counts in zip(self.features, self._current, strict=True):
+            values = columns.get(feature.name)
+            if values is None:
+                continue
+            rows = max(rows, len(values))
+            for value in values:
+                index = feature.bin(value)
+                if index is not None:
+                    counts[index] += 1
+        self._current_rows += rows
+        if self._current_rows >= SLOT_ROWS:
+            self._slots.append((self._current, self._current_rows))
+            self._current, self._current_rows = self._empty(), 0
+
+    def observe_predictions(self, predictions) -> None:
+        """A request's predictions, one per row (those that are scalars)."""
+        if self.prediction is None or not isinstance(predictions, list):
+            return
+        for value in predictions:
+            index = self.prediction.bin(value) if not isinstance(value, (list, dict)) else None
+            if index is not None:
+                self._predictions[index] += 1
+        self._prediction_rows += len(predictions)
+        if self._prediction_rows >= SLOT_ROWS:
+            self._prediction_slots.append((self._predictions, self._prediction_rows))
+            self._predictions, self._prediction_rows = self._empty_predictions(), 0
+
+    def report(self) -> dict:
+        """{"features": {name: {"psi", "rows"}}, "prediction": {...} | None, "window_rows"}."""
+        slots = [*self._slots, (self._current, self._current_rows)]
+        rows = sum(n for _, n in slots)
+        features = {}
+        for i, feature in enumerate(self.features):
+            counts = [sum(slot[i][b] for slot, _ in slots) for b in range(len(feature.expected))]
+            features[feature.name] = {
+                "psi": round(psi(feature.expected, counts), 6),
+                "rows": sum(counts),
+            }
+        prediction = None
+        if self.prediction is not None:
+            kept = [*self._prediction_slots, (self._predictions, self._prediction_rows)]
+            counts = [
+                sum(slot[b] for slot, _ in kept) for b in range(len(self.prediction.expected))
+            ]
+            prediction = {
+                "psi": round(psi(self.prediction.expected, counts), 6),
+                "rows": sum(counts),
+            }
+        return {
+            "features": features,
+            "prediction": prediction,
+            "window_rows": rows,
+            "window_limit": SLOTS * SLOT_ROWS,
+            "drifting_above": DRIFTING,
+        }

@@ -1,0 +1,142 @@
+"""The data contract at serving: 422s for what training never held, `warn` and `off`, the
+out-of-range header, drift (PSI over a bounded window) and opt-in request capture."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CHURN_INPUT
+
+from jupyter_mlcontainer.runtime.admission import Admission
+from jupyter_mlcontainer.runtime.convert import BadRequest
+from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
+from jupyter_mlcontainer.runtime.datadrift import SLOT_ROWS, SLOTS, DriftMonitor, psi
+
+TENTHS = tuple([0.1] * 10)
+#: The churn model's training data as the build describes it (pipeline/profile.py).
+CHURN_CONTRACT = DataContract(
+    source="the data passed to `model.fit`",
+    rows=200,
+    columns=(
+        ColumnContract(
+            "age", "integer", False, 18, 79, tuple(range(24, 78, 6)), None, False, TENTHS
+        ),
+        ColumnContract(
+            "income",
+            "float",
+            False,
+            10_000.0,
+            90_000.0,
+            tuple(float(x) for x in range(30_000, 75_000, 5_000)),
+            None,
+            False,
+            TENTHS,
+        ),
+        ColumnContract(
+            "city",
+            "category",
+            False,
+            categories=("lyon", "nice", "paris"),
+            expected=(0.33, 0.33, 0.34, 0.0),
+        ),
+        ColumnContract(
+            "member", "boolean", False, categories=(False, True), expected=(0.5, 0.5, 0.0)
+        ),
+    ),
+    prediction=ColumnContract(
+        "prediction",
+        "float",
+        False,
+        0.0,
+        1.0,
+        tuple(x / 10 for x in range(1, 10)),
+        None,
+        False,
+        TENTHS,
+    ),
+)
+ROW = {"age": 40, "income": 52_000.5, "city": "lyon", "member": True}
+
+
+def admission(mode="enforce"):
+    return Admission(CHURN_CONTRACT, CHURN_INPUT["columns"], mode)
+
+
+def test_each_value_outside_the_contract_is_refused_naming_row_column_and_training():
+    check = admission()
+    cases = [
+        ({**ROW, "age": None}, "row 1, column 'age': null, but training had no missing values"),
+        (
+            {**ROW, "city": "Z"},
+            "row 1, column 'city': 'Z', but training had only 'lyon', 'nice', 'paris'",
+        ),
+        (
+            {**ROW, "city": ""},
+            "row 1, column 'city': '', but training had only 'lyon', 'nice', 'paris'",
+        ),
+        ({**ROW, "income": "lots"}, "row 1, column 'income': 'lots', but training had numbers"),
+        (
+            {**ROW, "member": "yes"},
+            "row 1, column 'member': 'yes', but training had only False, True",
+        ),
+    ]
+    for row, message in cases:
+        with pytest.raises(BadRequest) as refused:
+            check.admit("rows", [ROW, row])
+        assert refused.value.status == 422
+        assert refused.value.message.startswith(message + ". The model's data contract"), (
+            refused.value.message
+        )
+    assert check.violations == {
+        ("age", "null"): 1,
+        ("city", "category"): 2,
+        ("income", "type"): 1,
+        ("member", "category"): 1,
+    }
+
+
+def test_every_request_form_is_checked_and_three_problems_are_named():
+    check = admission()
+    nulls = {column: [None] * 5 for column in CHURN_INPUT["columns"]}
+    with pytest.raises(BadRequest) as refused:
+        check.admit("inputs", nulls)
+    assert refused.value.message.startswith(
+        "row 0, column 'age': null, but training had no missing values; row 1, column 'age': "
+    )
+    assert "(and 17 more)." in refused.value.message
+    split = (CHURN_INPUT["columns"], [[40, None, "nice", False]])
+    with pytest.raises(BadRequest, match="row 0, column 'income': null"):
+        check.admit("split", split)
+
+
+def test_a_value_beyond_the_training_range_is_only_counted():
+    admitted = admission().admit("rows", [{**ROW, "age": 120}, {**ROW, "income": -5.0}, ROW])
+    assert admitted.outside_range == 2
+
+
+def test_warn_lets_everything_through_and_counts_it_and_off_checks_nothing():
+    warn = admission("warn")
+    admitted = warn.admit("rows", [{**ROW, "city": "Z", "age": None}])
+    assert admitted is not None and warn.violations == {("city", "category"): 1, ("age", "null"): 1}
+    off = admission("off")
+    assert off.admit("rows", [{**ROW, "city": "Z"}]) is not None and not off.violations
+
+
+def test_the_psi_is_zero_on_training_shares_and_grows_with_a_shift():
+    assert psi(TENTHS, [10] * 10) == pytest.approx(0.0)
+    assert psi(TENTHS, [0] * 9 + [100]) > 2
+    assert psi(TENTHS, [0] * 10) == 0.0  # no rows yet
+
+
+def test_drift_rests_on_a_bounded_window_of_rows():
+    monitor = DriftMonitor(CHURN_CONTRACT)
+    ages = list(range(18, 80))
+    for _ in range(60):  # 60 x 1,000 rows, spread as in training, then shifted
+        monitor.observe({"age": [ages[i % len(ages)] for i in range(SLOT_ROWS)]})
+    spread = monitor.report()["features"]["age"]
+    assert spread["rows"] == SLOTS * SLOT_ROWS and spread["psi"] < 0.1
+    for _ in range(SLOTS):
+        monitor.observe({"age": [79] * SLOT_ROWS})
+    shifted = monitor.report()
+    assert shifted["features"]["age"]["psi"] > 0.2 and shifted["window_rows"] == SLOTS * SLOT_ROWS
+    monitor.observe_predictions([0.05, 0.95, "not a number", None])
+    assert monitor.report()["prediction"]["rows"] == 2
