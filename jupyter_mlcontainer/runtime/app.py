@@ -186,7 +186,10 @@ class App:
         return (
             200,
             self._cache(
-                "openapi", lambda: build_openapi(self.service.serving, self.service.sample)
+                "openapi",
+                lambda: build_openapi(
+                    self.service.serving, self.service.sample, self.service.watch.mode
+                ),
             ),
             JSON,
             [],

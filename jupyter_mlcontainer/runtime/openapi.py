@@ -8,8 +8,9 @@ from .v2 import openapi_paths, openapi_schemas
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def build_openapi(serving: ServingSpec, sample) -> dict:
+def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") -> dict:
     spec = serving.input
+    contract = serving.contract if contract_mode == "enforce" else None
     predictions = {
         "type": "object",
         "required": ["predictions"],
@@ -23,13 +24,16 @@ def build_openapi(serving: ServingSpec, sample) -> dict:
         ),
         "408": _error_response("Body not received within MLCONTAINER_BODY_TIMEOUT_SECONDS"),
         "413": _error_response("Body larger than MLCONTAINER_MAX_BODY_BYTES"),
-        "422": _error_response("Wrong shape or dtype for the model's input"),
+        "422": _error_response(
+            "Wrong shape or dtype for the model's input, or a value its data contract refuses "
+            "(a null, a category or a type training never had)"
+        ),
         "500": _error_response("The model (or, rarely, the runtime) raised an exception"),
         "503": _error_response("The model is still loading (see Retry-After)"),
     }
 
     def predict(mlflow: bool) -> dict:
-        request = _request_schema(spec, mlflow)
+        request = _request_schema(spec, mlflow, contract)
         if sample is not None:
             request["example"] = sample.get("request")
         content = _json(request)
@@ -84,6 +88,15 @@ def build_openapi(serving: ServingSpec, sample) -> dict:
                     },
                 }
             },
+            "/drift": _watched(
+                "Drift from training: PSI per input feature and of the predictions over the "
+                "last rows, with the rows each rests on",
+                "The image has no data contract",
+            ),
+            "/requests": _watched(
+                "The last requests' rows and answers, kept in memory (request capture)",
+                "Request capture is off (MLCONTAINER_CAPTURE_REQUESTS)",
+            ),
             **openapi_paths(serving, sample),
         },
         "components": {
@@ -99,9 +112,9 @@ def build_openapi(serving: ServingSpec, sample) -> dict:
     }
 
 
-def _request_schema(spec, mlflow: bool):
+def _request_schema(spec, mlflow: bool, contract=None):
     """One alternative per request form the route accepts: an object with that one key."""
-    values = _form_values(spec)
+    values = _form_values(spec, contract)
     # MLflow's "params" go to an entry point that names a `params` argument (mlflow.py).
     params = {"params": {"type": "object"}} if mlflow else {}
     alternatives = [
@@ -117,12 +130,16 @@ def _request_schema(spec, mlflow: bool):
     return {"oneOf": alternatives}
 
 
-def _form_values(spec) -> dict:
-    """The schema of each form's value for this input kind."""
+def _form_values(spec, contract=None) -> dict:
+    """The schema of each form's value for this input kind; an enforced data contract narrows
+    a frame's columns to what it admits (no null where training had none, known categories)."""
     kind = spec.kind
     if kind == "dataframe":
         columns = list(spec.columns)
-        properties = {c: _dtype_schema(spec.dtypes.get(c)) for c in columns}
+        properties = {
+            c: _admitted(_dtype_schema(spec.dtypes.get(c)), contract and contract.column(c))
+            for c in columns
+        }
         row_object = {"type": "object", "required": list(columns), "properties": properties}
         row_list = {
             "type": "array",
@@ -161,6 +178,25 @@ def _form_values(spec) -> dict:
         "dataframe_records": records,
         "dataframe_split": split,
     }
+
+
+def _admitted(schema: dict, column) -> dict:
+    """A column's schema as the data contract admits it."""
+    if column is None:
+        return schema
+    schema = dict(schema)
+    if column.categories is not None and column.kind in ("category", "boolean"):
+        schema.pop("anyOf", None)
+        schema["enum"] = list(column.categories)
+        if not any(isinstance(v, str) for v in column.categories):
+            schema.pop("type", None)
+    if column.nullable:
+        schema["nullable"] = True
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    else:
+        schema.pop("nullable", None)
+    return schema
 
 
 def _nested(leaf, shape):
@@ -208,6 +244,12 @@ def _probe(summary):
             "responses": {"200": {"description": "OK", "content": _json({"type": "object"})}},
         }
     }
+
+
+def _watched(summary, missing):
+    probe = _probe(summary)
+    probe["get"]["responses"]["404"] = _error_response(missing)
+    return probe
 
 
 def _error_response(description):
