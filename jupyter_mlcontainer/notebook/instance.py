@@ -8,6 +8,7 @@ the engine, which stays the record of what runs.
 from __future__ import annotations
 
 import html
+import io
 import sys
 
 from ..deploy.plan import DeployOptions, PushOptions
@@ -68,13 +69,55 @@ class ServingInstance:
 
         return push_image(self.engine, PushOptions(self.image, to), on_event or notebook_progress())
 
-    def drift(self):
+    def check(self):
         """Does the image still match? The notebook on disk, the kernel's packages and, from
         the kernel that built it, the captured values (a model re-trained since differs).
         A DriftReport: `.drifted`, `.summary()`, `.details()`."""
         from ..trust.provenance import check_image
 
         return check_image(self.engine, self.name, namespace=self._namespace)
+
+    def drift(self, plot: bool = True):
+        """How live inputs differ from the training data: a DataFrame (feature, psi, rows,
+        drifting), the worst first, and in a notebook a plot of training's histogram against
+        live traffic's for the worst features."""
+        from .traffic import answer_of, drift_figure, drift_frame
+
+        report = answer_of(
+            self.client.drift(), self.name, "Build the image again with this version."
+        )
+        frame = drift_frame(report)
+        if plot and len(frame):
+            _display(drift_figure(report, list(frame["feature"])))
+        return frame
+
+    def requests(self):
+        """The captured requests (`--capture-requests N`): each row, its prediction, its time."""
+        from .traffic import answer_of, requests_frame
+
+        captured = answer_of(
+            self.client.captured(),
+            self.name,
+            "Start the instance with --capture-requests N (capture_requests=N) to keep them.",
+        )
+        return requests_frame(captured)
+
+    def compare(self, model):
+        """Replay the captured requests through `model` (a re-trained one, in this kernel) and
+        through this instance: the rows whose answers differ, before a redeploy."""
+        from .traffic import answer_of, model_inputs, replay
+
+        captured = answer_of(
+            self.client.captured(),
+            self.name,
+            "Start the instance with --capture-requests N (capture_requests=N) to keep them.",
+        )
+        rows = [entry["input"] for entry in captured["requests"]]
+        if not rows:
+            raise PredictionFailed(f"{self.name} has captured no request yet.", "Send some first.")
+        served = self.predict(rows)
+        spec = answer_of(self.client.metadata(), self.name, "")["input"]
+        return replay(rows, model_inputs(rows, spec), served, model)
 
     def redeploy(self) -> ServingInstance:
         """After re-training: rebuild from the live kernel (from cache where nothing else
@@ -200,3 +243,14 @@ class DeployedModel:
     def __repr__(self) -> str:
         d = self.deployment
         return f"<DeployedModel {d.name} {d.url} {d.running}/{d.replicas} replicas image={d.image}>"
+
+
+def _display(figure) -> None:
+    """Show a matplotlib figure in the notebook's output, as a PNG (no pyplot backend needed)."""
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    display(Image(buffer.getvalue()))

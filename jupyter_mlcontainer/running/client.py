@@ -59,6 +59,12 @@ class ServingClient:
     def predict(self, payload: dict) -> Response:
         return self.request("POST", "/predict", payload)
 
+    def drift(self) -> Response:
+        return self.request("GET", "/drift")
+
+    def captured(self) -> Response:
+        return self.request("GET", "/requests")
+
     def connect(self) -> http.client.HTTPConnection:
         """A connection to the instance, not yet opened; it opens on its first request."""
         connection_class = (

@@ -49,6 +49,7 @@ class _Feature:
             None if self.edges is not None else {v: i for i, v in enumerate(contract.categories)}
         )
         self.other = contract.bins - 1
+        self.labels = _labels(contract)
 
     def bin(self, value) -> int | None:
         if value is None or (isinstance(value, float) and value != value):
@@ -62,6 +63,15 @@ class _Feature:
             return self.index.get(value, self.other)
         except TypeError:  # an unhashable value (a list) let through by `warn`
             return self.other
+
+
+def _labels(column: ColumnContract) -> list:
+    """Each drift bin's name, for a plot: `< 4.9`, `4.9 – 5.4`, ..., `≥ 7.2`; or the category."""
+    if column.numeric:
+        edges = [f"{edge:.4g}" for edge in column.edges]
+        inner = [f"{low} – {high}" for low, high in zip(edges, edges[1:], strict=False)]
+        return [f"< {edges[0]}", *inner, f"≥ {edges[-1]}"]
+    return [str(value) for value in column.categories] + ["other"]
 
 
 def _binned(column: ColumnContract | None) -> bool:
@@ -117,30 +127,36 @@ class DriftMonitor:
             self._predictions, self._prediction_rows = self._empty_predictions(), 0
 
     def report(self) -> dict:
-        """{"features": {name: {"psi", "rows"}}, "prediction": {...} | None, "window_rows"}."""
+        """{"features": {name: histogram}, "prediction": histogram | None, "window_rows", ...};
+        a histogram is {"psi", "rows", "bins", "expected", "actual"} (shares per bin)."""
         slots = [*self._slots, (self._current, self._current_rows)]
-        rows = sum(n for _, n in slots)
-        features = {}
-        for i, feature in enumerate(self.features):
-            counts = [sum(slot[i][b] for slot, _ in slots) for b in range(len(feature.expected))]
-            features[feature.name] = {
-                "psi": round(psi(feature.expected, counts), 6),
-                "rows": sum(counts),
-            }
+        features = {
+            feature.name: _histogram(
+                feature,
+                [sum(slot[i][b] for slot, _ in slots) for b in range(len(feature.expected))],
+            )
+            for i, feature in enumerate(self.features)
+        }
         prediction = None
         if self.prediction is not None:
             kept = [*self._prediction_slots, (self._predictions, self._prediction_rows)]
-            counts = [
-                sum(slot[b] for slot, _ in kept) for b in range(len(self.prediction.expected))
-            ]
-            prediction = {
-                "psi": round(psi(self.prediction.expected, counts), 6),
-                "rows": sum(counts),
-            }
+            bins = range(len(self.prediction.expected))
+            prediction = _histogram(self.prediction, [sum(s[b] for s, _ in kept) for b in bins])
         return {
             "features": features,
             "prediction": prediction,
-            "window_rows": rows,
+            "window_rows": sum(n for _, n in slots),
             "window_limit": SLOTS * SLOT_ROWS,
             "drifting_above": DRIFTING,
         }
+
+
+def _histogram(feature: _Feature, counts: list) -> dict:
+    total = sum(counts)
+    return {
+        "psi": round(psi(feature.expected, counts), 6),
+        "rows": total,
+        "bins": feature.labels,
+        "expected": [round(share, 6) for share in feature.expected],
+        "actual": [round(count / total, 6) if total else 0.0 for count in counts],
+    }

@@ -79,7 +79,7 @@ class DriftReport:
         return {**asdict(self), "summary": self.summary(), "details": self.details()}
 
     def _repr_pretty_(self, printer, cycle) -> None:
-        """How IPython shows `inst.drift()`: the summary, then one line per difference."""
+        """How IPython shows `inst.check()`: the summary, then one line per difference."""
         printer.text(f"{self.name}: {self.summary()}")
         for line in self.details():
             printer.text(f"\n  - {line}")

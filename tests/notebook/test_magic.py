@@ -263,10 +263,10 @@ def test_the_example_notebook_serves_its_model_from_the_kernel(
 
         retrained = new_code_cell(
             "clf.fit(X_train, (y_train + 1) % 3)\n"
-            "stale = inst.drift()\n"
+            "stale = inst.check()\n"
             "print('before', stale.summary(), stale.details())\n"
             "inst.redeploy()\n"
-            "print('after', inst.drift().summary())\n"
+            "print('after', inst.check().summary())\n"
             "print('same url', inst.url)\n"
             "print(inst.predict(X_test[:5]) == clf.predict(X_test[:5]).tolist())"
         )

@@ -105,3 +105,41 @@ def test_batch_scoring_stops_at_the_row_the_contract_refuses(contract_root, tmp_
     )
     assert done.returncode != 0
     assert "row 2, column 'city': 'Z', but training had only" in done.stderr, done.stderr
+
+
+def test_the_instance_object_brings_drift_requests_and_a_replay_into_the_kernel(
+    server, churn_model, monkeypatch
+):
+    """`inst.drift()`, `inst.requests()` and `inst.compare(model)` against the served model."""
+    import pandas as pd
+
+    from jupyter_mlcontainer.engine.base import Instance
+    from jupyter_mlcontainer.notebook.instance import ServingInstance
+
+    model, frame = churn_model
+    shown = []
+    monkeypatch.setattr("jupyter_mlcontainer.notebook.instance._display", shown.append)
+    inst = ServingInstance(Instance("id", "churn", "mlcontainer/churn:1", server.url, "running"))
+    rows = [ROW, {**ROW, "age": 70, "member": False}, {**ROW, "city": "nice"}]
+    expected = model.predict_proba(pd.DataFrame(rows, columns=CHURN_INPUT["columns"]))[:, 1]
+    assert inst.predict(rows) == pytest.approx(list(expected))
+
+    drift = inst.drift()
+    assert list(drift.columns) == ["feature", "psi", "rows", "drifting"]
+    assert set(drift["feature"]) == {"age", "income", "city", "member", "(prediction)"}
+    assert list(drift["psi"]) == sorted(drift["psi"], reverse=True)
+    assert len(shown) == 1 and shown[0].axes  # the worst features against training
+
+    captured = inst.requests()
+    assert list(captured.columns) == [*CHURN_INPUT["columns"], "prediction", "time"]
+    assert captured.iloc[-1]["city"] == "nice"
+
+    class Retrained:  # a model whose every answer is 1.0
+        def predict(self, inputs):
+            return [1.0] * len(inputs)
+
+    changed = inst.compare(Retrained())
+    served = inst.predict([dict(r) for r in captured[CHURN_INPUT["columns"]].to_dict("records")])
+    assert list(changed.index) == [i for i, p in enumerate(served) if p != 1.0]
+    assert list(changed.columns) == [*CHURN_INPUT["columns"], "served", "notebook"]
+    assert set(changed["notebook"]) == {1.0}
