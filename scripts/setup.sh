@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Set up this machine for jupyter-mlcontainer: system packages, a running Docker engine,
-# Podman (the second engine the tests build through), the project with its test extras, and the
-# offline Python base image.
+# Podman (the second engine the tests build through, with root and without), the project with
+# its test extras, and the offline Python base image.
 # Idempotent: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_PACKAGES=(docker.io iptables debootstrap chromium wrk docker-registry podman catatonit uidmap slirp4netns)
+APT_PACKAGES=(docker.io iptables debootstrap chromium wrk docker-registry podman catatonit uidmap slirp4netns acl)
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/mlcontainer-dockerd.log}
 
 missing=()
@@ -38,6 +38,13 @@ if ! grep -qs '^default_ulimits' "$CONTAINERS_CONF"; then
   else
     printf '[containers]\ndefault_ulimits = []\n' | $SUDO tee -a "$CONTAINERS_CONF" >/dev/null
   fi
+fi
+
+# Rootless Podman (slirp4netns, pasta) opens /dev/net/tun as the user. Debian's udev makes it
+# 0666; machines without udev leave it to root, and then no rootless container starts.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  echo "==> /dev/net/tun: mode 0666, for rootless Podman"
+  $SUDO chmod 0666 /dev/net/tun
 fi
 
 if [ -n "$SUDO" ] && ! id -nG | grep -qw docker; then

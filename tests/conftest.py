@@ -296,3 +296,172 @@ def registry(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+#: The user the rootless tests create (once; left in place) and run the CLI as.
+ROOTLESS_USER = "mlc-rootless"
+
+
+@dataclass(frozen=True)
+class RootlessUser:
+    """A user of this machine with rootless Podman's socket running, and how to run as them."""
+
+    name: str
+    uid: int
+    gid: int
+    home: Path
+    env: dict  # HOME, XDG_RUNTIME_DIR, PATH with this Python, PYTHONPATH to this checkout
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.env['XDG_RUNTIME_DIR']}/podman/podman.sock"
+
+    def run(self, command: list[str], **options):
+        """`command` as this user (no login session: the environment is `env`'s alone)."""
+        import subprocess
+
+        options.setdefault("capture_output", True)
+        options.setdefault("text", True)
+        return subprocess.run(
+            command,
+            user=self.uid,
+            group=self.gid,
+            extra_groups=[],
+            cwd=self.home,
+            env={**self.env, **options.pop("env", {})},
+            **options,
+        )
+
+
+@pytest.fixture(scope="session")
+def rootless_podman(engine, base_image, registry, test_labels):
+    """ROOTLESS_USER with what rootless Podman needs set up once (idempotent): a home, a
+    subordinate id range, XDG_RUNTIME_DIR (there is no login session to make it), overlay
+    storage, the test registry trusted over HTTP, leave to run this Python, the base image
+    loaded from Docker, and its own Podman socket. Yields a RootlessUser; then removes what the
+    tests made in that Podman and stops its service (and the user namespace's pause process)."""
+    import contextlib
+    import grp
+    import pwd
+    import shutil
+    import subprocess
+
+    import docker
+
+    from jupyter_mlcontainer.engine import DockerEngine
+
+    if os.getuid() != 0:
+        pytest.skip("creating a user for rootless Podman needs root")
+    missing = [tool for tool in ("podman", "newuidmap", "slirp4netns", "setfacl", "useradd")]
+    missing = [tool for tool in missing if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (scripts/setup.sh installs them)")
+    if not os.access("/dev/net/tun", os.R_OK | os.W_OK) or os.stat("/dev/net/tun").st_mode & 6 != 6:
+        pytest.skip("/dev/net/tun is root's alone: `chmod 0666 /dev/net/tun` (scripts/setup.sh)")
+    try:
+        account = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/bash", ROOTLESS_USER], check=True
+        )
+        account = pwd.getpwnam(ROOTLESS_USER)
+    uid, gid, home = account.pw_uid, account.pw_gid, Path(account.pw_dir)
+    for ranges, flag in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
+        owners = [line.split(":", 1)[0] for line in Path(ranges).read_text().splitlines()]
+        if ROOTLESS_USER not in owners:
+            start = _free_subordinate_start(Path(ranges))
+            subprocess.run(["usermod", flag, f"{start}-{start + 65535}", ROOTLESS_USER], check=True)
+    runtime_dir = Path(f"/run/user/{uid}")
+    for folder in (runtime_dir, runtime_dir / "podman"):  # the service makes neither
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, uid, gid)
+        folder.chmod(0o700)
+    settings = home / ".config" / "containers"
+    files = {
+        "containers.conf": "[containers]\ndefault_ulimits = []\n",
+        "storage.conf": '[storage]\ndriver = "overlay"\n',
+        "registries.conf": f'[[registry]]\nlocation = "{registry}"\ninsecure = true\n',
+    }
+    for folder in (home / ".config", settings):
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, uid, gid)
+    for name, text in files.items():
+        (settings / name).write_text(text)  # read once by the service, which starts below
+        os.chown(settings / name, uid, gid)
+    repository = Path(__file__).resolve().parent.parent
+    user = RootlessUser(
+        ROOTLESS_USER,
+        uid,
+        gid,
+        home,
+        {
+            "HOME": str(home),
+            "USER": ROOTLESS_USER,
+            "LOGNAME": ROOTLESS_USER,
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "XDG_RUNTIME_DIR": str(runtime_dir),
+            "PYTHONPATH": str(repository),
+        },
+    )
+    _let_run_this_python(user, grp.getgrgid(gid).gr_name)
+    socket = runtime_dir / "podman" / "podman.sock"
+    log = open(home / "podman-service.log", "w")  # noqa: SIM115 - open while the service runs
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{socket}"],
+        user=uid,
+        group=gid,
+        extra_groups=[],
+        cwd=home,
+        env=user.env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        podman = _answering(
+            lambda: DockerEngine(docker.DockerClient(base_url=f"unix://{socket}")), 60
+        )
+        if not podman.image_exists(base_image):
+            saved = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
+            user.run(["podman", "load", "-q"], stdin=saved.stdout, check=True)
+            saved.wait(timeout=300)
+        yield user
+        _remove_labelled(podman)
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        log.close()
+        pause = runtime_dir / "libpod" / "tmp" / "pause.pid"  # keeps the user namespace alive
+        if pause.is_file():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pause.read_text().strip()), 15)
+
+
+def _free_subordinate_start(ranges: Path) -> int:
+    """The first id past every range in /etc/subuid or /etc/subgid (at least 100000)."""
+    ends = [100000]
+    for line in ranges.read_text().splitlines():
+        parts = line.split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            ends.append(int(parts[1]) + int(parts[2]))
+    return max(ends)
+
+
+def _let_run_this_python(user: RootlessUser, group: str) -> None:
+    """Let `user` run this interpreter and import the checkout: folders above them that others
+    may not enter (pyenv under /root, mode 700) get an ACL that lets this user alone pass."""
+    import contextlib
+    import subprocess
+
+    check = [sys.executable, "-c", "import jupyter_mlcontainer, sklearn, nbclient, docker"]
+    with contextlib.suppress(PermissionError):  # the interpreter itself is out of reach
+        if user.run(check).returncode == 0:
+            return
+    places = {Path(sys.executable).resolve(), Path(sys.prefix), Path(sys.base_prefix)}
+    places.add(Path(user.env["PYTHONPATH"]))
+    folders = {folder for place in places for folder in place.parents}
+    for folder in sorted(folders):
+        if folder.is_dir() and not folder.stat().st_mode & 0o001:
+            subprocess.run(["setfacl", "-m", f"u:{user.name}:x", str(folder)], check=True)
+    done = user.run(check)
+    if done.returncode != 0:
+        pytest.skip(f"{user.name} cannot run {sys.executable}: {done.stderr.strip()[-300:]}")

@@ -50,9 +50,17 @@ from .dockerapi import (
     reaches_engine,
     refusal_hint,
     refuse_taken_port,
+    short_image_name,
     unavailable,
 )
-from .locate import LOOPBACK, EngineSocket, engine_sockets, flavour_of, rootless
+from .locate import (
+    LOOPBACK,
+    EngineSocket,
+    container_network,
+    engine_sockets,
+    flavour_of,
+    rootless,
+)
 from .pushstream import PushTally, push_error, push_events
 from .swarm import SwarmOrchestrator
 
@@ -83,6 +91,8 @@ class DockerEngine:
 
     flavour = "docker"  # or "podman"
     rootless = False
+    network_mode: str | None = None  # None: the engine's default (locate.container_network)
+    storage_driver = ""  # "overlay", "vfs", ...: what `doctor` warns about when slow
     address = LOOPBACK  # where instances are reached
     publish_on = LOOPBACK  # where their ports are bound
 
@@ -97,6 +107,8 @@ class DockerEngine:
         self.flavour = flavour_of(version)  # "docker" or "podman"
         self.version = str(version.get("Version", ""))
         self.rootless = rootless(info)
+        self.network_mode = container_network(self.flavour, self.version, self.rootless)
+        self.storage_driver = str(info.get("Driver", ""))
         if self.socket and self.socket.remote:  # instances live on the engine's machine
             self.address, self.publish_on = self.socket.host, self.socket.publish_address
 
@@ -284,8 +296,9 @@ class DockerEngine:
 
     @reaches_engine
     def image_refs(self, name: str) -> list[str]:
-        """Every `repository:tag` that names the same image as `name`."""
-        return list(self.client.images.get(name).tags)
+        """Every `repository:tag` that names the same image as `name`, as it was given
+        (Podman qualifies short names: `docker.io/mlcontainer/…`)."""
+        return [short_image_name(tag) for tag in self.client.images.get(name).tags]
 
     @reaches_engine
     def tag_image(self, image: str, reference: str) -> None:
@@ -316,14 +329,24 @@ class DockerEngine:
 
     @reaches_engine
     def run_command(self, image: str, command: list[str], labels: dict | None = None) -> str:
-        """Run a short-lived command in a fresh container and return its output."""
-        output = self.client.containers.run(
-            image,
-            command[1:],
-            entrypoint=command[:1],  # whatever the image's own entry point
-            remove=True,
-            labels={MANAGED_LABEL: "true", **(labels or {})},
-        )
+        """Run a short-lived command in a fresh container and return its output. The
+        container is removed also when the engine refuses to start it (the SDK's `remove`
+        only acts once it ran), so a refused start leaves nothing behind."""
+        name = f"mlcontainer-command-{secrets.token_hex(4)}"
+        try:
+            output = self.client.containers.run(
+                image,
+                command[1:],
+                name=name,
+                entrypoint=command[:1],  # whatever the image's own entry point
+                remove=True,
+                network_mode=self.network_mode,
+                labels={MANAGED_LABEL: "true", **(labels or {})},
+            )
+        except APIError:
+            with contextlib.suppress(NotFound, APIError):
+                self.client.containers.get(name).remove(force=True)
+            raise
         return output.decode()
 
     @reaches_engine
@@ -475,6 +498,7 @@ class DockerEngine:
             init=True,
             detach=True,
             ports={f"{CONTAINER_PORT}/tcp": (self.publish_on, port or None)},
+            network_mode=self.network_mode,
             labels={
                 **{k: v for k, v in (labels or {}).items() if k != INSTANCE_LABEL},
                 MANAGED_LABEL: "true",
@@ -629,9 +653,10 @@ class DockerEngine:
             c.attrs["Image"] for c in self.client.containers.list(all=True, ignore_removed=True)
         }
         for image in self.client.images.list(filters={"label": [NOTEBOOK_SHA256_LABEL, *selector]}):
-            ours = [tag for tag in image.tags if tag.startswith(f"{IMAGE_NAMESPACE}/")]
+            tags = [short_image_name(tag) for tag in image.tags]  # Podman's are qualified
+            ours = [tag for tag in tags if tag.startswith(f"{IMAGE_NAMESPACE}/")]
             kept = image.id in in_use or any(tag.endswith(":latest") for tag in ours)
-            if kept or (image.tags and not ours):
+            if kept or (tags and not ours):
                 continue
             try:  # only our tags go; an image someone tagged otherwise (to push it) stays
                 for tag in ours or [image.id]:

@@ -25,8 +25,26 @@ STOP_TIMEOUT = 10
 LOST_ENGINE = (requests.exceptions.ConnectionError, urllib3.exceptions.ProtocolError)
 
 
+#: The capabilities a container gets unless told otherwise (Docker's defaults, which Podman
+#: lists one by one in CapDrop where Docker writes "ALL"): dropping all of them is dropping all.
+DEFAULT_CAPABILITIES = frozenset(
+    "AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE NET_RAW SETFCAP "
+    "SETGID SETPCAP SETUID SYS_CHROOT".split()
+)
+
+
+def drops_all_capabilities(host_config: dict) -> bool:
+    """Whether a container runs without capabilities: `cap_drop=["ALL"]` as Docker reports it,
+    or every default capability dropped and none added, as Podman does."""
+    dropped = {cap.upper().removeprefix("CAP_") for cap in host_config.get("CapDrop") or []}
+    added = host_config.get("CapAdd") or []
+    return "ALL" in dropped or (DEFAULT_CAPABILITIES <= dropped and not added)
+
+
 #: What an engine's refusal to create or start a container means, and its fix (Podman's, mostly).
 REFUSAL_FIXES = {
+    "/dev/net/tun": "Rootless Podman's slirp4netns needs /dev/net/tun, which this machine keeps "
+    "for root: as root, `chmod 0666 /dev/net/tun` (its mode on a stock Debian), then try again.",
     "rlimit": "This machine refuses rlimits in containers: add `[containers]` / "
     "`default_ulimits = []` to /etc/containers/containers.conf (rootful) or "
     "~/.config/containers/containers.conf (rootless), then restart Podman's socket.",
@@ -95,7 +113,7 @@ def instance_of(
         exit_code=None if container.status == "running" else attrs["State"].get("ExitCode"),
         oom_killed=bool(attrs["State"].get("OOMKilled")),
         memory_limit=host.get("Memory") or None,
-        hardened=bool(host.get("ReadonlyRootfs")) and "ALL" in (host.get("CapDrop") or []),
+        hardened=bool(host.get("ReadonlyRootfs")) and drops_all_capabilities(host),
         port_holder=holder,
     )
 

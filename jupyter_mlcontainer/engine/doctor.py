@@ -82,6 +82,7 @@ def diagnose(config, python_version: str, open_engine) -> Diagnosis:
     base_image = choose_base_image(engine, config, python_version)
     diagnosis.findings.extend(_engine_findings(engine, base_image))
     if engine.flavour == "podman" and engine.rootless and not diagnosis.remote:
+        diagnosis.findings.append(_storage_finding(engine.storage_driver))
         diagnosis.findings.extend(_host_findings())
     return diagnosis
 
@@ -130,6 +131,21 @@ def _start_failure(error: str) -> Finding:
     return Finding("containers start", False, f"A container of the base image failed: {error}", fix)
 
 
+def _storage_finding(driver: str) -> Finding:
+    """Rootless Podman falls back to `vfs` when nothing names a driver on some systems: it
+    works, but copies the whole file system for every layer, so builds crawl and fill the disk."""
+    if driver != "vfs":
+        return Finding("storage", True, f"Podman stores images with {driver or 'its default'}.")
+    return Finding(
+        "storage",
+        None,
+        "Podman stores images with vfs, which copies every layer in full: builds are slow.",
+        'Put `[storage]` `driver = "overlay"` in ~/.config/containers/storage.conf, then '
+        "`podman system reset` (it deletes your Podman images: `podman load` the base image "
+        "again) and restart Podman's socket.",
+    )
+
+
 def _host_findings() -> list[Finding]:
     """What rootless Podman needs of this machine, and which engines are installed at all."""
     findings = []
@@ -172,9 +188,20 @@ def _rootless_findings(user: str) -> list[Finding]:
             "newuidmap is " + ("installed." if shutil.which("newuidmap") else "missing."),
             "" if shutil.which("newuidmap") else "As root: `apt-get install uidmap`.",
         ),
+        _tun_finding(),
     ]
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     user_socket = f"{runtime_dir}/podman/podman.sock"
+    if not os.path.isdir(runtime_dir):
+        findings.append(
+            Finding(
+                "runtime dir",
+                False,
+                f"Your runtime folder {runtime_dir} does not exist (no login session made it).",
+                f"As root: `loginctl enable-linger {user}`, or `install -d -m 700 -o {user} "
+                f"-g {user} {runtime_dir}`; then set XDG_RUNTIME_DIR={runtime_dir}.",
+            )
+        )
     if not _answers(user_socket):
         findings.append(
             Finding(
@@ -186,6 +213,18 @@ def _rootless_findings(user: str) -> list[Finding]:
             )
         )
     return findings
+
+
+def _tun_finding() -> Finding:
+    """Rootless Podman's networks (slirp4netns, pasta) open /dev/net/tun as the user; machines
+    without udev's rule leave it to root, and every container then fails to start."""
+    usable = os.access("/dev/net/tun", os.R_OK | os.W_OK)
+    return Finding(
+        "tun device",
+        usable,
+        f"/dev/net/tun is {'usable' if usable else 'not usable'} without root.",
+        "" if usable else REFUSAL_FIXES["/dev/net/tun"],
+    )
 
 
 def _answers(path: str) -> bool:

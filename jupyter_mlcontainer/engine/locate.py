@@ -83,5 +83,20 @@ def flavour_of(version: dict) -> str:
 
 
 def rootless(info: dict) -> bool:
-    """Whether the engine runs without root, from its `/info` answer (Docker's and Podman's)."""
-    return any("rootless" in str(option) for option in info.get("SecurityOptions") or [])
+    """Whether the engine runs without root, from its `/info` answer: Docker lists
+    `name=rootless` in its security options, Podman says `"Rootless": true` instead."""
+    return info.get("Rootless") is True or any(
+        "rootless" in str(option) for option in info.get("SecurityOptions") or []
+    )
+
+
+def container_network(flavour: str, version: str, rootless: bool) -> str | None:
+    """The network mode to give containers that publish a port, or None for the engine's
+    default. Docker's API asks rootless Podman for a bridge, which it builds in a shared
+    "rootless netns" that needs bind mounts some hosts refuse ("failed to mount runtime
+    directory for rootless netns"); the network its own CLI gives a rootless container
+    (slirp4netns before Podman 5, pasta since) publishes on 127.0.0.1 without one."""
+    if flavour != "podman" or not rootless:
+        return None
+    major = version.split(".", 1)[0]
+    return "slirp4netns" if major.isdigit() and int(major) < 5 else "pasta"

@@ -6,6 +6,7 @@ A pure function over the decoded stream, tested on recorded streams; errors beco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ from ..shared.events import ProgressEvent
 #: Statuses that end a layer: sent now, or already in the registry (or mounted from a sibling).
 _SENT = "Pushed"
 _REUSED = ("Layer already exists", "Mounted from")
+#: The closing status line, "TAG: digest: sha256:… size: N": Podman sends no `aux` with the
+#: digest (nor per-layer lines), so this is where its digest is read.
+_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass
@@ -37,6 +41,8 @@ def push_events(chunks: Iterable[dict], registry: str, tally: PushTally) -> Iter
         status, layer = chunk.get("status", ""), chunk.get("id")
         if "aux" in chunk and chunk["aux"].get("Digest"):
             tally.digest = chunk["aux"]["Digest"]
+        elif not tally.digest and (found := _DIGEST.search(status)):
+            tally.digest = found.group(1)
         if not layer:
             continue
         if layer not in layers:
@@ -60,10 +66,12 @@ def push_error(message: str, registry: str) -> PushFailed:
     """The engine's error, with what to do about it."""
     text = message.lower()
     if "server gave http response to https client" in text:
-        hint = (
-            f"{registry} speaks plain HTTP, which the Docker engine only trusts when told to: add "
+        hint = (  # Docker trusts 127.0.0.0/8 unasked, Podman trusts no plain-HTTP registry
+            f"{registry} speaks plain HTTP, which the engine only trusts when told to. Docker: add "
             f'"insecure-registries": ["{registry}"] to /etc/docker/daemon.json and restart the '
-            "engine, or serve the registry over HTTPS."
+            f'engine. Podman: add `[[registry]]` `location = "{registry}"` `insecure = true` to '
+            "~/.config/containers/registries.conf (rootless; /etc/containers/registries.conf "
+            "with root). Or serve the registry over HTTPS."
         )
     elif any(word in text for word in ("unauthorized", "authentication required", "denied")):
         hint = (
