@@ -47,6 +47,7 @@ def serve() -> int:
     import uvicorn
 
     from .app import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_BODY_BYTES, App
+    from .auth import TokenError
     from .draining import drain_before_stopping, drain_seconds
     from .handover import hand_over_when_asked, reuses_port, shared_socket
     from .model import ModelService
@@ -67,9 +68,16 @@ def serve() -> int:
     )
     service = ModelService(root())
     hand_over = reuses_port()
-    app = App(
-        service, max_body_bytes=max_body, body_timeout=body_timeout, load_before_listening=hand_over
-    )
+    try:
+        app = App(
+            service,
+            max_body_bytes=max_body,
+            body_timeout=body_timeout,
+            load_before_listening=hand_over,
+        )
+    except TokenError as error:  # named but unusable: never serve the API unlocked instead
+        logging.getLogger("mlcontainer").error("%s; not serving", error)
+        return 2
     host = os.environ.get("MLCONTAINER_HOST", "0.0.0.0")
     config = uvicorn.Config(
         app,

@@ -11,6 +11,7 @@ import logging
 import platform
 import time
 
+from .auth import OPEN_PATHS, authorized, load_token
 from .batching import batcher_for
 from .contract import response
 from .convert import BadRequest, decode, extract
@@ -30,6 +31,19 @@ DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 CLOSE_CONNECTION = ((b"connection", b"close"),)
 
 
+class Unauthorized(BadRequest):
+    """A request without the instance's token."""
+
+    headers = ((b"www-authenticate", b'Bearer realm="mlcontainer"'),)
+
+    def __init__(self):
+        super().__init__(
+            401,
+            "this instance needs its token: send `Authorization: Bearer <token>` (the token "
+            "`run --auth token` or `deploy --auth token` showed)",
+        )
+
+
 class App:
     def __init__(
         self,
@@ -44,6 +58,7 @@ class App:
         #: listening at once and loading in the background.
         self.load_before_listening = load_before_listening
         self.metrics = Metrics()
+        self.token = load_token()  # None: the API is open
         self._cached = {}
         self.batcher = batcher_for(service, self.exchange.call_model)
         self.mlflow = MLflowScoring(self.exchange, self.batcher)
@@ -100,6 +115,12 @@ class App:
         if methods is None:
             route, methods = self.v2.match(path) or ("other", None)
         try:
+            if (
+                self.token
+                and path not in OPEN_PATHS
+                and not authorized(scope["headers"], self.token)
+            ):
+                raise Unauthorized()
             if methods is None:
                 raise BadRequest(404, f"no route {path}; routes are {sorted(self.routes)}")
             handler = methods.get(method)
@@ -114,7 +135,7 @@ class App:
                 status, body, content_type, headers = await handler(scope, receive)
         except BadRequest as error:
             status, body, content_type, headers = json_response(
-                error.status, {"error": error.message}
+                error.status, {"error": error.message}, getattr(error, "headers", ())
             )
         except Exception as error:  # the model's or ours: the client still gets JSON
             log.exception("%s %s raised", method, path)
