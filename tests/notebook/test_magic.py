@@ -359,6 +359,44 @@ def test_a_torch_model_ending_in_numpy_serves_from_the_live_kernel(
     assert "numpy" in serving["packages"]
 
 
+@pytest.mark.engine
+@pytest.mark.timeout(900)
+def test_an_onnx_runtime_session_serves_from_the_live_kernel(
+    engine, kernel_env, tmp_path, monkeypatch, test_labels
+):
+    """Pickle refuses an InferenceSession: the live kernel's is saved as its model and options,
+    and the image answers as the kernel's session does."""
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    path = tmp_path / "onnx_runtime_iris.ipynb"
+    shutil.copy(EXAMPLE.parent / "onnx_runtime_iris.ipynb", path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(
+        new_code_cell(
+            "%load_ext jupyter_mlcontainer\n"
+            "inst = %containerize predict --sample X_test[:5] --name onnx-magic\n"
+            "print('same:', inst.predict(X_test[:5]) == predict(X_test[:5]).tolist())\n"
+            "inst.stop()"
+        )
+    )
+    client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=800)
+    with client.setup_kernel(cwd=str(tmp_path)):
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    assert "same: True" in printed, printed
+    state = json.loads(
+        engine.run_command(
+            "mlcontainer/onnx-magic:latest",
+            ["cat", "/srv/artifacts/state.json"],
+            labels=test_labels,
+        )
+    )
+    assert any(name.startswith("sess") for name in state["files"]), state
+
+
 def test_explain_shows_the_slice_report_and_builds_nothing(
     shell, user_ns, tmp_path, capsys, monkeypatch
 ):
