@@ -41,6 +41,8 @@ GATEWAY_BRIDGE = "docker_gwbridge"
 SECOND = 1_000_000_000  # the API counts durations in nanoseconds
 #: Swarm mode this tool turned on carries this label, so the last `undeploy` can turn it off.
 INITIALIZED_BY_US = "io.mlcontainer.swarm-initialized"
+#: On a swarm this tool turned on: the gateway bridge did not exist before, so leaving removes it.
+CREATED_GATEWAY_BRIDGE = "io.mlcontainer.created-gateway-bridge"
 
 #: Seconds one health check waits for a replica that is not ready yet.
 PROBE_WAIT_SECONDS = 4
@@ -120,28 +122,37 @@ class SwarmOrchestrator:
     @reaches_engine
     def init_swarm(self) -> None:
         """A one-node swarm listening on loopback only; other nodes join it only if the user
-        re-advertises it (`docker swarm update`, see docs/deploy.md)."""
+        re-advertises it (`docker swarm update`, see docs/deploy.md). Its labels say that this
+        tool turned it on, and whether the gateway bridge came with it."""
+        labels = {INITIALIZED_BY_US: "true"}
+        listed = self.client.networks.list(names=[GATEWAY_BRIDGE])  # a name filter matches parts
+        if not any(network.name == GATEWAY_BRIDGE for network in listed):
+            labels[CREATED_GATEWAY_BRIDGE] = "true"
         self.client.swarm.init(
-            advertise_addr="127.0.0.1",
-            listen_addr="127.0.0.1:2377",
-            labels={INITIALIZED_BY_US: "true"},
+            advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377", labels=labels
         )
 
-    @reaches_engine
-    def initialized_by_us(self) -> bool:
+    def _labels(self) -> dict:
         try:
             self.client.swarm.reload()
         except APIError:
-            return False
-        return INITIALIZED_BY_US in (self.client.swarm.attrs.get("Spec", {}).get("Labels") or {})
+            return {}
+        return self.client.swarm.attrs.get("Spec", {}).get("Labels") or {}
+
+    @reaches_engine
+    def initialized_by_us(self) -> bool:
+        return INITIALIZED_BY_US in self._labels()
 
     @reaches_engine
     def leave_swarm(self) -> None:
-        """Leave swarm mode, and remove the bridge that turning it on created (leaving keeps it),
-        so the engine is as it was; a bridge still in use stays."""
+        """Leave swarm mode, and remove the gateway bridge only when turning swarm mode on made
+        it (leaving keeps it), so the engine is as it was, no cleaner: a bridge that was there
+        before, or that something still uses, stays."""
+        created_bridge = CREATED_GATEWAY_BRIDGE in self._labels()
         self.client.swarm.leave(force=True)
-        with contextlib.suppress(NotFound, APIError):
-            self.client.networks.get(GATEWAY_BRIDGE).remove()
+        if created_bridge:
+            with contextlib.suppress(NotFound, APIError):
+                self.client.networks.get(GATEWAY_BRIDGE).remove()
 
     @reaches_engine
     def create_network(self, name: str, labels: dict) -> None:
