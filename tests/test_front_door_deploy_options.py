@@ -40,10 +40,13 @@ SAMPLE_VALUES = {str: "chosen", int: 3, float: 1.5}
 
 def given(declaration: type) -> dict:
     """A value for every option: the one its flag gives for a boolean (`--no-harden`: False)."""
-    return {
-        o.name: (not o.negated) if o.kind is bool else SAMPLE_VALUES[o.kind]
-        for o in declared_options(declaration)
-    }
+    return {o.name: _value(o) for o in declared_options(declaration)}
+
+
+def _value(option):
+    if option.kind is bool:
+        return not option.negated
+    return option.choices[-1] if option.choices else SAMPLE_VALUES[option.kind]
 
 
 def command_line(declaration: type, values: dict) -> list[str]:

@@ -20,6 +20,8 @@ SAMPLE_VALUES = {str: "chosen", int: 8081, bool: True, tuple: ("libgomp1", "libg
 def _given(option):
     if option.name == "entry":
         return None  # model and entry exclude each other; model stands for both
+    if option.choices:
+        return option.choices[-1]
     return SAMPLE_VALUES[option.kind]
 
 

@@ -4,9 +4,9 @@ fields (`jupyter_mlcontainer.workflow.options`). Plain data: no engine, no Jupyt
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass
 
-from ..pipeline.plan import option
+from ..pipeline.plan import WatchOptions, option
 from ..shared.errors import InvalidRequest
 
 #: Replicas one deployment's front can address (its HAProxy server-template slots).
@@ -15,7 +15,7 @@ SOURCE_HELP = "an instance's name, a notebook's image name, or an image referenc
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunLimits:
+class RunLimits(WatchOptions):
     """How a container runs, over what `MLContainerConfig` sets: `run`'s instances and each
     replica of a deployment take the same flags."""
 
@@ -33,9 +33,11 @@ class RunLimits:
 
     def run_options(self, config) -> dict:
         """What `ContainerEngine.run` takes: the configured hardening and limits, with the ones
-        given here over them."""
-        given = {f.name: getattr(self, f.name) for f in fields(RunLimits)}
-        return {**config.run_options(), **{k: v for k, v in given.items() if v is not None}}
+        given here over them, and the runtime's environment for what it watches."""
+        limits = ("harden", "memory", "cpus")
+        given = {name: getattr(self, name) for name in limits if getattr(self, name) is not None}
+        environment = {"environment": self.environment()} if self.environment() else {}
+        return {**config.run_options(), **given, **environment}
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class DeployOptions(RunLimits):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_replicas(self.replicas, least=1)
 
 

@@ -99,7 +99,7 @@ def deploy(
             replicas,
             network_name(name),
             {**labels, SOURCE_LABEL: split_image_ref(image)[0]},
-            {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS)},
+            {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS), **options.environment()},
             options.run_options(config),
         )
         _wait_converged(swarm, name, replicas, on_event)

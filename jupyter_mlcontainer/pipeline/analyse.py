@@ -60,6 +60,22 @@ def notebook_defaults(notebook: nbformat.NotebookNode) -> dict:
     return dict(defaults) if isinstance(defaults, dict) else {}
 
 
+def contract_overrides(notebook: nbformat.NotebookNode):
+    """The notebook's own word on its input columns, metadata["mlcontainer"]["contract"]
+    (`{"age": {"nullable": true}}`), as JSON values; pipeline/profile.py applies it."""
+    given = notebook_defaults(notebook).get("contract")
+    return {} if given is None else _plain(given)
+
+
+def _plain(value):
+    """nbformat's NotebookNode (a dict with attribute access) as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
 def with_notebook_defaults(
     options: ExportOptions, notebook: nbformat.NotebookNode
 ) -> ExportOptions:
@@ -107,8 +123,11 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
     warnings += _outside_file_warnings(reached, kept, folder)
     sample = options.sample
     sample_rows = None
+    sample_source = "the sample given (--sample)" if sample else ""
     if not sample:
-        sample = infer_sample(statements, entry_kind, entry_name, state, options.method)
+        sample, sample_source = inferred_sample(
+            statements, entry_kind, entry_name, state, options.method
+        )
         sample_rows = SAMPLE_ROWS if sample else None
     return ServingPlan(
         notebook=str(options.notebook),
@@ -127,6 +146,8 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
         files=tuple(files),
         sample_expression=sample,
         sample_rows=sample_rows,
+        sample_source=sample_source,
+        contract_overrides=contract_overrides(notebook),
         warnings=tuple(warnings),
         verdicts=tuple(verdicts),
     )
@@ -437,8 +458,16 @@ def infer_sample(statements, entry_kind, entry_name, state, method="predict") ->
     For an entry function, what the notebook last passed to the function itself (it may
     prepare raw records, or wrap a model that has no `.fit`), else the last raw data (a name,
     not a computed value) fitted by any state the function uses."""
+    return inferred_sample(statements, entry_kind, entry_name, state, method)[0]
+
+
+def inferred_sample(
+    statements, entry_kind, entry_name, state, method="predict"
+) -> tuple[str | None, str]:
+    """`infer_sample`'s expression, and where it was found, said to a person ("the data passed
+    to `clf.fit`"): the data contract's source (pipeline/profile.py)."""
     if entry_kind == "function" and (called := served_call_input(statements, entry_name)):
-        return called
+        return called, f"the data passed to `{entry_name}`"
     owners = {entry_name} if entry_kind == "model" else set(state)
     for statement in reversed(statements):
         for owner, call in reversed(fit_calls(statement)):
@@ -446,10 +475,11 @@ def infer_sample(statements, entry_kind, entry_name, state, method="predict") ->
                 continue
             data = call.args[0]
             if entry_kind == "model" or isinstance(data, (ast.Name, ast.Subscript, ast.Attribute)):
-                return ast.unparse(data)
+                return ast.unparse(data), f"the data passed to `{owner}.fit`"
     if entry_kind == "model":
-        return served_call_input(statements, entry_name, method)
-    return None
+        called = served_call_input(statements, entry_name, method)
+        return called, f"the data passed to `{entry_name}.{method}`" if called else ""
+    return None, ""
 
 
 def served_call_input(statements, name: str, method: str = "") -> str | None:

@@ -1,8 +1,9 @@
 """Capture: runs inside the kernel that holds the notebook's state.
 
 Serialises each state variable in the format that suits it, evaluates the sample input and the
-notebook's own answer for it, describes the input so the container can rebuild it from JSON, and
-lists the modules a static reading says the serving code needs (the trial run adds what it
+notebook's own answer for it, describes the input so the container can rebuild it from JSON,
+measures the data the sample comes from (the data contract: pipeline/profile.py), and lists
+the modules a static reading says the serving code needs (the trial run adds what it
 really imports, then pins versions). Imports only the standard library at module level, so it
 loads fast in any kernel.
 """
@@ -21,6 +22,7 @@ from ..shared.errors import CaptureError
 from .batching import batching_for
 from .plan import Capture, CaptureRequest
 from .probes import probe_batch
+from .profile import training_contract
 from .refused import refusal, refused_error
 from .serializers import CannotSave, Serializer, serializer_for
 
@@ -43,7 +45,7 @@ def capture_state(namespace: dict, request: CaptureRequest) -> Capture:
     if refused:
         raise refused_error(refused, namespace)
 
-    sample = _evaluate_sample(namespace, request)
+    data, sample = _evaluate_sample(namespace, request)
     entry = _entry_callable(namespace, request.entry)
     try:
         expected = entry(sample)
@@ -74,6 +76,7 @@ def capture_state(namespace: dict, request: CaptureRequest) -> Capture:
         modules=tuple(sorted(modules)),
         batching=batching_for(entry, sample, expected),
         probe=probe_batch(namespace, request, entry),
+        contract=training_contract(data, entry, f"`{request.sample}`").to_dict(),
     )
 
 
@@ -86,7 +89,9 @@ def _lookup(namespace: dict, name: str):
     return namespace[name]
 
 
-def _evaluate_sample(namespace: dict, request: CaptureRequest):
+def _evaluate_sample(namespace: dict, request: CaptureRequest) -> tuple:
+    """The data the sample expression gives, and the sample: its first rows when the sample
+    was inferred (`request.sample_rows`), else all of it."""
     expression = request.sample
     if not expression:
         raise CaptureError(
@@ -110,8 +115,8 @@ def _evaluate_sample(namespace: dict, request: CaptureRequest):
         )
     rows = request.sample_rows
     if rows:
-        sample = sample.head(rows) if hasattr(sample, "head") else sample[:rows]
-    return sample
+        return sample, sample.head(rows) if hasattr(sample, "head") else sample[:rows]
+    return sample, sample
 
 
 def _entry_callable(namespace: dict, entry: dict):

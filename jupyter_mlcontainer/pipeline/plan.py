@@ -6,19 +6,75 @@ import json
 from dataclasses import asdict, dataclass, field
 
 
-def option(default, help: str, metavar: str = "", instance: bool = False, flag: str = ""):
+def option(
+    default, help: str, metavar: str = "", instance: bool = False, flag: str = "", choices=()
+):
     """An option of a build (or a deploy, a push: deploy/plan.py): its default and help,
     declared once. Every front door (CLI flags, magic arguments, REST body fields, exporter
     traits) is derived from these declarations by `jupyter_mlcontainer.workflow.options`; a default of
     `dataclasses.MISSING` makes it required. `instance` options only matter when an instance is
     started (the exporter, which writes a context, has no use for them); `flag` overrides the
-    derived command-line flag."""
-    metadata = {"help": help, "metavar": metavar, "instance": instance, "flag": flag}
+    derived command-line flag; `choices` are the only values a string option takes."""
+    metadata = {
+        "help": help,
+        "metavar": metavar,
+        "instance": instance,
+        "flag": flag,
+        "choices": tuple(choices),
+    }
     return field(default=default, metadata=metadata)
 
 
+#: What the data contract's check does at serving (runtime/admission.py).
+CONTRACT_MODES = ("enforce", "warn", "off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchOptions:
+    """What a started instance (or each replica) watches of its requests: the data contract's
+    check and, opt-in, the last requests kept in memory. Set through its environment."""
+
+    contract: str | None = option(
+        None,
+        "what the data contract does with a value training never had: enforce (answer 422, "
+        "the default), warn (answer and count it) or off",
+        metavar="MODE",
+        instance=True,
+        choices=CONTRACT_MODES,
+    )
+    capture_requests: int | None = option(
+        None,
+        "keep the last N rows and answers in the instance's memory, for inst.requests() and "
+        "inst.compare(model) (default: off)",
+        metavar="N",
+        instance=True,
+    )
+
+    def __post_init__(self):
+        from ..shared.errors import InvalidRequest
+
+        if self.contract is not None and self.contract not in CONTRACT_MODES:
+            raise InvalidRequest(
+                f"--contract {self.contract!r} is not a mode.",
+                f"Give one of {', '.join(CONTRACT_MODES)}.",
+            )
+        if self.capture_requests is not None and self.capture_requests < 0:
+            raise InvalidRequest(
+                f"--capture-requests {self.capture_requests} is negative.",
+                "Give how many rows to keep, or leave it out.",
+            )
+
+    def environment(self) -> dict:
+        """The runtime's environment variables for what was asked."""
+        from ..runtime.admission import MODE_VARIABLE
+        from ..runtime.watch import CAPTURE_VARIABLE
+
+        given = {MODE_VARIABLE: self.contract, CAPTURE_VARIABLE: self.capture_requests}
+        return {key: str(value) for key, value in given.items() if value is not None}
+
+
 @dataclass(frozen=True)
-class ExportOptions:
+class ExportOptions(WatchOptions):
     """What every front door asks of the pipeline. Stages read it and never change it."""
 
     notebook: str
@@ -85,6 +141,7 @@ class ExportOptions:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.model and self.entry:
             from ..shared.errors import NotebookError
 
@@ -129,6 +186,8 @@ class ServingPlan:
     loaded: tuple = ()  # names the kept code loads from those files
     sample_expression: str | None = None  # given, or inferred from the notebook's own calls
     sample_rows: int | None = None  # take the first rows of an inferred sample
+    sample_source: str = ""  # where the sample came from, said to a person (pipeline/profile.py)
+    contract_overrides: dict = field(default_factory=dict)  # metadata["mlcontainer"]["contract"]
     warnings: tuple = ()
     cells: tuple = ()  # per code cell: index, id, sha256, first_line (`cells.code_cell_hashes`)
     verdicts: tuple = ()  # one StatementVerdict per top-level statement, in notebook order
@@ -170,6 +229,7 @@ class Capture:
     modules: tuple  # modules a static reading of the code, pickles and input says it needs
     batching: dict = field(default_factory=lambda: {"enabled": False})  # see pipeline/batching.py
     probe: dict | None = None  # rows of the data the sample came from, answered: pipeline/probes.py
+    contract: dict | None = None  # DataContract.to_dict() of that data: pipeline/profile.py
 
     @property
     def sample(self) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..runtime.spec import (
+    CONTRACT_RECORD,
     GENERATED_MODULE,
     NOTEBOOK_RECORD,
     SERVING_SPEC,
@@ -30,6 +31,7 @@ from ..shared.errors import ContextFolderRefused
 from ..shared.version import __version__
 from .cells import code_sha256
 from .plan import Capture, Environment, ServingPlan
+from .profile import served_contract
 from .supply import SBOM_FILE, bill_of_materials, lock_lines, render_bill, wheel_hashes
 from .templates import (
     FIRST_STATE_STEP,
@@ -92,6 +94,11 @@ def render_serving_files(
     _write(destination / SERVING_SPEC, serving_spec(plan, capture, {}).to_json())
     _write(destination / STATE_RECORD, state_digest(capture.state).to_json())
     _write(destination / NOTEBOOK_RECORD, notebook_record(plan).to_json())
+    contract = contract_record(plan, capture)
+    if contract is not None:
+        _write(destination / CONTRACT_RECORD, contract)
+    else:
+        (destination / CONTRACT_RECORD).unlink(missing_ok=True)
     _write(destination / "sample.json", _json(capture.sample))
 
 
@@ -165,6 +172,15 @@ def serving_spec(plan: ServingPlan, capture: Capture, packages: dict) -> Serving
         packages=packages,
         generator=f"jupyter-mlcontainer {__version__}",
     )
+
+
+def contract_record(plan: ServingPlan, capture: Capture) -> str | None:
+    """artifacts/contract.json: the training data's contract, with the notebook's metadata
+    overrides; beside the state, since a re-training changes it. None without a contract."""
+    contract = served_contract(plan, capture)[0]
+    if contract is None:
+        return None
+    return json.dumps(contract.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def notebook_record(plan: ServingPlan) -> NotebookRecord:

@@ -1,13 +1,14 @@
 """The slice report: what goes into the image and why, before anything is built.
 
 Pure: it reads the plan (each statement's verdict, recorded by the analyse stage), the capture
-(each value's type, serialiser and size), the environment (each package, the import that pulled
+(each value's type, serialiser and size, the training data's contract), the environment (each package, the import that pulled
 it in, its version) and a few measured sizes, and renders them as Markdown (`REPORT.md` in every
 build context) and as plain text for terminals. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ..runtime.datacontract import CATEGORY_CAP, ColumnContract, DataContract
 from .environment import RUNTIME_REQUIREMENTS
 from .plan import Capture, Environment, ServingPlan
+from .profile import served_contract
 
 #: What a venv, the serving runtime and the generated code add beyond the packages' files.
 OVERHEAD_BYTES = 2_000_000
@@ -52,6 +55,8 @@ class SliceReport:
     size_estimate: dict  # bytes: base (None when unknown), python_packages, app, total
     warnings: tuple
     left_out: dict = field(default_factory=dict)  # distribution the trial proved unneeded → why
+    contract: DataContract | None = None  # the training data's, as serving.json gets it
+    overrides: tuple = ()  # what the notebook's metadata changed in it: "`age`: nullable true"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,9 +113,15 @@ def slice_report(
         if base_size is not None and python_packages is not None
         else None
     )
+    contract, overrides, contract_warnings = served_contract(plan, capture)
     found = list(
         dict.fromkeys(
-            [*plan.warnings, *warnings, *unimportable_pickles(plan, capture, environment)]
+            [
+                *plan.warnings,
+                *warnings,
+                *unimportable_pickles(plan, capture, environment),
+                *contract_warnings,
+            ]
         )
     )
     return SliceReport(
@@ -131,6 +142,8 @@ def slice_report(
         },
         warnings=tuple(found),
         left_out=dict(environment.excluded),
+        contract=contract,
+        overrides=tuple(overrides),
     )
 
 
@@ -245,6 +258,89 @@ def _left_out_lines(report: SliceReport) -> list[str]:
     return [f"{name}: {why} (`--with {name}` keeps it)" for name, why in report.left_out.items()]
 
 
+#: Categories a report line shows before it says how many more there are.
+SHOWN_CATEGORIES = 5
+
+
+def _number(value) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def _values(column: ColumnContract) -> str:
+    """What a column held: its range, its values (the first few), or why neither is known."""
+    if column.capped:
+        return f"more than {CATEGORY_CAP} distinct values: not enforced"
+    if column.categories is not None:
+        shown = [json.dumps(v, ensure_ascii=False) for v in column.categories[:SHOWN_CATEGORIES]]
+        more = len(column.categories) - SHOWN_CATEGORIES
+        return ", ".join(shown) + (f", … {more} more" if more > 0 else "")
+    if column.numeric:
+        if column.low is None or column.high is None:
+            return "no finite values"
+        return f"{_number(column.low)} to {_number(column.high)}"
+    return "not described"
+
+
+def _contract_head(contract: DataContract) -> str:
+    rows = f"{contract.rows:,} rows" if contract.rows else "rows not known"
+    head = f"from {contract.source}: {rows}"
+    if contract.shape is not None:
+        shape = ", ".join(map(str, contract.shape)) + ("," if len(contract.shape) == 1 else "")
+        head += f", each an array of shape ({shape})"
+    return head
+
+
+def _contract_lines(report: SliceReport) -> tuple[list, list]:
+    """(name, kind, nullable, values) per column, then the predictions' (name None); and the
+    notes, the overrides applied first."""
+    contract = report.contract
+    columns = list(contract.columns)
+    if contract.prediction is not None:
+        columns.append(contract.prediction)
+    rows = [
+        (
+            None if c is contract.prediction else c.name,  # None: the predictions
+            c.kind,
+            "nullable" if c.nullable else "not nullable",
+            _values(c),
+        )
+        for c in columns
+    ]
+    notes = [f"override from the notebook's metadata: {o}" for o in report.overrides]
+    return rows, notes + list(contract.notes)
+
+
+def _contract_markdown(report: SliceReport) -> list[str]:
+    lines = ["", "## Data contract", ""]
+    if report.contract is None:
+        return lines + ["None: the capture recorded no training data."]
+    lines += [
+        f"What the model's input held, {_contract_head(report.contract)}. The image checks "
+        "requests against it and measures drift from it (`app/serving.json`'s `contract`).",
+        "",
+    ]
+    rows, notes = _contract_lines(report)
+    if rows:
+        lines += ["| column | kind | nulls | values |", "|---|---|---|---|"]
+        lines += [
+            f"| {'predictions' if n is None else f'`{_cell(n)}`'} | {k} | {u} | {_cell(v)} |"
+            for n, k, u, v in rows
+        ]
+        lines.append("")
+    return lines + ([f"- {_cell(note)}" for note in notes] or ["No notes."])
+
+
+def _contract_text(report: SliceReport) -> list[str]:
+    if report.contract is None:
+        return ["", "Data contract: none recorded"]
+    lines = ["", f"Data contract, {_contract_head(report.contract)}:"]
+    rows, notes = _contract_lines(report)
+    rows = [("(predictions)" if n is None else n, k, u, v) for n, k, u, v in rows]
+    width = max((len(name) for name, *_ in rows), default=0)
+    lines += [f"  {n:<{width}}  {k:<8}  {u:<12}  {v}" for n, k, u, v in rows]
+    return lines + [f"  - {note}" for note in notes]
+
+
 def render_markdown(report: SliceReport) -> str:
     lines = [
         f"# What goes into the image: {report.notebook}",
@@ -278,6 +374,7 @@ def render_markdown(report: SliceReport) -> str:
     ]
     lines += ["", "## Left out", ""]
     lines += [f"- {_cell(line)}" for line in _left_out_lines(report)] or ["None."]
+    lines += _contract_markdown(report)
     lines += ["", "## Files", ""]
     lines.append(
         "- local modules: " + (", ".join(f"`{m}`" for m in report.local_modules) or "none")
@@ -317,6 +414,7 @@ def render_text(report: SliceReport) -> str:
     ]
     lines += ["", "Left out:"]
     lines += [f"  {line}" for line in _left_out_lines(report)] or ["  none"]
+    lines += _contract_text(report)
     lines += [
         "",
         "Local modules:   " + (", ".join(report.local_modules) or "none"),

@@ -12,7 +12,7 @@ import time
 from .contract import response
 from .convert import extract, make_converter, to_jsonable
 from .parity import compare
-from .spec import NOTEBOOK_RECORD, SERVING_SPEC, ServingSpec
+from .spec import CONTRACT_RECORD, NOTEBOOK_RECORD, SERVING_SPEC, ServingSpec
 from .watch import Watch
 
 log = logging.getLogger("mlcontainer")
@@ -44,9 +44,11 @@ class ModelService:
     def __init__(self, root):
         self.root = root
         self.serving = ServingSpec.from_json((root / SERVING_SPEC).read_text(encoding="utf-8"))
-        notebook = root / NOTEBOOK_RECORD
-        if notebook.is_file():  # serving.json held it in images built before it had its own
-            self.serving = self.serving.with_records(notebook.read_text(encoding="utf-8"))
+        notebook, contract = root / NOTEBOOK_RECORD, root / CONTRACT_RECORD
+        self.serving = self.serving.with_records(  # older images kept the notebook's inside
+            notebook.read_text(encoding="utf-8") if notebook.is_file() else None,
+            contract=contract.read_text(encoding="utf-8") if contract.is_file() else None,
+        )
         sample_path = root / "sample.json"
         self.sample = (
             json.loads(sample_path.read_text(encoding="utf-8")) if sample_path.is_file() else None

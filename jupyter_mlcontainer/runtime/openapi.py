@@ -37,10 +37,6 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
         if sample is not None:
             request["example"] = sample.get("request")
         content = _json(request)
-        if mlflow:  # MLflow's scoring server takes CSV too (mlflow.py)
-            content["text/csv"] = {
-                "schema": {"type": "string", "description": "a header row, then one row per input"}
-            }
         return {
             "requestBody": {"required": True, "content": content},
             "responses": {
@@ -49,7 +45,12 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
             },
         }
 
-    summaries = {"/predict": "Predict", "/invocations": "Predict (MLflow and SageMaker compatible)"}
+    summaries = {
+        "/predict": "Predict",
+        "/invocations": "Predict (MLflow and SageMaker compatible). A `text/csv` body is taken "
+        "too, as MLflow's scoring server takes it: a header row naming the columns, then at "
+        "least one row per input (this document cannot describe its rows).",
+    }
     title = serving.notebook.path or serving.module
     return {
         "openapi": "3.0.3",

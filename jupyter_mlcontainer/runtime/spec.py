@@ -20,6 +20,9 @@ from .datacontract import DataContract
 SERVING_SPEC = "app/serving.json"
 NOTEBOOK_RECORD = "artifacts/notebook.json"
 STATE_RECORD = "artifacts/state.json"
+#: The training data's contract: a re-training changes it (the predictions' shares at least), so
+#: it lies with the state and a re-trained model still gets the state-only rebuild.
+CONTRACT_RECORD = "artifacts/contract.json"
 
 #: The module render generates from the notebook's kept code.
 GENERATED_MODULE = "notebook_code"
@@ -193,7 +196,10 @@ class ServingSpec(_File):
         return self.generator.rpartition(" ")[2] or "unknown"
 
     def with_records(
-        self, notebook: str | bytes | None = None, state: str | bytes | None = None
+        self,
+        notebook: str | bytes | None = None,
+        state: str | bytes | None = None,
+        contract: str | bytes | None = None,
     ) -> ServingSpec:
         """This spec with the records the build keeps beside the state (their JSON text), in
         place of those that older images kept in serving.json."""
@@ -201,6 +207,7 @@ class ServingSpec(_File):
             self,
             notebook=self.notebook if notebook is None else NotebookRecord.from_json(notebook),
             state=self.state if state is None else StateRecord.from_json(state),
+            contract=self.contract if contract is None else contract_from_json(contract),
         )
 
     def to_dict(self) -> dict:
@@ -252,6 +259,15 @@ class ServingSpec(_File):
             state=StateRecord.from_dict,
             contract=_contract,
         )
+
+
+def contract_from_json(text: str | bytes) -> DataContract:
+    """artifacts/contract.json's contract."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SpecError(f"{CONTRACT_RECORD} is not JSON ({error}); build the image again") from None
+    return _contract(data)
 
 
 def _contract(data) -> DataContract:

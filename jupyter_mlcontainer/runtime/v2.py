@@ -277,7 +277,7 @@ def read_inputs(request: dict, binary) -> dict:
         if name in tensors:
             raise BadRequest(400, f"input {name!r} is given twice")
         datatype, shape = item.get("datatype"), item.get("shape")
-        if datatype not in DATATYPES:
+        if not isinstance(datatype, str) or datatype not in DATATYPES:  # {} is not hashable
             raise BadRequest(
                 400, f"input {name!r} has datatype {datatype!r}; expected one of {list(DATATYPES)}"
             )
@@ -592,19 +592,12 @@ def openapi_paths(serving: ServingSpec, sample) -> dict:
     infer = {
         "post": {
             "summary": "Inference (Open Inference Protocol)",
-            "description": "Typed tensors in and out. With the binary tensor data extension, the "
-            "body is the JSON request (Inference-Header-Content-Length bytes) followed by the "
-            "inputs' raw data (each input's parameters.binary_data_size bytes, in order); outputs "
-            "come back binary when asked with parameters.binary_data_output or an output's "
-            "parameters.binary_data.",
-            "parameters": [
-                {
-                    "name": "Inference-Header-Content-Length",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            ],
+            "description": "Typed tensors in and out. The binary tensor data extension is served "
+            "too, though this document cannot describe its body: with an "
+            "`Inference-Header-Content-Length: N` header and `application/octet-stream`, the body "
+            "is N bytes of this JSON request followed by the inputs' raw data (each input's "
+            "parameters.binary_data_size bytes, in order); outputs come back binary when asked "
+            "with parameters.binary_data_output or an output's parameters.binary_data.",
             "requestBody": {
                 "required": True,
                 "content": {
@@ -612,7 +605,6 @@ def openapi_paths(serving: ServingSpec, sample) -> dict:
                         "schema": {"$ref": "#/components/schemas/InferenceRequest"},
                         **({"example": example} if example else {}),
                     },
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 },
             },
             "responses": {
@@ -658,9 +650,7 @@ def openapi_paths(serving: ServingSpec, sample) -> dict:
             True,
         )
         paths[f"{prefix}/ready"] = get("Model readiness", readiness, parameters, True)
-        paths[f"{prefix}/infer"] = {
-            "post": {**infer["post"], "parameters": [*parameters, *infer["post"]["parameters"]]}
-        }
+        paths[f"{prefix}/infer"] = {"post": {**infer["post"], "parameters": list(parameters)}}
     return paths
 
 

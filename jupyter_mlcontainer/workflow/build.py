@@ -479,7 +479,8 @@ def run_stage(
     deployment = deployment_under(engine, plan.name)
     previous = serving_under(engine, plan.name)
     replacement = parity = None
-    run_options = {**config.run_options(), "environment": {EXIT_ON_FAILED_LOAD: "1"}}
+    environment = {EXIT_ON_FAILED_LOAD: "1", **options.environment()}
+    run_options = {**config.run_options(), "environment": environment}
     if deployment is not None:
         job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
         instance, replacement = roll_out(

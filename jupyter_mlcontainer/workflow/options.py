@@ -29,6 +29,7 @@ class Option:
     instance: bool  # only matters when an instance is started
     flag: str  # the command-line flag; for a required option without one, its positional name
     required: bool  # no default: a positional argument (unless given a flag), a required field
+    choices: tuple = ()  # the only values a string option takes, when it says so
 
     @property
     def negated(self) -> bool:
@@ -58,6 +59,7 @@ def declared_options(declaration: type) -> list[Option]:
                 flag=f.metadata["flag"]
                 or (f.name if required else "--" + f.name.replace("_", "-")),
                 required=required,
+                choices=f.metadata.get("choices", ()),
             )
         )
     return options
@@ -85,6 +87,8 @@ def argparse_arguments(declaration: type, leave_out: tuple = ()) -> list[tuple[t
             kwargs.update(action="append", default=[], metavar=option.metavar or "VALUE")
         else:
             kwargs.update(type=option.kind, default=option.default)
+            if option.choices:
+                kwargs["choices"] = option.choices
             if option.metavar:
                 kwargs["metavar"] = option.metavar
         if option.flag.startswith("-"):  # argparse names a positional after its flag

@@ -32,6 +32,10 @@ export interface IJobRequest {
   run?: boolean;
   /** host port on 127.0.0.1; 0 picks a free one (default: configured, 0) */
   port?: number;
+  /** what the data contract does with a value training never had: enforce (answer 422, the default), warn (answer and count it) or off */
+  contract?: string;
+  /** keep the last N rows and answers in the instance's memory, for inst.requests() and inst.compare(model) (default: off) */
+  capture_requests?: number;
   /** the id of the notebook's running kernel */
   kernel_id?: string;
 }
@@ -50,6 +54,10 @@ export interface IDeployRequest {
   init_swarm?: boolean;
   /** deploy an image that jupyter-mlcontainer did not build (refused by default) */
   allow_foreign?: boolean;
+  /** what the data contract does with a value training never had: enforce (answer 422, the default), warn (answer and count it) or off */
+  contract?: string;
+  /** keep the last N rows and answers in the instance's memory, for inst.requests() and inst.compare(model) (default: off) */
+  capture_requests?: number;
   /** turn least privilege off (REST: false): a writable root filesystem and Docker's default capabilities (default: as MLContainerConfig.harden says, on: a read-only root, a 64 MB /tmp, no capabilities, no-new-privileges) */
   harden?: boolean;
   /** memory limit as Docker takes it, e.g. 512m or 2g (default: configured) */

@@ -3,8 +3,15 @@ the values, packages and warnings, and its Markdown and text renderings."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nbformat
-from report_notebook import EXPECTED, write_report_notebook
+from report_notebook import (
+    CONTRACT_OVERRIDES,
+    EXPECTED,
+    EXPECTED_CONTRACT,
+    write_report_notebook,
+)
 
 from jupyter_mlcontainer.pipeline.analyse import analyse_notebook
 from jupyter_mlcontainer.pipeline.plan import Capture, Environment, ExportOptions
@@ -145,8 +152,6 @@ def test_renderings_are_deterministic_and_readable(tmp_path):
 
 
 def test_what_the_trial_left_out_is_reported_with_how_to_keep_it(tmp_path):
-    from dataclasses import replace
-
     plan = analyse_notebook(ExportOptions(notebook=str(write_report_notebook(tmp_path))))
     environment = replace(
         _environment(),
@@ -164,3 +169,28 @@ def test_what_the_trial_left_out_is_reported_with_how_to_keep_it(tmp_path):
     assert (
         "## Left out\n\nNone.\n" in slice_report(plan, _capture(), _environment(), "b").markdown()
     )
+
+
+def test_the_data_contract_says_what_training_held_and_what_the_notebook_changed(tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlcontainer.pipeline.profile import training_contract
+
+    plan = analyse_notebook(ExportOptions(notebook=str(write_report_notebook(tmp_path))))
+    assert plan.sample_source == "the data passed to `clf.fit`"
+    assert plan.contract_overrides == CONTRACT_OVERRIDES
+    X = np.random.RandomState(0).rand(30, 2)  # as the notebook makes it
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
+    capture = replace(_capture(), contract=training_contract(X, clf.predict, "`X`").to_dict())
+    report = slice_report(plan, capture, _environment(), "base")
+    assert EXPECTED_CONTRACT in report.text()
+    assert report.contract.column("0").low == 0 and report.contract.column("0").high == 1
+    assert (
+        "the notebook's metadata (mlcontainer.contract) names `height`, but the model's input "
+        "has no such column (its columns: `0`, `1`): it is ignored"
+    ) in report.warnings
+    markdown = report.markdown()
+    assert "| `1` | float | not nullable | 0.0602255 to 0.944669 |\n" in markdown
+    assert "- override from the notebook's metadata: `0`: high 1\n" in markdown
+    assert report.to_dict()["contract"]["columns"][0]["name"] == "0"
