@@ -121,14 +121,16 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
         ]
     reached = kept + [definitions[name] for name in state if name in definitions]
     warnings += _outside_file_warnings(reached, kept, folder)
-    sample = options.sample
-    sample_rows = None
-    sample_source = "the sample given (--sample)" if sample else ""
+    # The training data is what the model was fitted on, whatever sample is given: a sample of
+    # three rows would make a contract that refuses most real inputs.
+    training, training_source = inferred_sample(
+        statements, entry_kind, entry_name, state, options.method
+    )
+    sample, sample_rows = options.sample, None
     if not sample:
-        sample, sample_source = inferred_sample(
-            statements, entry_kind, entry_name, state, options.method
-        )
-        sample_rows = SAMPLE_ROWS if sample else None
+        sample, sample_rows = training, SAMPLE_ROWS if training else None
+    if not training:
+        training, training_source = sample, "the sample given (--sample)" if sample else ""
     return ServingPlan(
         notebook=str(options.notebook),
         notebook_sha256=hashlib.sha256(raw).hexdigest(),
@@ -146,7 +148,8 @@ def analyse_notebook(options: ExportOptions, extra_roots: tuple = ()) -> Serving
         files=tuple(files),
         sample_expression=sample,
         sample_rows=sample_rows,
-        sample_source=sample_source,
+        training_expression=training,
+        training_source=training_source,
         contract_overrides=contract_overrides(notebook),
         warnings=tuple(warnings),
         verdicts=tuple(verdicts),

@@ -65,6 +65,7 @@ def capture_state(namespace: dict, request: CaptureRequest) -> Capture:
         if name in namespace:
             modules.update(_modules_of(namespace[name]))
     modules.update(_input_modules(sample))
+    training, source = _training_data(namespace, request, data)
     return Capture(
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         python_full=sys.version.split()[0],
@@ -76,7 +77,7 @@ def capture_state(namespace: dict, request: CaptureRequest) -> Capture:
         modules=tuple(sorted(modules)),
         batching=batching_for(entry, sample, expected),
         probe=probe_batch(namespace, request, entry),
-        contract=training_contract(data, entry, f"`{request.sample}`").to_dict(),
+        contract=training_contract(training, entry, source).to_dict(),
     )
 
 
@@ -117,6 +118,17 @@ def _evaluate_sample(namespace: dict, request: CaptureRequest) -> tuple:
     if rows:
         return sample, sample.head(rows) if hasattr(sample, "head") else sample[:rows]
     return sample, sample
+
+
+def _training_data(namespace: dict, request: CaptureRequest, sampled) -> tuple:
+    """(the data the model was fitted on, its expression): `request.training` when it is not
+    the sample's own expression and the kernel can evaluate it, else the sample's data."""
+    if request.training and request.training != request.sample:
+        try:
+            return eval(request.training, namespace), f"`{request.training}`"  # noqa: S307
+        except Exception:  # noqa: BLE001 - the sample's data describes what it can
+            pass
+    return sampled, f"`{request.sample}`"
 
 
 def _entry_callable(namespace: dict, entry: dict):

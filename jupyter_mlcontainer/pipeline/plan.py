@@ -186,7 +186,8 @@ class ServingPlan:
     loaded: tuple = ()  # names the kept code loads from those files
     sample_expression: str | None = None  # given, or inferred from the notebook's own calls
     sample_rows: int | None = None  # take the first rows of an inferred sample
-    sample_source: str = ""  # where the sample came from, said to a person (pipeline/profile.py)
+    training_expression: str | None = None  # the data the model was fitted on (the contract's)
+    training_source: str = ""  # where that data was found, said to a person (pipeline/profile.py)
     contract_overrides: dict = field(default_factory=dict)  # metadata["mlcontainer"]["contract"]
     warnings: tuple = ()
     cells: tuple = ()  # per code cell: index, id, sha256, first_line (`cells.code_cell_hashes`)
@@ -202,6 +203,7 @@ class CaptureRequest:
     sample: str | None  # the sample's expression, evaluated in the kernel
     out_dir: str  # absolute; the state goes to its `state/`
     sample_rows: int | None = None  # take the first rows of an inferred sample
+    training: str | None = None  # the data the model was fitted on, measured for the contract
     modules: tuple = ()  # third-party imports of the kept code and the modules beside it
     loaded: tuple = ()  # names the kept code loads from files, whose pickles may import more
 

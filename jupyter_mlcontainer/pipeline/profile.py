@@ -428,8 +428,8 @@ def served_contract(plan: ServingPlan, capture: Capture) -> tuple[DataContract |
     if capture.contract is None:
         return None, [], []
     contract = DataContract.from_dict(capture.contract)
-    if plan.sample_source:
-        contract = replace(contract, source=f"{plan.sample_source}, {contract.source}")
+    if plan.training_source:
+        contract = replace(contract, source=f"{plan.training_source}, {contract.source}")
     usable, applied, warnings = {}, [], []
     given = plan.contract_overrides
     if not isinstance(given, dict):

@@ -285,6 +285,7 @@ def capture_stage(
                     entry=plan_entry(plan).to_dict(),
                     sample=plan.sample_expression,
                     sample_rows=plan.sample_rows,
+                    training=plan.training_expression,
                     out_dir=str(state_dir.parent),
                     modules=tuple(sorted(imports)),
                     loaded=plan.loaded,

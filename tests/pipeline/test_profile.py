@@ -254,7 +254,7 @@ def _plan(tmp_path, overrides: dict) -> ServingPlan:
         code=("def predict(rows):\n    return [0 for _ in range(len(rows))]",),
         sample_expression="passengers",
         sample_rows=3,
-        sample_source="the data passed to `clf.fit`",
+        training_source="the data passed to `clf.fit`",
         contract_overrides=overrides,
     )
 

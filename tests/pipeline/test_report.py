@@ -178,7 +178,7 @@ def test_the_data_contract_says_what_training_held_and_what_the_notebook_changed
     from jupyter_mlcontainer.pipeline.profile import training_contract
 
     plan = analyse_notebook(ExportOptions(notebook=str(write_report_notebook(tmp_path))))
-    assert plan.sample_source == "the data passed to `clf.fit`"
+    assert plan.training_source == "the data passed to `clf.fit`"
     assert plan.contract_overrides == CONTRACT_OVERRIDES
     X = np.random.RandomState(0).rand(30, 2)  # as the notebook makes it
     clf = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
