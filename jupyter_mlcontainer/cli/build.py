@@ -61,6 +61,10 @@ def summary(result) -> str:
         lines.append(f"sizes:   {parts} MB")
     if result.instance:
         lines.append(f"url:     {result.instance.url}  (instance {result.instance.name})")
+    if result.token:
+        from ..running.tokens import shown_once
+
+        lines.append(shown_once(result.token))
     if result.replacement:
         from ..workflow.replace import summary as replacement_summary
 

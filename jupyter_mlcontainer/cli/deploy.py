@@ -117,4 +117,8 @@ def _print(args, deployment) -> int:
             f"{deployment.name}: {deployment.running}/{deployment.replicas} replicas at "
             f"{deployment.url} ({deployment.image})"
         )
+        if deployment.token:
+            from ..running.tokens import shown_once
+
+            print(shown_once(deployment.token))
     return 0

@@ -122,6 +122,7 @@ def _engine():
 
 def run(args) -> int:
     from ..running.readiness import wait_ready
+    from ..running.tokens import lock_for, read_token, remember, shown_once
     from ..shared.config import load_config
     from ..trust.foreign import refuse_foreign
 
@@ -129,8 +130,20 @@ def run(args) -> int:
     config = load_config()
     port = config.default_port if args.port is None else args.port
     refuse_foreign(engine, args.image, args.allow_foreign)
-    options = options_from(RunLimits, vars(args)).run_options(config)
-    instance = engine.run(args.image, port=port, name=args.name, labels=config.labels, **options)
+    limits = options_from(RunLimits, vars(args))
+    options = limits.run_options(config)
+    token_file = lock_for(engine, limits)
+    instance = engine.run(
+        args.image,
+        port=port,
+        name=args.name,
+        labels=config.labels,
+        token_file=token_file,
+        **options,
+    )
+    if token_file is not None:
+        remember(instance.url, token_file)
+        print(shown_once(read_token(token_file)), file=sys.stderr)
     print(f"waiting for {instance.name} at {instance.url} ...", file=sys.stderr)
     try:
         instance = wait_ready(engine, instance, timeout=args.timeout)
@@ -158,8 +171,16 @@ def logs(args) -> int:
 
 
 def stop(args) -> int:
+    from ..running.tokens import forget
+
     engine = _engine()
-    names = engine.stop_all(labels=dict(args.label)) if args.all else [engine.stop(args.name).name]
+    if args.all:
+        names = engine.stop_all(labels=dict(args.label))
+    else:
+        url = engine.find_instance(args.name).url
+        names = [engine.stop(args.name).name]
+        if url:
+            forget(url)
     for name in names:
         print(f"stopped {name}")
     return 0

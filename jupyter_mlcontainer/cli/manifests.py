@@ -41,6 +41,12 @@ def add_command(commands) -> None:
         help="start the image once on this machine to measure start-up time and idle memory",
     )
     command.add_argument(
+        "--auth",
+        choices=("token",),
+        help="lock every route but the probes with a bearer token the pods read from the "
+        "Secret NAME-token (created with kubectl; never written into these files)",
+    )
+    command.add_argument(
         "--no-kustomization", action="store_true", help="do not write kustomization.yaml"
     )
     command.add_argument(
@@ -65,6 +71,7 @@ def run(args) -> int:
         cpu=args.cpu,
         memory=args.memory,
         kustomization=not args.no_kustomization,
+        auth=args.auth,
     )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

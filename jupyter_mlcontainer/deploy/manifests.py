@@ -15,11 +15,13 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
 from ..engine.base import CONTAINER_PORT, docker_name, split_image_ref, split_push_target
+from ..runtime.auth import TOKEN_FILE_VARIABLE, TOKEN_MOUNT
 from ..runtime.draining import DRAIN_VARIABLE
 from ..shared.errors import ManifestError
 from ..shared.version import __version__
@@ -87,6 +89,7 @@ class ManifestOptions:
     memory: str | None = None  # memory request
     kustomization: bool = True
     pushed: bool = True  # False: `image` is only on this machine
+    auth: str | None = None  # "token": the pods read a bearer token from the Secret NAME-token
 
 
 def parse_quantity(text: str) -> Decimal:
@@ -377,6 +380,7 @@ class _Plan:
                 [
                     {"name": "PORT", "value": str(CONTAINER_PORT)},
                     {"name": DRAIN_VARIABLE, "value": str(DRAIN_SECONDS)},
+                    *self.token_env(),
                 ],
             ),
             "startupProbe": Comment(
@@ -413,10 +417,25 @@ class _Plan:
                 },
             ),
             "volumeMounts": Comment(
-                "The root filesystem is read-only; /tmp is the one writable place.",
-                [{"name": "tmp", "mountPath": "/tmp"}],
+                "The root filesystem is read-only; /tmp is the one writable place."
+                + (" The token's Secret is mounted read-only." if self.options.auth else ""),
+                [{"name": "tmp", "mountPath": "/tmp"}, *self.token_mount()],
             ),
         }
+
+    def secret_name(self) -> str:
+        return f"{self.name}-token"
+
+    def token_env(self) -> list:
+        if not self.options.auth:
+            return []
+        return [{"name": TOKEN_FILE_VARIABLE, "value": TOKEN_MOUNT}]
+
+    def token_mount(self) -> list:
+        if not self.options.auth:
+            return []
+        folder = str(PurePosixPath(TOKEN_MOUNT).parent)
+        return [{"name": "token", "mountPath": folder, "readOnly": True}]
 
     def pod_fields(self) -> dict:
         return {
@@ -436,7 +455,23 @@ class _Plan:
         }
 
     def volumes(self) -> list:
-        return [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+        tmp = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+        if not self.options.auth:
+            return [tmp]
+        token = {
+            "name": "token",
+            "secret": Comment(
+                "Every route but the probes needs `Authorization: Bearer <token>`. Create the "
+                f"Secret once, never in these files: kubectl create secret generic "
+                f'{self.secret_name()} --from-literal=token="$(openssl rand -base64 32)"',
+                {
+                    "secretName": self.secret_name(),
+                    "items": [{"key": "token", "path": PurePosixPath(TOKEN_MOUNT).name}],
+                    "defaultMode": 0o440,
+                },
+            ),
+        }
+        return [tmp, token]
 
 
 def _deployment(plan: _Plan) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, dataclass
 
-from ..pipeline.plan import WatchOptions, option
+from ..pipeline.plan import ServingOptions, option
 from ..shared.errors import InvalidRequest
 
 #: Replicas one deployment's front can address (its HAProxy server-template slots).
@@ -15,7 +15,7 @@ SOURCE_HELP = "an instance's name, a notebook's image name, or an image referenc
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunLimits(WatchOptions):
+class RunLimits(ServingOptions):
     """How a container runs, over what `MLContainerConfig` sets: `run`'s instances and each
     replica of a deployment take the same flags."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..engine.base import (
     DEPLOYMENT_LABEL,
@@ -24,6 +24,7 @@ from ..engine.base import (
     split_image_ref,
 )
 from ..engine.baseimage import choose_base_image
+from ..running.tokens import forget, lock_for, read_token, remember
 from ..runtime.draining import DRAIN_VARIABLE
 from ..runtime.model import EXIT_ON_FAILED_LOAD
 from ..shared.config import MLContainerConfig, load_config
@@ -60,6 +61,7 @@ class Deployment:
     replicas: int  # wanted
     running: int  # running and healthy
     update: str = ""  # swarm's state of the last rollout: completed, rollback_completed, …
+    token: str = ""  # its bearer token, when `--auth token` locked it: shown once, at deploy
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +91,8 @@ def deploy(
             f"undeploy it first.",
         )
     labels = {DEPLOYMENT_LABEL: name, **config.labels}
+    token_file = lock_for(engine, options)
+    run_options = {**options.run_options(config), "token_file": token_file}
     front_image = ensure_front_image(engine, _front_base(engine), config.labels, on_event)
     on_event(ProgressEvent("stage", f"Starting {replicas} replicas of {image}", "deploy"))
     try:
@@ -100,7 +104,7 @@ def deploy(
             network_name(name),
             {**labels, SOURCE_LABEL: split_image_ref(image)[0]},
             {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS), **options.environment()},
-            options.run_options(config),
+            run_options,
         )
         _wait_converged(swarm, name, replicas, on_event)
         on_event(ProgressEvent("stage", "Starting the front", "deploy"))
@@ -116,7 +120,11 @@ def deploy(
     except BaseException:
         remove_parts(swarm, name)
         raise
-    deployment = get_deployment(engine, name)
+    if token_file is not None:
+        remember(front.url, token_file)
+    deployment = replace(
+        get_deployment(engine, name), token=read_token(token_file) if token_file else ""
+    )
     on_event(ProgressEvent("done", f"{name}: {replicas} replicas at {deployment.url}", "deploy"))
     return deployment
 
@@ -186,8 +194,10 @@ def undeploy(engine: ContainerEngine, name: str, on_event: EventSink = ignore_ev
     """Remove the replicas, the front and the network; and swarm mode too when `deploy`
     turned it on and no service is left."""
     swarm = engine.orchestrator()
-    _service(swarm, name)
+    url = _deployment(engine, _service(swarm, name)).url
     remove_parts(swarm, name)
+    if url:
+        forget(url)
     on_event(ProgressEvent("stage", f"Removed the deployment {name}", "deploy"))
     if swarm.initialized_by_us() and not swarm.services({}):
         swarm.leave_swarm()

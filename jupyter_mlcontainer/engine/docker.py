@@ -14,6 +14,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from ..runtime.auth import TOKEN_FILE_VARIABLE, TOKEN_MOUNT
 from ..runtime.handover import RETIRE_DRAIN_SECONDS, RETIRE_SIGNAL, REUSE_PORT
 from ..shared.errors import (
     BaseImageMissing,
@@ -417,6 +418,7 @@ class DockerEngine:
         memory: str | int | None = None,
         cpus: float | None = None,
         joins: Instance | None = None,
+        token_file: Path | None = None,
     ) -> Instance:
         """Start a serving container detached, its port 8080 published on 127.0.0.1 only (on a
         remote engine, on its machine: `address`):
@@ -425,9 +427,13 @@ class DockerEngine:
         started so, makes the new one share its port instead (it listens beside it once its
         model is loaded: runtime/handover.py). Hardened unless `harden` is False
         (base.HARDENING); `memory` ("512m", bytes) and `cpus` (1.5) limit it, with no swap
-        beyond the memory limit so that outgrowing it is an OOM kill, not a crawl."""
+        beyond the memory limit so that outgrowing it is an OOM kill, not a crawl.
+        `token_file` locks its API: mounted read-only where the runtime reads its token."""
         name = name or _default_name(image)
         limits = {}
+        if token_file is not None:
+            limits["volumes"] = {str(token_file): {"bind": TOKEN_MOUNT, "mode": "ro"}}
+            environment = {**(environment or {}), TOKEN_FILE_VARIABLE: TOKEN_MOUNT}
         if memory:
             limits.update(mem_limit=memory, memswap_limit=memory)
         if cpus:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 from docker.errors import APIError, NotFound
 from docker.types import (
@@ -16,11 +17,13 @@ from docker.types import (
     Resources,
     RestartPolicy,
     RollbackConfig,
+    SecretReference,
     ServiceMode,
     UpdateConfig,
 )
 from docker.utils import parse_bytes
 
+from ..runtime.auth import TOKEN_FILE_VARIABLE, TOKEN_MOUNT
 from ..shared.errors import DeployFailed
 from .base import (
     CONTAINER_PORT,
@@ -183,7 +186,11 @@ class SwarmOrchestrator:
         network, which the front resolves; no routing mesh, so no IPVS needed. `run_options`
         are `run`'s: hardened as an instance is, but for no-new-privileges, which the service
         spec of Docker API 1.41 lacks (the image's user is unprivileged either way), and
-        limited likewise."""
+        limited likewise; their `token_file` locks the replicas' API with a Docker secret."""
+        secrets = []
+        if run_options.get("token_file"):
+            secrets = [self._token_secret(name, Path(run_options["token_file"]), labels)]
+            environment = {**environment, TOKEN_FILE_VARIABLE: TOKEN_MOUNT}
         try:
             self.client.services.create(
                 image,
@@ -200,12 +207,24 @@ class SwarmOrchestrator:
                 restart_policy=RestartPolicy(condition="on-failure", delay=SECOND),
                 stop_grace_period=STOP_TIMEOUT * SECOND,
                 resources=_resources(run_options.get("memory"), run_options.get("cpus")),
+                secrets=secrets,
                 **_hardening(run_options.get("harden", True)),
             )
         except APIError as error:
             raise DeployFailed(
                 f"Swarm mode refused the service {name}: {error.explanation}"
             ) from error
+
+    def _token_secret(self, name: str, token_file: Path, labels: dict) -> SecretReference:
+        """The service's token as a Docker secret: in the replicas at TOKEN_MOUNT only."""
+        secret = self.client.secrets.create(
+            name=_secret_name(name),
+            data=token_file.read_bytes(),
+            labels={MANAGED_LABEL: "true", **labels},
+        )
+        return SecretReference(
+            secret.id, _secret_name(name), filename=PurePosixPath(TOKEN_MOUNT).name, mode=0o444
+        )
 
     @reaches_engine
     def service(self, name: str) -> ServiceState | None:
@@ -255,6 +274,7 @@ class SwarmOrchestrator:
         try:
             self.client.services.get(name).remove()
         except NotFound:
+            self._remove_secret(name)
             return
         selector = {"label": f"com.docker.swarm.service.name={name}"}
         deadline = time.monotonic() + STOP_TIMEOUT + 23
@@ -262,6 +282,13 @@ class SwarmOrchestrator:
             if time.monotonic() > deadline:
                 raise DeployFailed(f"The replicas of {name} did not stop in time.")
             time.sleep(0.25)
+        self._remove_secret(name)
+
+    def _remove_secret(self, name: str) -> None:
+        """The service's token secret, once no replica uses it."""
+        for secret in self.client.secrets.list(filters={"name": _secret_name(name)}):
+            if secret.name == _secret_name(name):
+                secret.remove()
 
     @reaches_engine
     def task_logs(self, name: str, image: str | None = None, tail: int = 60) -> str:
@@ -382,6 +409,10 @@ def _state(service) -> ServiceState:
             for address in attachment.get("Addresses") or ()
         ),
     )
+
+
+def _secret_name(service: str) -> str:
+    return f"{service}-token"
 
 
 def _hardening(harden: bool) -> dict:

@@ -14,6 +14,7 @@ import sys
 from ..deploy.plan import DeployOptions, PushOptions
 from ..engine.base import Instance
 from ..running.client import ServingClient
+from ..running.tokens import forget
 from ..runtime.convert import to_jsonable
 from ..shared.errors import PredictionFailed, RunFailed
 from ..workflow.options import keyword_signature
@@ -177,8 +178,10 @@ class ServingInstance:
         return self.engine.logs(self.id, tail=tail)
 
     def stop(self) -> None:
-        """Stop and remove the container."""
+        """Stop and remove the container (and forget its token, if it had one)."""
+        url = self.url
         self.engine.stop(self.id)
+        forget(url)
 
     def panel(self):
         """A fresh test panel for this instance."""

@@ -19,6 +19,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..pipeline.plan import ExportOptions
+from ..running.tokens import shown_once
 from ..shared.errors import JobCancelled, MLContainerError, NotebookError, NotebookNotFound
 from ..shared.events import ProgressEvent
 from ..shared.terminal import TerminalProgress
@@ -112,6 +113,8 @@ class ContainerizeMagics(Magics):
         progress.finish(f"{result.instance.name} at {result.instance.url}, {verdict}")
         if result.replacement:
             print(replacement_summary(result.replacement))
+        if result.token:
+            print(shown_once(result.token))
         print(drift_line(result.tag))  # a deployment's instance is its front: ask the image
         reference = live_reference(self.shell.user_ns, Path(result.context))
         instance = ServingInstance(

@@ -27,12 +27,14 @@ def option(
 
 #: What the data contract's check does at serving (runtime/admission.py).
 CONTRACT_MODES = ("enforce", "warn", "off")
+#: How a started instance's API can be locked (running/tokens.py, runtime/auth.py).
+AUTH_KINDS = ("token",)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WatchOptions:
-    """What a started instance (or each replica) watches of its requests: the data contract's
-    check and, opt-in, the last requests kept in memory. Set through its environment."""
+class ServingOptions:
+    """How a started instance (or each replica) serves: the data contract's check, the last
+    requests kept in memory (opt-in) and the lock on its API."""
 
     contract: str | None = option(
         None,
@@ -50,9 +52,28 @@ class WatchOptions:
         instance=True,
     )
 
+    auth: str | None = option(
+        None,
+        "token: lock every route but the probes with a bearer token, made now and shown once "
+        "(required where the engine publishes beyond 127.0.0.1)",
+        metavar="KIND",
+        instance=True,
+        choices=AUTH_KINDS,
+    )
+    insecure_no_auth: bool = option(
+        False,
+        "serve unlocked even where the engine publishes beyond 127.0.0.1",
+        instance=True,
+    )
+
     def __post_init__(self):
         from ..shared.errors import InvalidRequest
 
+        if self.auth is not None and self.auth not in AUTH_KINDS:
+            raise InvalidRequest(
+                f"--auth {self.auth!r} is not a kind of lock.",
+                f"Give one of {', '.join(AUTH_KINDS)}.",
+            )
         if self.contract is not None and self.contract not in CONTRACT_MODES:
             raise InvalidRequest(
                 f"--contract {self.contract!r} is not a mode.",
@@ -74,7 +95,7 @@ class WatchOptions:
 
 
 @dataclass(frozen=True)
-class ExportOptions(WatchOptions):
+class ExportOptions(ServingOptions):
     """What every front door asks of the pipeline. Stages read it and never change it."""
 
     notebook: str

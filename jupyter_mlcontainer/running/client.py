@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..shared.errors import InstanceUnreachable
+from .tokens import token_for
 
 UNREACHABLE_HINT = (
     "Check that the instance is running (`jupyter mlcontainer ls`) and read its logs "
@@ -39,13 +40,16 @@ class Response:
 
 
 class ServingClient:
-    def __init__(self, url: str, timeout: float = 10):
+    def __init__(self, url: str, timeout: float = 10, token: str | None = None):
+        """`token`: the instance's bearer token; by default the one this user locked the
+        instance at `url` with, if any (running/tokens.py)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._parts = parts
+        self.token = token if token is not None else token_for(self.url)
 
     def health(self) -> Response:
         return self.request("GET", "/health")
@@ -83,6 +87,8 @@ class ServingClient:
         connection = self.connect()
         body = None if payload is None else json.dumps(payload).encode()
         headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()

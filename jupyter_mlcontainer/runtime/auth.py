@@ -12,6 +12,8 @@ import hmac
 import os
 
 TOKEN_FILE_VARIABLE = "MLCONTAINER_TOKEN_FILE"
+#: Where a locked container finds its token: a file mounted read-only, or a Docker secret.
+TOKEN_MOUNT = "/run/secrets/mlcontainer-token"
 #: Routes that answer without the token: liveness and readiness probes.
 OPEN_PATHS = frozenset({"/health", "/ready", "/ping", "/v2/health/live", "/v2/health/ready"})
 

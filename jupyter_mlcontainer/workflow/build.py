@@ -50,6 +50,7 @@ from ..pipeline.trial import trial_run
 from ..pipeline.trialcache import remember_trial, reused_trial, trial_key
 from ..pipeline.wheels import download_wheels, installed_sizes, with_wheels
 from ..running.readiness import wait_ready
+from ..running.tokens import lock_for, remember, token_for
 from ..runtime.model import CHECK_AT, CHECK_AT_START, EXIT_ON_FAILED_LOAD
 from ..runtime.parity import ParityReport, compare
 from ..shared.config import MLContainerConfig, load_config
@@ -86,6 +87,7 @@ class BuildResult:
     warnings: tuple = ()
     replacement: Replacement | None = None  # when the name already served
     report: SliceReport | None = None  # what went into the image and why
+    token: str = ""  # the instance's bearer token when --auth token locked it: shown once
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -156,6 +158,7 @@ def containerize(
         parity=parity,
         replacement=replacement,
         warnings=tuple(job.warnings),
+        token=(token_for(instance.url) or "") if instance and options.auth else "",
     )
 
 
@@ -482,6 +485,9 @@ def run_stage(
     replacement = parity = None
     environment = {EXIT_ON_FAILED_LOAD: "1", **options.environment()}
     run_options = {**config.run_options(), "environment": environment}
+    token_file = None if deployment else lock_for(engine, options, previous and previous.url)
+    if token_file is not None:
+        run_options["token_file"] = token_file
     if deployment is not None:
         job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
         instance, replacement = roll_out(
@@ -495,6 +501,8 @@ def run_stage(
         job.stage("run", f"Starting {plan.name}")
         port = options.port if options.port is not None else config.default_port
         instance = _start(engine, image.tag, port, image.labels, plan.name, **run_options)
+    if token_file is not None:
+        remember(instance.url, token_file)
     try:
         if replacement is None:
             instance = wait_ready(engine, instance)

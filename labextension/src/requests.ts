@@ -36,6 +36,10 @@ export interface IJobRequest {
   contract?: string;
   /** keep the last N rows and answers in the instance's memory, for inst.requests() and inst.compare(model) (default: off) */
   capture_requests?: number;
+  /** token: lock every route but the probes with a bearer token, made now and shown once (required where the engine publishes beyond 127.0.0.1) */
+  auth?: string;
+  /** serve unlocked even where the engine publishes beyond 127.0.0.1 */
+  insecure_no_auth?: boolean;
   /** the id of the notebook's running kernel */
   kernel_id?: string;
 }
@@ -58,6 +62,10 @@ export interface IDeployRequest {
   contract?: string;
   /** keep the last N rows and answers in the instance's memory, for inst.requests() and inst.compare(model) (default: off) */
   capture_requests?: number;
+  /** token: lock every route but the probes with a bearer token, made now and shown once (required where the engine publishes beyond 127.0.0.1) */
+  auth?: string;
+  /** serve unlocked even where the engine publishes beyond 127.0.0.1 */
+  insecure_no_auth?: boolean;
   /** turn least privilege off (REST: false): a writable root filesystem and Docker's default capabilities (default: as MLContainerConfig.harden says, on: a read-only root, a 64 MB /tmp, no capabilities, no-new-privileges) */
   harden?: boolean;
   /** memory limit as Docker takes it, e.g. 512m or 2g (default: configured) */
@@ -78,7 +86,8 @@ export interface IPushRequest {
 export const DEPLOY_DEFAULTS = {
   replicas: 2,
   init_swarm: false,
-  allow_foreign: false
+  allow_foreign: false,
+  insecure_no_auth: false
 };
 
 /** Replicas one front addresses (deploy/front.py). */

@@ -62,8 +62,9 @@ def validate(document: dict) -> None:
         {},
         {"replicas": 3, "cpu": "1", "memory": "2Gi"},
         {"min_replicas": 1, "max_replicas": 10, "measured": Measurements()},
+        {"auth": "token"},
     ],
-    ids=["autoscaled-measured", "fixed-replicas", "defaults"],
+    ids=["autoscaled-measured", "fixed-replicas", "defaults", "locked"],
 )
 def test_every_kubernetes_object_validates_strictly(options):
     documents = render(**options)
@@ -91,6 +92,32 @@ def test_strict_validation_rejects_what_the_schema_does_not_know():
     wrong_type["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "x"
     with pytest.raises(kubernetes_validate.ValidationError):
         validate(wrong_type)
+
+
+def test_a_locked_pod_reads_its_token_from_a_secret_no_file_holds():
+    from jupyter_mlcontainer.runtime.auth import TOKEN_FILE_VARIABLE, TOKEN_MOUNT
+
+    files = render_manifests(
+        ManifestOptions(name="iris_classifier", image=IMAGE, auth="token"), MEASURED
+    )
+    pod = yaml.safe_load(files["deployment.yaml"])["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": TOKEN_FILE_VARIABLE, "value": TOKEN_MOUNT} in container["env"]
+    assert {"name": "token", "mountPath": "/run/secrets", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    (secret,) = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert secret["secretName"] == "iris-classifier-token"
+    assert secret["items"] == [{"key": "token", "path": "mlcontainer-token"}]
+    assert not any(document.get("kind") == "Secret" for document in render(auth="token").values())
+    assert "kubectl create secret generic iris-classifier-token" in prose(files["deployment.yaml"])
+    kserve = yaml.safe_load(
+        render_manifests(
+            ManifestOptions(name="iris_classifier", image=IMAGE, target="kserve", auth="token"),
+            MEASURED,
+        )["inferenceservice.yaml"]
+    )
+    assert "token" in {v["name"] for v in kserve["spec"]["predictor"]["volumes"]}
 
 
 def test_the_pod_is_what_the_restricted_standard_admits():
