@@ -100,6 +100,9 @@ class Admission:
         known = self.known.get(name)
         low, high = contract.low, contract.high
         for row, value in enumerate(values):
+            if isinstance(value, (dict, list)):  # one value per cell (convert.py says so too)
+                found.append((row, name, "type", "an object or a list, but training had one value"))
+                continue
             if value is None or (isinstance(value, float) and value != value):
                 if not contract.nullable:
                     found.append((row, name, "null", "null, but training had no missing values"))

@@ -666,7 +666,7 @@ def openapi_schemas() -> dict:
     data = {"description": "the values, flat or nested, in row-major order"}
     data_tensor = {
         "type": "object",
-        "required": ["name", "shape", "datatype"],
+        "required": ["name", "shape", "datatype", "data"],  # binary data is not described
         "properties": {
             "name": {"type": "string"},
             "shape": shape,
@@ -709,6 +709,7 @@ def openapi_schemas() -> dict:
                 },
                 "outputs": {
                     "type": "array",
+                    "nullable": True,  # as if left out: every output
                     "items": {
                         "type": "object",
                         "required": ["name"],
