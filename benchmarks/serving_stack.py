@@ -95,8 +95,9 @@ def serving_root(folder: Path, runtime: Path, model, features) -> Path:
         "batching": batching_for(lambda x: model.predict_proba(x), rows, model.predict_proba(rows)),
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "packages": {},
-        "state": state_digest(({"file": "model.joblib", "sha256": digest},)).to_dict(),
     }
+    record = state_digest(({"file": "model.joblib", "sha256": digest},))
+    (folder / "artifacts" / "state.json").write_text(record.to_json())  # beside the state
     (folder / "app" / "serving.json").write_text(json.dumps(serving))
     (folder / "app" / "notebook_code.py").write_text(MODEL_CODE)
     (folder / "sample.json").write_text(json.dumps(sample))
