@@ -58,5 +58,16 @@ develop_link="$(python3 -c 'import sys; print(sys.prefix)')/share/jupyter/labext
 [ ! -L "$develop_link" ] || rm "$develop_link"
 python3 -m pip install -q ".[test]"
 
+# JupyterHub's proxy (tests/browser/test_lab_jupyterhub.py) is a Node program from npm.
+if ! command -v configurable-http-proxy >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing npm, for JupyterHub's configurable-http-proxy"
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+  fi
+  echo "==> installing configurable-http-proxy (npm, global)"
+  $SUDO npm install -g configurable-http-proxy
+fi
+
 echo "==> offline Python base image"
 $SUDO "$(command -v jupyter)" mlcontainer base-image --quiet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -31,6 +32,7 @@ FIXTURE_MARKERS = {
     "kernel": "kernel",
     "page": "browser",
     "lab": "browser",
+    "hub": "browser",
 }
 if FAST_TIER:
     os.environ["DOCKER_HOST"] = "unix:///nonexistent/fast-tier-has-no-engine.sock"
@@ -298,7 +300,7 @@ def registry(tmp_path_factory):
         process.wait(timeout=10)
 
 
-#: The user the rootless tests create (once; left in place) and run the CLI as.
+#: The user the rootless tests create (once; left in place) and run the CLI (and JupyterHub) as.
 ROOTLESS_USER = "mlc-rootless"
 
 
@@ -335,11 +337,31 @@ class RootlessUser:
 
 @pytest.fixture(scope="session")
 def rootless_podman(engine, base_image, registry, test_labels):
-    """ROOTLESS_USER with what rootless Podman needs set up once (idempotent): a home, a
+    """ROOTLESS_USER with rootless Podman set up and its socket running (`rootless_user`), the
+    base image loaded from Docker. Yields a RootlessUser."""
+    with rootless_user(ROOTLESS_USER, registry, base_image) as user:
+        yield user
+
+
+#: A second user, for what one user's engine must not show the other.
+SECOND_ROOTLESS_USER = "mlc-rootless-b"
+
+
+@pytest.fixture(scope="session")
+def second_rootless_podman(registry):
+    """SECOND_ROOTLESS_USER, set up like ROOTLESS_USER but without a base image (builds nothing)."""
+    with rootless_user(SECOND_ROOTLESS_USER, registry) as user:
+        yield user
+
+
+@contextmanager
+def rootless_user(name: str, registry: str, base_image: str = ""):
+    """The user `name` with what rootless Podman needs set up once (idempotent): a home, a
     subordinate id range, XDG_RUNTIME_DIR (there is no login session to make it), overlay
-    storage, the test registry trusted over HTTP, leave to run this Python, the base image
-    loaded from Docker, and its own Podman socket. Yields a RootlessUser; then removes what the
-    tests made in that Podman and stops its service (and the user namespace's pause process)."""
+    storage, the test registry trusted over HTTP, leave to run this Python, `base_image` (when
+    given) loaded from Docker, and its own Podman socket. Yields a RootlessUser; then removes
+    what the tests made in that Podman and stops its service (and the user namespace's pause
+    process)."""
     import contextlib
     import grp
     import pwd
@@ -359,18 +381,16 @@ def rootless_podman(engine, base_image, registry, test_labels):
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK) or os.stat("/dev/net/tun").st_mode & 6 != 6:
         pytest.skip("/dev/net/tun is root's alone: `chmod 0666 /dev/net/tun` (scripts/setup.sh)")
     try:
-        account = pwd.getpwnam(ROOTLESS_USER)
+        account = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", ROOTLESS_USER], check=True
-        )
-        account = pwd.getpwnam(ROOTLESS_USER)
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        account = pwd.getpwnam(name)
     uid, gid, home = account.pw_uid, account.pw_gid, Path(account.pw_dir)
     for ranges, flag in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
         owners = [line.split(":", 1)[0] for line in Path(ranges).read_text().splitlines()]
-        if ROOTLESS_USER not in owners:
+        if name not in owners:
             start = _free_subordinate_start(Path(ranges))
-            subprocess.run(["usermod", flag, f"{start}-{start + 65535}", ROOTLESS_USER], check=True)
+            subprocess.run(["usermod", flag, f"{start}-{start + 65535}", name], check=True)
     runtime_dir = Path(f"/run/user/{uid}")
     for folder in (runtime_dir, runtime_dir / "podman"):  # the service makes neither
         folder.mkdir(parents=True, exist_ok=True)
@@ -385,19 +405,19 @@ def rootless_podman(engine, base_image, registry, test_labels):
     for folder in (home / ".config", settings):
         folder.mkdir(exist_ok=True)
         os.chown(folder, uid, gid)
-    for name, text in files.items():
-        (settings / name).write_text(text)  # read once by the service, which starts below
-        os.chown(settings / name, uid, gid)
+    for file, text in files.items():
+        (settings / file).write_text(text)  # read once by the service, which starts below
+        os.chown(settings / file, uid, gid)
     repository = Path(__file__).resolve().parent.parent
     user = RootlessUser(
-        ROOTLESS_USER,
+        name,
         uid,
         gid,
         home,
         {
             "HOME": str(home),
-            "USER": ROOTLESS_USER,
-            "LOGNAME": ROOTLESS_USER,
+            "USER": name,
+            "LOGNAME": name,
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "XDG_RUNTIME_DIR": str(runtime_dir),
             "PYTHONPATH": str(repository),
@@ -415,25 +435,50 @@ def rootless_podman(engine, base_image, registry, test_labels):
         env=user.env,
         stdout=log,
         stderr=log,
+        start_new_session=True,  # its group holds the child it re-executes in the namespace
     )
     try:
         podman = _answering(
             lambda: DockerEngine(docker.DockerClient(base_url=f"unix://{socket}")), 60
         )
-        if not podman.image_exists(base_image):
+        if base_image and not podman.image_exists(base_image):
             saved = subprocess.Popen(["docker", "save", base_image], stdout=subprocess.PIPE)
             user.run(["podman", "load", "-q"], stdin=saved.stdout, check=True)
             saved.wait(timeout=300)
         yield user
         _remove_labelled(podman)
     finally:
-        service.terminate()
-        service.wait(timeout=30)
+        _end_group(service)
         log.close()
         pause = runtime_dir / "libpod" / "tmp" / "pause.pid"  # keeps the user namespace alive
         if pause.is_file():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pause.read_text().strip()), 15)
+
+
+def _end_group(process) -> None:
+    """End `process` and its process group (started with start_new_session): terminating
+    rootless Podman's service alone can leave the child it re-executed in the user namespace."""
+    import signal
+    import subprocess
+    import time
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def _free_subordinate_start(ranges: Path) -> int:

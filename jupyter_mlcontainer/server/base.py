@@ -24,6 +24,7 @@ from ..shared.errors import (
     PathOutsideRoot,
     SwarmNotActive,
 )
+from .proxy import reachable
 from .validation import parse_json_body
 
 #: HTTP status per error type, most specific first; other MLContainerErrors are 500.
@@ -62,6 +63,14 @@ class MLContainerHandler(APIHandler):
         self.set_status(202)
         self.set_header("Location", url_path_join(self.base_url, "mlcontainer", "jobs", job.id))
         self.finish({"id": job.id})
+
+    def reachable(self, answer):
+        """`answer` with its instances' URLs as the browser reaches them (proxy.reachable)."""
+        return reachable(answer, self.settings.get("mlcontainer_proxy_base", ""))
+
+    def finish(self, chunk=None, **kwargs):
+        """Every JSON answer goes out with reachable URLs, whichever handler wrote it."""
+        return super().finish(self.reachable(chunk) if isinstance(chunk, dict) else chunk, **kwargs)
 
     def json_body(self) -> dict:
         return parse_json_body(self.request.body)

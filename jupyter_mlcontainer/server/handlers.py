@@ -13,6 +13,7 @@ from ..shared.version import __version__
 from .base import MLContainerHandler
 from .deployments import DeploymentHandler, DeploymentListHandler, DeploymentRolloutHandler
 from .instances import (
+    InstanceDataDriftHandler,
     InstanceDriftHandler,
     InstanceHandler,
     InstanceListHandler,
@@ -132,7 +133,8 @@ class JobEventsHandler(MLContainerHandler):
                 self.write(f"data: {json.dumps(event)}\n\n")
             sent = len(job.events)
             if job.done:
-                self.write(f"event: end\ndata: {json.dumps(job.to_dict(events=False))}\n\n")
+                summary = self.reachable(job.to_dict(events=False))
+                self.write(f"event: end\ndata: {json.dumps(summary)}\n\n")
                 break
             try:
                 await self.flush()
@@ -167,5 +169,6 @@ def setup_handlers(web_app) -> None:
             (url_path_join(base, "instances", instance, "logs"), InstanceLogsHandler),
             (url_path_join(base, "instances", instance, "predict"), InstancePredictHandler),
             (url_path_join(base, "instances", instance, "drift"), InstanceDriftHandler),
+            (url_path_join(base, "instances", instance, "data-drift"), InstanceDataDriftHandler),
         ],
     )

@@ -1,5 +1,5 @@
-"""Running instances, found by label in the engine: list, logs, stop, and a predict proxy so the
-browser never needs to reach a container's port itself."""
+"""Running instances, found by label in the engine: list, logs, stop, and proxies (predict, data
+drift) so the browser never needs to reach a container's port itself."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ import tornado
 from jupyter_server.auth.decorator import authorized
 
 from ..engine.base import NOTEBOOK_LABEL
-from ..running.client import ServingClient
+from ..running.client import UNREACHABLE_HINT, ServingClient
 from ..shared.errors import InstanceUnreachable, InvalidRequest
 from .base import MLContainerHandler
 from .validation import check_fields
 
 PREDICT_FIELDS = {"payload": (dict, 'the request for the instance, e.g. {"instances": [...]}')}
+#: Seconds the data-drift proxy waits for an instance: the sidebar asks every running one.
+DATA_DRIFT_TIMEOUT = 5.0
+NO_CONTRACT_HINT = (
+    "Build the image again with this version of jupyter-mlcontainer: the build records the "
+    "training data's contract that drift is measured against."
+)
 
 
 def describe(instance, root_dir: str) -> dict:
@@ -82,15 +88,68 @@ class InstanceDriftHandler(MLContainerHandler):
         self.finish(report.to_dict())
 
 
+def drifting_features(report: dict, threshold: float) -> list:
+    """The input features whose PSI exceeds `threshold`, the worst first."""
+    features = report.get("features") or {}
+    above = [
+        (h.get("psi", 0.0), name) for name, h in features.items() if h.get("psi", 0.0) > threshold
+    ]
+    return [name for _, name in sorted(above, key=lambda pair: -pair[0])]
+
+
+def data_drift(report: dict, name: str, threshold: float) -> dict:
+    """The instance's /drift report with what the sidebar needs: the features above the
+    configured threshold (`drifting`), the threshold, and the worst feature."""
+    features = report.get("features") or {}
+    worst = max(features.items(), key=lambda item: item[1].get("psi", 0.0), default=None)
+    return {
+        **report,
+        "name": name,
+        "threshold": threshold,
+        "drifting": drifting_features(report, threshold),
+        "worst": None if worst is None else {"feature": worst[0], "psi": worst[1].get("psi")},
+    }
+
+
+async def running_instance(handler: MLContainerHandler, name: str):
+    """The instance `name`, refused as unreachable when it is not running."""
+    instance = await handler.engine("find_instance", name)
+    if not instance.url:
+        raise InstanceUnreachable(
+            f"{instance.name} is {instance.status}, not running.", "Start it again or rebuild."
+        )
+    return instance
+
+
 class InstancePredictHandler(MLContainerHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name):
         body = check_fields(self.json_body(), PREDICT_FIELDS, required=("payload",))
-        instance = await self.engine("find_instance", name)
-        if not instance.url:
-            raise InstanceUnreachable(
-                f"{instance.name} is {instance.status}, not running.", "Start it again or rebuild."
-            )
+        instance = await running_instance(self, name)
         answer = await self.blocking(lambda: ServingClient(instance.url).predict(body["payload"]))
         self.finish(answer.to_dict())
+
+
+class InstanceDataDriftHandler(MLContainerHandler):
+    """How the instance's live inputs drift from its training data (its own GET /drift), with
+    the features above `MLContainerConfig.data_drift_threshold` listed as `drifting`."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name):
+        instance = await running_instance(self, name)
+        client = ServingClient(instance.url, timeout=DATA_DRIFT_TIMEOUT)
+        answer = await self.blocking(client.drift)
+        if answer.status == 404:  # an image built without a data contract
+            self.set_status(404)
+            self.finish({"message": f"{instance.name}: {answer.error}", "hint": NO_CONTRACT_HINT})
+            return
+        if not answer.ok or not isinstance(answer.body, dict):
+            raise InstanceUnreachable(
+                f"{instance.name} answered GET /drift with {answer.status}: "
+                f"{answer.error or 'not a drift report'}",
+                UNREACHABLE_HINT,
+            )
+        threshold = self.mlcontainer_config.data_drift_threshold
+        self.finish(data_drift(answer.body, instance.name, threshold))

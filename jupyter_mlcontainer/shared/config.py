@@ -10,7 +10,7 @@ import os
 import threading
 from pathlib import Path
 
-from traitlets import Bool, Dict, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 BASE_IMAGE_ENV = "MLCONTAINER_BASE_IMAGE"
@@ -54,6 +54,29 @@ class MLContainerConfig(Configurable):
     ).tag(config=True)
 
     cpus = Float(0.0, help="CPUs local instances may use (1.5); 0: no limit.").tag(config=True)
+
+    data_drift_threshold = Float(
+        0.2,
+        min=0.0,
+        help=(
+            "Population stability index above which a running instance's input feature counts "
+            "as drifting from its training data: JupyterLab's sidebar then shows a 'data drift' "
+            "badge (GET /mlcontainer/instances/NAME/data-drift lists such features)."
+        ),
+    ).tag(config=True)
+
+    proxy_urls = Enum(
+        ["auto", "always", "never"],
+        "auto",
+        help=(
+            "Instance URLs in the REST API's answers (and so in JupyterLab): 'auto' gives the "
+            "path through this server's jupyter-server-proxy ({base_url}proxy/{port}/) when "
+            "running under JupyterHub with jupyter-server-proxy enabled, where 127.0.0.1 is not "
+            "the browser's machine; 'always' gives it whenever jupyter-server-proxy is enabled; "
+            "'never' keeps the direct 127.0.0.1 URL. Proxied answers keep the direct one as "
+            "'direct_url'."
+        ),
+    ).tag(config=True)
 
     labels = Dict(
         help=(

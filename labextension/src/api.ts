@@ -35,6 +35,33 @@ export interface IDrift {
   details: string[];
 }
 
+/** One feature's histogram in an instance's GET /drift (runtime/datadrift.py). */
+export interface IDriftHistogram {
+  /** Population stability index against training. */
+  psi: number;
+  rows: number;
+  bins: string[];
+  /** Training's share per bin. */
+  expected: number[];
+  /** Live traffic's share per bin. */
+  actual: number[];
+}
+
+/** GET /mlcontainer/instances/{name}/data-drift: how live inputs drift from training. */
+export interface IDataDrift {
+  name: string;
+  features: Record<string, IDriftHistogram>;
+  prediction: IDriftHistogram | null;
+  /** Rows the histograms rest on, of at most `window_limit`. */
+  window_rows: number;
+  window_limit: number;
+  /** The server's MLContainerConfig.data_drift_threshold. */
+  threshold: number;
+  /** The features whose PSI is above `threshold`, the worst first. */
+  drifting: string[];
+  worst: { feature: string; psi: number } | null;
+}
+
 export interface IParityRow {
   index: number;
   expected: unknown;

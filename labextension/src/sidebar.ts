@@ -2,7 +2,15 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { IDeploymentList, IDrift, IInstance, IJob, requestAPI } from './api';
+import {
+  APIError,
+  IDataDrift,
+  IDeploymentList,
+  IDrift,
+  IInstance,
+  IJob,
+  requestAPI
+} from './api';
 import { DeployControl, DeploymentItem } from './deploy';
 import { button, element, formatDuration } from './dom';
 import { IRegistrySetting, PushControl } from './push';
@@ -11,6 +19,10 @@ import { IRegistrySetting, PushControl } from './push';
 const REFRESH_SECONDS = 5;
 /** Seconds an instance's drift check is reused before it is asked again. */
 const DRIFT_SECONDS = 30;
+/** Seconds an instance's data drift (its inputs against training) is reused. */
+const DATA_DRIFT_SECONDS = 15;
+/** Running instances whose data drift is asked, at most, on each refresh. */
+const DATA_DRIFT_INSTANCES = 20;
 
 /**
  * Running instances (read from the engine's labels, so nothing is lost when
@@ -42,6 +54,7 @@ export class InstancesSidebar extends Widget {
     refresh.dataset.testid = 'mlcontainer-refresh';
     refresh.onclick = () => {
       this.drifts.clear();
+      this.dataDrifts.clear();
       void this.refresh();
     };
     header.appendChild(refresh);
@@ -123,17 +136,35 @@ export class InstancesSidebar extends Widget {
       );
       return;
     }
+    // Each running instance's data drift is asked once per DATA_DRIFT_SECONDS, and only
+    // for the first few: a cheap, bounded poll, whatever runs on the engine.
+    const watched = new Set(
+      instances
+        .filter(instance => instance.url && instance.status === 'running')
+        .slice(0, DATA_DRIFT_INSTANCES)
+        .map(instance => instance.name)
+    );
+    for (const name of this.dataDrifts.keys()) {
+      if (!watched.has(name)) {
+        this.dataDrifts.delete(name);
+      }
+    }
     for (const instance of instances) {
-      this.instanceList.appendChild(this.instanceItem(instance));
+      this.instanceList.appendChild(
+        this.instanceItem(instance, watched.has(instance.name))
+      );
     }
   }
 
-  private instanceItem(instance: IInstance): HTMLElement {
+  private instanceItem(instance: IInstance, watched: boolean): HTMLElement {
     const item = element('li', 'jp-mlcontainer-instance');
     item.dataset.testid = 'mlcontainer-instance';
     item.dataset.name = instance.name;
     const title = element('div', 'jp-mlcontainer-instance-name', instance.name);
     title.append(' ', this.driftBadge(instance));
+    if (watched) {
+      title.append(' ', this.dataDriftBadge(instance));
+    }
     item.appendChild(title);
     if (instance.notebook) {
       item.appendChild(
@@ -238,6 +269,63 @@ export class InstancesSidebar extends Widget {
     return badge;
   }
 
+  /**
+   * A "data drift" badge when a feature of the instance's live inputs drifts from its
+   * training data beyond the server's threshold (the PSIs in its tooltip); nothing for an
+   * instance that does not drift, or whose image has no data contract.
+   */
+  private dataDriftBadge(instance: IInstance): HTMLElement {
+    const badge = element(
+      'span',
+      'jp-mlcontainer-badge jp-mlcontainer-data-drift',
+      'data drift'
+    );
+    badge.dataset.testid = 'mlcontainer-data-drift';
+    badge.hidden = true;
+    let cached = this.dataDrifts.get(instance.name);
+    // An image without a data contract never gets one: not asked again while it runs.
+    if (
+      !cached ||
+      cached.id !== instance.id ||
+      (!cached.noContract && Date.now() - cached.at > DATA_DRIFT_SECONDS * 1000)
+    ) {
+      const entry = {
+        id: instance.id,
+        at: Date.now(),
+        drift: requestAPI<IDataDrift>(`instances/${instance.name}/data-drift`),
+        noContract: false
+      };
+      entry.drift.catch(error => {
+        if (error instanceof APIError && error.status === 404) {
+          entry.noContract = true;
+        }
+      });
+      this.dataDrifts.set(instance.name, entry);
+      cached = entry;
+    }
+    cached.drift.then(
+      drift => {
+        if (!drift.drifting.length) {
+          return;
+        }
+        const psis = drift.drifting.map(
+          name => `${name}: PSI ${drift.features[name].psi.toFixed(2)}`
+        );
+        badge.hidden = false;
+        badge.dataset.features = drift.drifting.join(',');
+        badge.title = [
+          `Live inputs drift from the training data (PSI above ${drift.threshold}, ` +
+            `last ${drift.window_rows} rows):`,
+          ...psis
+        ].join('\n');
+      },
+      () => {
+        badge.hidden = true;
+      }
+    );
+    return badge;
+  }
+
   private drawDeployments({ swarm, deployments }: IDeploymentList): void {
     const listed = new Map(deployments.map(d => [d.name, d]));
     for (const [name, item] of this.deployments) {
@@ -298,6 +386,15 @@ export class InstancesSidebar extends Widget {
   private readonly drifts = new Map<
     string,
     { id: string; at: number; drift: Promise<IDrift> }
+  >();
+  private readonly dataDrifts = new Map<
+    string,
+    {
+      id: string;
+      at: number;
+      drift: Promise<IDataDrift>;
+      noContract: boolean;
+    }
   >();
   private readonly deploys = new Map<string, DeployControl>();
   private readonly deployments = new Map<string, DeploymentItem>();

@@ -24,6 +24,7 @@ ROUTES = [
     ("DELETE", "instances/some-name"),
     ("GET", "instances/some-name/logs"),
     ("GET", "instances/some-name/drift"),
+    ("GET", "instances/some-name/data-drift"),
     ("POST", "instances/some-name/predict"),
     ("POST", "push"),
     ("GET", "deployments"),
@@ -92,6 +93,7 @@ TOKEN_STATUS = {
     ("DELETE", "instances/some-name"): 404,
     ("GET", "instances/some-name/logs"): 404,
     ("GET", "instances/some-name/drift"): 404,
+    ("GET", "instances/some-name/data-drift"): 404,
     ("POST", "instances/some-name/predict"): 400,
     ("POST", "push"): 400,
     ("GET", "deployments"): 200,
@@ -317,6 +319,7 @@ async def test_a_bad_tail_is_400(jp_fetch):
     [
         ("GET", "instances/mlc-no-such-instance", None),
         ("GET", "instances/mlc-no-such-instance/logs", None),
+        ("GET", "instances/mlc-no-such-instance/data-drift", None),
         ("DELETE", "instances/mlc-no-such-instance", None),
         ("POST", "instances/mlc-no-such-instance/predict", {"payload": {"instances": []}}),
     ],

@@ -1,4 +1,5 @@
-"""The latency histogram of a load test, drawn as a PNG for an ipywidgets Image.
+"""The latency histogram of a load test and the drift histograms, drawn as PNGs for an ipywidgets
+Image.
 
 Uses matplotlib's object API with the Agg canvas, never pyplot, so drawing in a thread neither
 touches the notebook's inline backend nor leaves figures open.
@@ -42,4 +43,18 @@ def latency_histogram_png(result: LoadTestResult, width: float = 6.0, height: fl
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def drift_png(report: dict, features: list) -> bytes:
+    """Training's share per bin against live traffic's for `features` (the worst first), the
+    figure `inst.drift()` plots, as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ..traffic import drift_figure
+
+    figure = drift_figure(report, features)
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()

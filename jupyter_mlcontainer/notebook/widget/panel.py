@@ -1,8 +1,9 @@
 """A panel to try a running instance from the notebook: send requests, check parity with the
-kernel's own model, run a small load test, read logs, stop it.
+kernel's own model, run a small load test, see how live inputs drift from training, read logs,
+stop it.
 
-Logic lives in plain methods (`send`, `check_parity`, `load_test`, ...) that tests and scripts call
-directly; the buttons run them in a thread so the kernel stays responsive.
+Logic lives in plain methods (`send`, `check_parity`, `load_test`, `show_drift`, ...) that tests
+and scripts call directly; the buttons run them in a thread so the kernel stays responsive.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import ipywidgets as widgets
 from ...running.client import ServingClient
 from ...runtime.parity import ParityReport, compare
 from ...shared.errors import InstanceUnreachable, MLContainerError
-from .histogram import latency_histogram_png
+from ..traffic import drift_frame
+from .histogram import drift_png, latency_histogram_png
 from .loadtest import MAX_CONCURRENCY, MAX_REQUESTS, LoadTestResult, run_load_test
 
 GREEN, AMBER, RED, GREY = "#2e7d32", "#b26a00", "#c62828", "#757575"
@@ -99,6 +101,12 @@ class TestPanel(widgets.VBox):
         self.load_button = _button(
             "Load test", "tachometer", "Send the request N times at concurrency C", self.load_test
         )
+        self.drift_button = _button(
+            "Drift",
+            "bar-chart",
+            "How live inputs drift from the training data (GET /drift)",
+            self.show_drift,
+        )
         self.logs_button = _button(
             "Logs", "file-text", "Show the container's last log lines", self.show_logs
         )
@@ -109,6 +117,10 @@ class TestPanel(widgets.VBox):
         self.parity = widgets.HTML()
         self.load_summary = widgets.HTML()
         self.histogram = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.drift_table = widgets.HTML()
+        self.drift_table.add_class("mlcontainer-drift-view")
+        self.drift_plot = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.drift_plot.add_class("mlcontainer-drift-plot")
         self.logs = widgets.Textarea(
             disabled=True, layout=widgets.Layout(width="100%", height="200px", display="none")
         )
@@ -116,6 +128,7 @@ class TestPanel(widgets.VBox):
             self.send_button,
             self.parity_button,
             self.load_button,
+            self.drift_button,
             self.logs_button,
             self.stop_button,
         ]
@@ -144,11 +157,13 @@ class TestPanel(widgets.VBox):
                 self.requests_input,
                 self.concurrency_input,
                 self.load_button,
+                self.drift_button,
                 self.logs_button,
                 self.stop_button,
             ],
             layout=widgets.Layout(flex_flow="row wrap"),
         )
+        actions.add_class("mlcontainer-actions")
         super().__init__(
             [
                 header,
@@ -158,10 +173,13 @@ class TestPanel(widgets.VBox):
                 self.parity,
                 self.load_summary,
                 self.histogram,
+                self.drift_table,
+                self.drift_plot,
                 self.logs,
             ],
             layout=widgets.Layout(border="1px solid #ddd", padding="8px"),
         )
+        self.add_class("mlcontainer-test-panel")  # for browser tests
 
     # -- running work off the kernel's thread ---------------------------------------------
 
@@ -322,6 +340,39 @@ class TestPanel(widgets.VBox):
         self._say("load test done")
         return result
 
+    def show_drift(self):
+        """Ask the instance's /drift; show each feature's PSI against training (the worst
+        first, those above the instance's threshold marked drifting) and training's shares
+        beside live traffic's for the worst features. Returns drift_frame's DataFrame, or None
+        when the image has no data contract (the instance's message is shown)."""
+        answer = self.client.drift()
+        if answer.status == 404:
+            self.drift_table.value = (
+                f'<div style="color:{AMBER}">No drift to show: {html.escape(answer.error)}</div>'
+            )
+            self.drift_plot.layout.display = "none"
+            return None
+        if not answer.ok or not isinstance(answer.body, dict):
+            raise MLContainerError(
+                f"GET /drift answered {answer.status}: {answer.error or 'not a drift report'}",
+                "Check the instance's health and logs.",
+            )
+        report = answer.body
+        frame = drift_frame(report)
+        self.drift_table.value = _drift_html(frame, report)
+        observed = frame.loc[frame["rows"] > 0, "feature"].tolist()
+        if observed:
+            self.drift_plot.value = drift_png(report, observed)
+            self.drift_plot.layout.display = None
+        else:
+            self.drift_plot.layout.display = "none"
+        drifting = int(frame["drifting"].sum())
+        self._say(
+            f"drift: {drifting} of {len(frame)} drifting" if drifting else "drift: none",
+            RED if drifting else GREEN,
+        )
+        return frame
+
     def show_logs(self) -> str:
         text = self.instance.logs()
         self.logs.value = text
@@ -385,6 +436,35 @@ def _parity_html(report: ParityReport) -> str:
         + cells
         + "</table>"
         + more
+    )
+
+
+def _drift_html(frame, report: dict) -> str:
+    """The PSI table, the worst first: feature, PSI, rows, and a mark on those drifting."""
+    threshold = report.get("drifting_above", 0.2)
+    window = report.get("window_rows", 0)
+    if not window:
+        head = "No traffic yet: send requests, then look again."
+    else:
+        head = (
+            f"Drift from training over the last {window} rows (it keeps at most "
+            f"{report.get('window_limit', window)}); PSI above {threshold:g} is drifting."
+        )
+    cell = 'style="padding:1px 10px 1px 0;text-align:{}"'
+    left, right = cell.format("left"), cell.format("right")
+    cells = "".join(
+        f'<tr data-testid="mlcontainer-drift-feature" data-feature="{html.escape(str(row.feature))}"'
+        f' data-drifting="{str(bool(row.drifting)).lower()}">'
+        f"<td {left}><code>{html.escape(str(row.feature))}</code></td>"
+        f"<td {right}>{row.psi:.3f}</td><td {right}>{row.rows}</td>"
+        + (f'<td {left}><b style="color:{RED}">drifting</b></td>' if row.drifting else "<td></td>")
+        + "</tr>"
+        for row in frame.itertuples()
+    )
+    return (
+        f"<div><b>Data drift</b>: {html.escape(head)}</div>"
+        f'<table style="border-collapse:collapse"><tr><th {left}>feature</th>'
+        f"<th {right}>PSI</th><th {right}>rows</th><th></th></tr>" + cells + "</table>"
     )
 
 

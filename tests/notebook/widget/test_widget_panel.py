@@ -1,4 +1,5 @@
-"""TestPanel driven through its buttons against a small model server on 127.0.0.1.
+"""TestPanel driven through its buttons against a small model server on 127.0.0.1, and its
+Drift view against the real serving runtime.
 
 The server "model" answers the sum of each row, so a reference that sums too agrees with it and
 one that does not shows a parity failure.
@@ -7,16 +8,23 @@ one that does not shows a parity failure.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from jupyter_mlcontainer.notebook.widget import TestPanel
 from jupyter_mlcontainer.notebook.widget.loadtest import run_load_test
+from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
 
-from ports import free_port
+from ports import free_port, wait_until_answers
 
 SAMPLE = {"instances": [[1, 2], [3, 4]]}
 
@@ -235,3 +243,142 @@ def test_an_answer_slower_than_the_time_limit_counts_as_no_answer(server):
 def test_logs_and_stop_need_an_instance(server):
     panel = TestPanel(server.url, sample=SAMPLE)
     assert panel.logs_button.disabled and panel.stop_button.disabled
+
+
+# -- the Drift view, against the runtime every image serves with -------------------------------
+
+RUNTIME = Path(__file__).resolve().parents[3] / "jupyter_mlcontainer" / "runtime"
+TENTHS = tuple([0.1] * 10)
+#: Training had ages 18 to 79 in even deciles and the three cities in equal shares.
+CONTRACT = DataContract(
+    source="the data passed to `model.fit`",
+    rows=200,
+    columns=(
+        ColumnContract(
+            "age", "integer", False, 18, 79, tuple(range(24, 78, 6)), None, False, TENTHS
+        ),
+        ColumnContract(
+            "city",
+            "category",
+            False,
+            categories=("lyon", "nice", "paris"),
+            expected=(0.33, 0.33, 0.34, 0.0),
+        ),
+    ),
+)
+MODEL = """
+def predict(inputs):
+    return (inputs["age"] / 100.0).tolist()
+"""
+ROWS = [{"age": 20 + 6 * i, "city": city} for i, city in enumerate(["lyon", "nice", "paris"] * 3)]
+
+
+def serving_root(path: Path, contract: DataContract | None) -> Path:
+    """A serving root as a build lays it out (app/serving.json, the runtime, the code, the
+    sample), with or without a data contract."""
+    app = path / "app"
+    shutil.copytree(
+        RUNTIME, app / "mlcontainer_runtime", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    serving = {
+        "module": "notebook_code",
+        "entry": {"kind": "function", "name": "predict"},
+        "input": {
+            "kind": "dataframe",
+            "columns": ["age", "city"],
+            "dtypes": {"age": "int64", "city": "object"},
+        },
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
+    if contract is not None:
+        serving["contract"] = contract.to_dict()
+    (app / "serving.json").write_text(json.dumps(serving))
+    (app / "notebook_code.py").write_text(MODEL)
+    sample = {"request": {"instances": ROWS[:2]}, "expected": {"predictions": [0.2, 0.26]}}
+    (path / "sample.json").write_text(json.dumps(sample))
+    return path
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    """`serve(contract)`: the runtime on a free 127.0.0.1 port, serving a root with that
+    contract; its URL. Every one started is stopped at the end of the module."""
+    processes = []
+
+    def serve(contract: DataContract | None) -> str:
+        root = serving_root(tmp_path_factory.mktemp("served"), contract)
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root / "app"),
+            "MLCONTAINER_HOST": "127.0.0.1",
+            "PORT": str(port),
+        }
+        env.pop("MLCONTAINER_ROOT", None)
+        log = root / "serve.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlcontainer_runtime"],
+                cwd=root,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_answers(f"{url}/ready", process, log, 60)
+        return url
+
+    yield serve
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def post(url: str, rows: list) -> None:
+    request = urllib.request.Request(
+        f"{url}/predict",
+        json.dumps({"instances": rows}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def test_drift_before_any_traffic_says_so(runtime):
+    panel = TestPanel(runtime(CONTRACT), sample=SAMPLE)
+    frame = panel.show_drift()
+    assert list(frame["rows"]) == [0, 0]
+    assert "No traffic yet" in panel.drift_table.value
+    assert panel.drift_plot.layout.display == "none"
+
+
+def test_drift_shows_the_worst_feature_first_marked_and_its_histograms(runtime):
+    url = runtime(CONTRACT)
+    # 300 rows all at the old end of the age range, in the cities training had.
+    for chunk in range(3):
+        post(url, [{"age": 79, "city": ["lyon", "nice", "paris"][chunk]}] * 100)
+    panel = TestPanel(url, sample=SAMPLE)
+    click(panel, panel.drift_button)
+    assert "#c62828" in panel.message.value and "drift: 1 of 2 drifting" in panel.message.value
+    table = panel.drift_table.value
+    assert "last 300 rows" in table and "PSI above 0.2 is drifting." in table
+    age, city = table.index('data-feature="age"'), table.index('data-feature="city"')
+    assert age < city, "the worst feature comes first"
+    assert 'data-feature="age" data-drifting="true"' in table
+    assert 'data-feature="city" data-drifting="false"' in table
+    assert table.count(">drifting</b>") == 1
+    assert bytes(panel.drift_plot.value).startswith(b"\x89PNG")
+    assert panel.drift_plot.layout.display is None
+    frame = panel.show_drift()
+    assert list(frame["feature"]) == ["age", "city"] and list(frame["rows"]) == [300, 300]
+    assert frame["psi"][0] > 0.2 > frame["psi"][1] and list(frame["drifting"]) == [True, False]
+
+
+def test_drift_of_an_image_without_a_contract_shows_the_instances_message(runtime):
+    panel = TestPanel(runtime(None), sample=SAMPLE)
+    click(panel, panel.drift_button)
+    assert "No drift to show: this image has no data contract" in panel.drift_table.value
+    assert panel.drift_plot.layout.display == "none"
+    assert panel.show_drift() is None
+    assert not panel.drift_button.disabled
