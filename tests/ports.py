@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -27,3 +28,15 @@ def wait_until_answers(url: str, process: subprocess.Popen, log: Path, seconds: 
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"{url} did not answer within {seconds:g} s"
             time.sleep(0.2)
+
+
+def curl_status(url: str, token: str | None = None) -> str:
+    """The HTTP status curl gets from `url`, with `Authorization: Bearer <token>` when given."""
+    headers = ["-H", f"Authorization: Bearer {token}"] if token else []
+    done = subprocess.run(
+        [shutil.which("curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", *headers, url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return done.stdout

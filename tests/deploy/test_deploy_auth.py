@@ -4,8 +4,6 @@ the client's Authorization header through, and undeploy removes the secret."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import pytest
 
@@ -15,18 +13,9 @@ from jupyter_mlcontainer.running.client import ServingClient
 from jupyter_mlcontainer.running.tokens import token_for
 from jupyter_mlcontainer.shared.config import MLContainerConfig
 
+from ports import curl_status
+
 NAME = "test-locked"
-
-
-def _status(url: str, token: str | None = None) -> str:
-    headers = ["-H", f"Authorization: Bearer {token}"] if token else []
-    done = subprocess.run(
-        [shutil.which("curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", *headers, url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.stdout
 
 
 @pytest.fixture
@@ -46,9 +35,9 @@ def test_a_locked_deployment_keeps_its_token_in_a_secret(
     try:
         token, url = deployed.token, deployed.url
         assert len(token) >= 32 and token_for(url) == token
-        assert _status(f"{url}/health") == "200"
-        assert _status(f"{url}/metadata") == "401"
-        assert _status(f"{url}/metadata", token) == "200"
+        assert curl_status(f"{url}/health") == "200"
+        assert curl_status(f"{url}/metadata") == "401"
+        assert curl_status(f"{url}/metadata", token) == "200"
         assert ServingClient(url).metadata().status == 200
         secrets = [s for s in engine.client.secrets.list() if s.name == f"{NAME}-token"]
         assert len(secrets) == 1

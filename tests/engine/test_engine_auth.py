@@ -5,8 +5,6 @@ no `inspect` and no log, and that this tool's own clients reach without being to
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -17,21 +15,12 @@ from jupyter_mlcontainer.running.client import ServingClient
 from jupyter_mlcontainer.running.tokens import lock_for, token_for
 from jupyter_mlcontainer.shared.errors import RunFailed
 
+from ports import curl_status
+
 
 @pytest.fixture
 def own_tokens(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-def _status(url: str, token: str | None = None) -> str:
-    headers = ["-H", f"Authorization: Bearer {token}"] if token else []
-    done = subprocess.run(
-        [shutil.which("curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", *headers, url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return done.stdout
 
 
 def test_run_locks_the_instance_and_the_token_leaks_nowhere(
@@ -45,10 +34,10 @@ def test_run_locks_the_instance_and_the_token_leaks_nowhere(
     token = err.split("token: ", 1)[1].split()[0]
     try:
         url = instance["url"]
-        assert _status(f"{url}/health") == "200"
-        assert _status(f"{url}/metadata") == "401"
-        assert _status(f"{url}/metadata", "a-wrong-token-of-some-length") == "401"
-        assert _status(f"{url}/metadata", token) == "200"
+        assert curl_status(f"{url}/health") == "200"
+        assert curl_status(f"{url}/metadata") == "401"
+        assert curl_status(f"{url}/metadata", "a-wrong-token-of-some-length") == "401"
+        assert curl_status(f"{url}/metadata", token) == "200"
         assert ServingClient(url).metadata().status == 200  # the tool's clients send it
         assert token_for(url) == token
         inspected = json.dumps(engine.client.api.inspect_container(instance["id"]))
@@ -79,7 +68,7 @@ def test_build_run_with_auth_checks_parity_through_the_lock(
     try:
         assert result.parity.passed and result.parity.status == 200, result.parity
         assert len(result.token) >= 32 and token_for(result.instance.url) == result.token
-        assert _status(f"{result.instance.url}/openapi.json") == "401"
+        assert curl_status(f"{result.instance.url}/openapi.json") == "401"
     finally:
         engine.stop(result.instance.id)
 

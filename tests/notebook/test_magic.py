@@ -324,32 +324,38 @@ def test_the_stop_button_cancels_and_leaves_nothing_running(
     assert not [instance for instance in left if instance.name.startswith("iris-cancel")]
 
 
+def _magic_cell_output(example: str, cell: str, tmp_path, monkeypatch) -> str:
+    """Run a copy of an example in a real kernel with `cell` appended; what that cell printed."""
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    path = tmp_path / example
+    shutil.copy(EXAMPLE.parent / example, path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(new_code_cell(cell))
+    client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=800)
+    with client.setup_kernel(cwd=str(tmp_path)):
+        for index, code in enumerate(notebook.cells):
+            client.execute_cell(code, index)
+    return "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+
+
 @pytest.mark.engine
 @pytest.mark.timeout(900)
 def test_a_torch_model_ending_in_numpy_serves_from_the_live_kernel(
     engine, kernel_env, tmp_path, monkeypatch, test_labels
 ):
     """torch's `.numpy()` needs numpy, which no kept statement imports: the trial run finds it."""
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
-
-    path = tmp_path / "torch_numpy.ipynb"
-    shutil.copy(EXAMPLE.parent / "torch_numpy.ipynb", path)
-    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(
-        new_code_cell(
-            "%load_ext jupyter_mlcontainer\n"
-            "inst = %containerize predict --sample sample_rows --name torch-magic\n"
-            "print('same:', inst.predict(sample_rows) == predict(sample_rows).tolist())\n"
-            "inst.stop()"
-        )
+    printed = _magic_cell_output(
+        "torch_numpy.ipynb",
+        "%load_ext jupyter_mlcontainer\n"
+        "inst = %containerize predict --sample sample_rows --name torch-magic\n"
+        "print('same:', inst.predict(sample_rows) == predict(sample_rows).tolist())\n"
+        "inst.stop()",
+        tmp_path,
+        monkeypatch,
     )
-    client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=800)
-    with client.setup_kernel(cwd=str(tmp_path)):
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     assert "same: True" in printed
     serving = json.loads(
         engine.run_command(
@@ -366,26 +372,15 @@ def test_an_onnx_runtime_session_serves_from_the_live_kernel(
 ):
     """Pickle refuses an InferenceSession: the live kernel's is saved as its model and options,
     and the image answers as the kernel's session does."""
-    from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
-
-    path = tmp_path / "onnx_runtime_iris.ipynb"
-    shutil.copy(EXAMPLE.parent / "onnx_runtime_iris.ipynb", path)
-    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(
-        new_code_cell(
-            "%load_ext jupyter_mlcontainer\n"
-            "inst = %containerize predict --sample X_test[:5] --name onnx-magic\n"
-            "print('same:', inst.predict(X_test[:5]) == predict(X_test[:5]).tolist())\n"
-            "inst.stop()"
-        )
+    printed = _magic_cell_output(
+        "onnx_runtime_iris.ipynb",
+        "%load_ext jupyter_mlcontainer\n"
+        "inst = %containerize predict --sample X_test[:5] --name onnx-magic\n"
+        "print('same:', inst.predict(X_test[:5]) == predict(X_test[:5]).tolist())\n"
+        "inst.stop()",
+        tmp_path,
+        monkeypatch,
     )
-    client = NotebookClient(notebook, km=KernelManager(kernel_name="python3"), timeout=800)
-    with client.setup_kernel(cwd=str(tmp_path)):
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     assert "same: True" in printed, printed
     state = json.loads(
         engine.run_command(

@@ -20,6 +20,16 @@ import pytest
 from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
+#: What the Schemathesis runs check of every answer: no 5xx, and the document's statuses,
+#: content types and bodies.
+SCHEMATHESIS_CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
 
 
 def make_root(

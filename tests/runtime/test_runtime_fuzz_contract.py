@@ -14,14 +14,6 @@ from conftest import TITANIC_CODE, make_root
 
 pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_schema_conformance",
-    ]
-)
 #: Test cases per operation and generation mode: about a minute.
 MAX_EXAMPLES = 100
 PORTS = ["S", "C", "Q"]

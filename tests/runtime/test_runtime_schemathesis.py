@@ -7,17 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import SCHEMATHESIS_CHECKS
 
 pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_schema_conformance",
-    ]
-)
 #: Test cases per operation and generation mode; the whole run stays well under a minute.
 MAX_EXAMPLES = 60
 
@@ -43,7 +36,7 @@ def test_generated_requests_get_no_server_error_and_match_the_document(
             "run",
             f"{server.url}/openapi.json",
             "--checks",
-            CHECKS,
+            SCHEMATHESIS_CHECKS,
             "--max-examples",
             str(MAX_EXAMPLES),
             "--seed",
