@@ -9,6 +9,13 @@ import error into its own), all of them, and then each is tried without again; a
 stays only if the load, the sample and the probes (pipeline/probes.py) fail without it. A
 model that needs nothing hidden costs one trial, as before; each addition costs one more.
 
+The candidates are closed over their declared dependencies (`Requires-Dist`), and a library
+declares much that it imports only in a method the model never calls (catboost: matplotlib,
+plotly, graphviz). So a passing trial also names the lean set (pipeline/environment.py, `lean`):
+the distributions of what it imported, and the closure of what the runtime and the user asked
+for; one more trial with only those visible proves the rest unneeded (`never_imported`), or the
+image keeps them.
+
 Pure: `narrowest` is given a function that runs one trial.
 """
 
@@ -81,4 +88,17 @@ def left_out(attempt: Attempt) -> dict:
     return {
         name: f"imported by {importer} when present; the model answers without it"
         for name, importer in sorted(attempt.refused.items())
+    }
+
+
+def never_imported(names, required_by: dict) -> dict:
+    """Distribution → why the image leaves it out, for the declared dependencies that no
+    module the trial imported comes from and that a trial without them proved unneeded."""
+    return {
+        name: (
+            f"declared by {required_by[name]}, never imported by the model; it answers without it"
+            if name in required_by
+            else "never imported by the model; it answers without it"
+        )
+        for name in sorted(names)
     }

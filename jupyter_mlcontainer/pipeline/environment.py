@@ -16,6 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..shared.errors import DependencyError
+from .lean import GPU_ONLY
 
 #: The compiled HTTP parser and JSON library that uvicorn and the runtime use when the image has
 #: them (runtime/stack.py); each is pinned when the kernel's environment has it. Not uvloop: it
@@ -30,6 +31,12 @@ def pin_environment(
 ) -> tuple[dict, list]:
     """Exact versions of every distribution the modules and requirements need, transitively;
     `required_by`, when given, receives for each dependency one distribution that needs it."""
+    roots, warnings = _roots(modules, requirements, local_modules)
+    return _closure(roots, required_by), warnings
+
+
+def _roots(modules: list[str], requirements: list[str], local_modules: set) -> tuple[set, list]:
+    """The distributions the modules and requirements name, with the serving runtime's."""
     warnings = []
     roots = set(RUNTIME_REQUIREMENTS)
     providers = _providers()
@@ -54,7 +61,43 @@ def pin_environment(
         if requirement.specifier and not requirement.specifier.contains(version, prereleases=True):
             warnings.append(f"{line!r} is pinned to {version}, the version the kernel runs.")
         roots.add(requirement.name)
-    return _closure(roots, required_by), warnings
+    return roots, warnings
+
+
+def lean(
+    pinned: dict,
+    imported: list[str],
+    unobserved: list[str],
+    requirements: list[str],
+    local_modules: set,
+    preloaded: set,
+) -> dict:
+    """Those of `pinned` (the closure over declared dependencies) that a passing trial leaves
+    no reason to drop: the distributions of the modules it `imported`; the closure, declared
+    dependencies included, of the serving runtime (the trial does not start uvicorn), of the
+    `requirements` (the notebook's and `--with`: asked for by the user) and of the kept code's
+    modules the trial did not see imported (`unobserved`: kept, to be safe); and what an import
+    gate cannot hide, so no trial can prove: a distribution with no top-level module, one whose
+    module was imported before the trial's gate stood (`preloaded`), and GPU-only ones, which
+    pipeline/lean.py decides on. The rest are declared by another distribution and never
+    imported; a further trial with only this set visible proves the image answers without them."""
+    providers = _providers()
+    roots, _ = _roots(unobserved, requirements, local_modules)
+    needed = set(_closure(roots))
+    for module in imported:
+        needed |= {canonicalize_name(d) for d in providers.get(module, [])}
+    modules_of: dict[str, set] = {}
+    for module, names in providers.items():
+        for name in names:
+            modules_of.setdefault(canonicalize_name(name), set()).add(module)
+    return {
+        name: version
+        for name, version in pinned.items()
+        if name in needed
+        or not modules_of.get(name)
+        or modules_of[name] & preloaded
+        or GPU_ONLY.match(name)
+    }
 
 
 def outside(candidates: dict) -> tuple[set, set]:

@@ -35,14 +35,15 @@ _DOCKERFILE = """\
 # Builder: install the pinned wheels into a virtual environment, without network access,
 # then byte-compile on every core, leaving out the packages' test suites that serving never
 # imports (pip would compile all of it on one core). A file that does not compile is skipped,
-# as pip skips it.
+# as pip skips it. --no-deps: the lock is what the trial proved the model answers with, not
+# closed over what each package declares (a plotting library the model never imports).
 FROM {base} AS builder
 LABEL {stage_label}="{builder_stage}"{stage_labels}
 COPY requirements.lock /build/requirements.lock
 {copy_wheels}RUN python3 -m venv /build/tools \\
  && python3 -m venv --without-pip /opt/venv \\
  && /build/tools/bin/python -m pip --python /opt/venv/bin/python install --no-cache-dir \\
-    --disable-pip-version-check --no-compile {install_source}{require_hashes}-r /build/requirements.lock \\
+    --disable-pip-version-check --no-compile --no-deps {install_source}{require_hashes}-r /build/requirements.lock \\
  && (/opt/venv/bin/python -m compileall -q -j 0 -x '/tests?/' /opt/venv || true)
 
 # Final image: the base and the virtual environment, the settings, then the served code, and
@@ -212,7 +213,7 @@ curl -s -X POST http://127.0.0.1:{CONTAINER_PORT}/predict -H 'Content-Type: appl
 | file | what it is |
 |---|---|
 | `Dockerfile` | builder stage installs `requirements.lock` from `wheels/` into a venv; the final stage (FROM `{base_image}`) copies the venv, state and code |
-| `requirements.lock` | exact versions of what the prediction path imports, closed over dependencies |
+| `requirements.lock` | exact versions of what the trial run proved the model answers with (not closed over what each package declares: install it with `--no-deps`) |
 | `app/notebook_code.py` | the notebook's code the prediction path needs, then the state loading |
 | `app/serving.json` | entry point, input schema, package versions, provenance |
 | `app/mlcontainer_runtime/` | the HTTP serving runtime |

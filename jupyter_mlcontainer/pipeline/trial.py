@@ -10,7 +10,10 @@ distributions and versions of the kernel's environment.
 
 Only the candidate distributions can be imported (pipeline/importgate.py hides the rest), and
 pipeline/closure.py adds what the served code shows missing: the image holds what the model
-needs, not what libraries import only because it is installed.
+needs, not what libraries import only because it is installed. The candidates are closed over
+their declared dependencies; one more trial, with only what the passing one imported (and what
+the runtime and the user ask for) visible, proves the image answers without the declared
+dependencies the model never imports, or the image keeps them.
 
 Imports nothing at module level beyond the standard library, so that what it records is what
 the model imported.
@@ -27,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..shared.errors import TrialFailed, last_lines
-from .closure import Attempt, left_out, narrowest
-from .importgate import ImportGate
+from .closure import Attempt, left_out, narrowest, never_imported
+from .importgate import ImportGate, canonical
 
 _BASELINE = set(sys.modules)
 #: The served code's own modules, as the import gate names who asked for a module.
@@ -85,7 +88,31 @@ def trial_run(
 
     narrowed = narrowest(closed)
     if narrowed.attempt is not None:
-        return _trial_result(narrowed.attempt.result, left_out(narrowed.attempt), narrowed.trials)
+        result, trials = narrowed.attempt.result, narrowed.trials
+        unused = sorted(set(result["packages"]) - set(result.get("lean") or result["packages"]))
+        if not unused:
+            return _trial_result(result, left_out(narrowed.attempt), trials)
+        lean = {name: result["packages"][name] for name in result["lean"]}
+        try:  # the proof never fails a build: without it, the image keeps the whole closure
+            proof = _attempt(
+                _launch(
+                    executable,
+                    context,
+                    {**request, "keep": list(keep), "closed": True, "lean": lean},
+                )
+            )
+        except TrialFailed as error:  # the interpreter itself died (a crash, a hang)
+            proof = Attempt(passed=False, refused={}, failure=error.message)
+        if not proof.passed:
+            warning = _unproven(proof, unused, result["required_by"])
+            return _trial_result(result, left_out(narrowed.attempt), trials + 1, (warning,))
+        required_by = {k: v for k, v in result["required_by"].items() if k in lean}
+        excluded = {
+            **left_out(narrowed.attempt),
+            **never_imported(unused, result["required_by"]),
+        }
+        result = {**result, "packages": lean, "required_by": required_by}
+        return _trial_result(result, dict(sorted(excluded.items())), trials + 1)
     whole = _launch(executable, context, {**request, "keep": list(keep), "closed": False})
     _raise_unless_passed(whole)
     warnings = (
@@ -128,6 +155,27 @@ def _launch(executable: str, context: Path, request: dict) -> dict:
     finally:
         scratch.unlink(missing_ok=True)
         answer.unlink(missing_ok=True)
+
+
+def _unproven(proof: Attempt, unused: list, required_by: dict) -> str:
+    """The warning of a build that keeps the declared dependencies the model never imports,
+    because the trial without them failed: which one's absence failed it, when it says."""
+    named = sorted(set(proof.missing) & set(unused))
+    asked = sorted(set(proof.refused) & set(unused))
+    if named:
+        culprit = ", ".join(
+            f"{name} (declared by {required_by[name]})" if name in required_by else name
+            for name in named
+        )
+        why = f"without {culprit} the served code fails"
+    elif asked:
+        why = f"it fails, having asked for {', '.join(asked)}"
+    else:
+        why = "it fails"
+    return (
+        "The image keeps the packages its libraries declare but the model never imports "
+        f"({', '.join(unused)}): {why} ({_first_line(proof.failure)})."
+    )
 
 
 def _attempt(result: dict) -> Attempt:
@@ -208,9 +256,11 @@ def run_trial(app_dir: str, probes: list) -> dict:
     from mlcontainer_runtime.paths import root
 
     runtime_modules = set(sys.modules)
+    runtime_imports = {name.split(".")[0] for name in runtime_modules - _BASELINE}
     service = ModelService(root())
     result = {"passed": False, "report": "", "error": None, "traceback": None}
-    result.update(probe_failures=[], missing_module=None)
+    result.update(probe_failures=[], missing_module=None, missing_metadata=None)
+    result["runtime_modules"] = sorted(_third_party(runtime_imports))  # uvicorn's are not
     try:
         service.load(warm_up=False)
         answer = service.predict(service.sample["request"])
@@ -223,6 +273,7 @@ def run_trial(app_dir: str, probes: list) -> dict:
     except Exception as error:  # noqa: BLE001 - any failure of the model is reported whole
         result.update(error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
         result["missing_module"] = _missing_module(error)
+        result["missing_metadata"] = _missing_metadata(error)
     imported = set(sys.modules) - runtime_modules - _BASELINE
     result["modules"] = sorted(_third_party({name.split(".")[0] for name in imported}))
     return result
@@ -249,6 +300,18 @@ def _missing_module(error: BaseException) -> str | None:
     return None
 
 
+def _missing_metadata(error: BaseException) -> str | None:
+    """The distribution whose metadata a library looked up (importlib.metadata.version) and
+    did not find, directly or as the cause of `error`."""
+    from importlib.metadata import PackageNotFoundError
+
+    while error is not None:
+        if isinstance(error, PackageNotFoundError) and error.args:
+            return str(error.args[0])
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _third_party(modules: set) -> set:
     return {m for m in modules if m not in sys.stdlib_module_names and m not in _LOCAL and m}
 
@@ -269,12 +332,16 @@ def main(argv: list[str]) -> int:
     requirements = request["requirements"] + request["keep"]
     local_modules = set(request["local_modules"])
     gate = ImportGate((), ())
+    lean = request.get("lean")  # the proof: only these visible
     if request["closed"]:
-        candidates, _ = environment.pin_environment(request["modules"], requirements, local_modules)
+        candidates = (
+            lean or environment.pin_environment(request["modules"], requirements, local_modules)[0]
+        )
         _forget_imports_since(before)
         gate = ImportGate(*environment.outside(candidates))
     else:
         _forget_imports_since(before)
+    preloaded = {name.partition(".")[0] for name in sys.modules}
     gate.install()
     try:
         result = run_trial(request["app_dir"], request["probes"])
@@ -287,7 +354,11 @@ def main(argv: list[str]) -> int:
         for name in names
     }
     result["missing"] = refusers.get(result.pop("missing_module"), [])
-    if result["error"] is None:
+    if metadata_name := result.pop("missing_metadata"):
+        result["missing"] = sorted(
+            {*result["missing"], *gate.distributions & {canonical(metadata_name)}}
+        )
+    if result["error"] is None and not lean:
         observed = environment.installed_modules(result["modules"])
         static = sorted(set(request["modules"]) - set(observed))
         required_by: dict = {}
@@ -302,6 +373,13 @@ def main(argv: list[str]) -> int:
             warnings=warnings,
             loaded_distributions=sorted(environment.loaded_distributions(observed)),
         )
+        if request["closed"] and result["passed"] and not result["probe_failures"]:
+            imported = environment.installed_modules(result.pop("runtime_modules"))
+            result["lean"] = sorted(
+                environment.lean(
+                    packages, observed + imported, static, requirements, local_modules, preloaded
+                )
+            )
     Path(request["out"]).write_text(json.dumps(result), encoding="utf-8")
     return 0
 

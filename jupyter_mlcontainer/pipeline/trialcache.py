@@ -7,7 +7,10 @@ The key covers the served code, each captured value's name, format and modules, 
 requirements, the local modules, the packages kept with `--with`, the interpreter and the
 trial's own code; a hit is used only when the interpreter still has every pinned version. The
 closure a hit brings back (what it left out, and why) holds still: it was proven with everything
-else hidden, so a package installed since changes nothing. The new state is still proven: the
+else hidden, so a package installed since changes nothing. That includes the lean set: the pins
+stored are those of the proving trial that left out the declared dependencies the model never
+imports (or, when it failed, the whole closure and the warning that says so), so a re-build
+runs neither trial again. The new state is still proven: the
 image's last build step loads it and answers the sample as the notebook did, or the build fails.
 """
 
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from ..shared.config import cache_dir, write_cache_file
 from ..shared.errors import MLContainerError
-from . import closure, environment, importgate, trial
+from . import closure, environment, importgate, lean, trial
 from .plan import Capture
 from .trial import TrialResult
 from .versions import installed_versions
@@ -38,7 +41,7 @@ def trial_key(
     basis = {
         "trial": [
             hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
-            for m in (trial, environment, closure, importgate)
+            for m in (trial, environment, closure, importgate, lean)
         ],
         "python": capture.executable,
         "code": code,

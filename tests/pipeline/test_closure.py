@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_mlcontainer.pipeline.closure import Attempt, left_out, narrowest
+from jupyter_mlcontainer.pipeline.closure import Attempt, left_out, narrowest, never_imported
 
 
 class Environment:
@@ -69,3 +69,10 @@ def test_the_budget_bounds_the_trials():
     trials = Environment(needed=needed, asked={name: "x" for name in needed})
     narrowed = narrowest(trials, budget=4)
     assert narrowed.attempt is None and narrowed.trials == 4 == len(trials.runs)
+
+
+def test_a_declared_dependency_left_out_says_who_declares_it():
+    assert never_imported(["fonttools", "orphan"], {"fonttools": "matplotlib"}) == {
+        "fonttools": "declared by matplotlib, never imported by the model; it answers without it",
+        "orphan": "never imported by the model; it answers without it",
+    }

@@ -235,3 +235,89 @@ def test_a_crowded_environment_leaves_pyarrow_and_polars_out(tmp_path, monkeypat
     again, pinned_again, trial = build()
     assert trial[0].startswith("trial run reused") and pinned_again == pinned
     assert again.report.left_out == result.report.left_out
+
+
+# -- declared dependencies: what a library declares but the model never imports -------------
+
+LIBRARY, PLOTTING = "closure_lib", "closure_plot"
+
+
+@pytest.fixture
+def declaring(tmp_path, monkeypatch):
+    """`closure_lib` declares `closure_plot` (as catboost declares matplotlib); `source` is
+    what importing closure_lib runs."""
+
+    def install(source: str = "") -> Path:
+        from fakedist import install_fake
+
+        site = install_fake(tmp_path / "site", PLOTTING, "def plot():\n    return 'a plot'\n")
+        install_fake(site, LIBRARY, source + "SCALE = 2\n", requires=(PLOTTING,))
+        path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+        monkeypatch.setenv("PYTHONPATH", path)
+        return site
+
+    return install
+
+
+USES_LIBRARY = (
+    f"import {LIBRARY}\n\ndef predict(rows):\n    return [r * {LIBRARY}.SCALE for r in rows]"
+)
+
+
+def _with_library(tmp_path, keep=()):
+    context = _context(tmp_path, USES_LIBRARY, [2, 4])
+    return trial_run(sys.executable, context, [LIBRARY], [], [], keep=keep)
+
+
+def test_a_declared_dependency_the_model_never_imports_is_left_out(tmp_path, declaring):
+    declaring()
+    result = _with_library(tmp_path)
+    assert result.packages["closure-lib"] == "1.0" and "closure-plot" not in result.packages
+    assert result.excluded == {
+        "closure-plot": "declared by closure-lib, never imported by the model; "
+        "it answers without it"
+    }
+    assert "closure-plot" not in result.required_by
+    assert {"uvicorn", "h11", "click"} <= set(result.packages), "the runtime's closure stays"
+    assert result.trials == 2, "the trial, then the proof without closure-plot"
+    assert not result.warnings
+
+
+def test_a_declared_dependency_the_model_imports_stays(tmp_path, declaring):
+    declaring(f"import {PLOTTING}\n")
+    result = _with_library(tmp_path)
+    assert result.packages["closure-plot"] == "1.0" and not result.excluded
+    assert result.trials == 1, "nothing to prove: no further trial"
+
+
+def test_a_dependency_whose_metadata_the_library_reads_stays(tmp_path, declaring):
+    """Never imported, but its version looked up at import: the proof fails without it, the
+    image keeps the declared dependencies, and a warning names the one that failed it."""
+    declaring(
+        f"import importlib.metadata\nPLOT_VERSION = importlib.metadata.version('{PLOTTING}')\n"
+    )
+    result = _with_library(tmp_path)
+    assert result.packages["closure-plot"] == "1.0" and not result.excluded
+    assert result.trials == 2
+    (warning,) = result.warnings
+    assert "without closure-plot (declared by closure-lib) the served code fails" in warning
+    assert "PackageNotFoundError" in warning
+
+
+def test_with_keeps_a_declared_dependency_the_model_never_imports(tmp_path, declaring):
+    declaring()
+    result = _with_library(tmp_path, keep=(PLOTTING,))
+    assert result.packages["closure-plot"] == "1.0" and not result.excluded
+    assert result.trials == 1
+
+
+def test_the_trial_cache_brings_back_the_lean_set(tmp_path, declaring, monkeypatch):
+    from jupyter_mlcontainer.pipeline.trialcache import remember_trial, reused_trial
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    declaring()
+    result = _with_library(tmp_path)
+    remember_trial("0" * 64, result)
+    again = reused_trial("0" * 64, sys.executable)
+    assert again == result and "closure-plot" in again.excluded
+    assert "closure-plot" not in again.packages
