@@ -4,7 +4,6 @@ shows the feature that drifted."""
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import json
 import urllib.request
@@ -15,7 +14,7 @@ import pytest
 from test_lab_ui import open_and_run
 
 from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
-from jupyter_mlcontainer.runtime.spec import ServingSpec
+from jupyter_mlcontainer.runtime.spec import CONTRACT_RECORD
 
 from retrained import build_trained_image
 from stubs import remove_instance
@@ -46,12 +45,11 @@ CONTRACT = DataContract(
 SHIFTED = [[9.9, (i % 10) + 0.5] for i in range(300)]
 
 
-def with_contract(engine, tag: str, context: Path, folder: Path, labels: dict) -> str:
-    """`tag` with the contract above in its app/serving.json, as the image `<tag>-contract`."""
-    spec = ServingSpec.from_json((context / "app" / "serving.json").read_text())
+def with_contract(engine, tag: str, folder: Path, labels: dict) -> str:
+    """`tag` with the contract above as its artifacts/contract.json, the image `<tag>-contract`."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "serving.json").write_text(dataclasses.replace(spec, contract=CONTRACT).to_json())
-    (folder / "Dockerfile").write_text(f"FROM {tag}\nCOPY serving.json /srv/app/serving.json\n")
+    (folder / "contract.json").write_text(json.dumps(CONTRACT.to_dict()))
+    (folder / "Dockerfile").write_text(f"FROM {tag}\nCOPY contract.json /srv/{CONTRACT_RECORD}\n")
     contracted = f"{tag}-contract"
     list(engine.build(folder, contracted, labels=labels))
     return contracted
@@ -64,7 +62,7 @@ def drifting(engine, base_image, test_labels, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("data-drift")
     tag = build_trained_image(base_image, test_labels, folder, "datadrift", "a")
-    image = with_contract(engine, tag, folder / "a", folder / "contract", test_labels)
+    image = with_contract(engine, tag, folder / "contract", test_labels)
     instance = wait_ready(engine, engine.run(image, labels=test_labels))
     try:
         address = instance.url.removeprefix("http://")
