@@ -488,6 +488,8 @@ def run_stage(
     token_file = None if deployment else lock_for(engine, options, previous and previous.url)
     if token_file is not None:
         run_options["token_file"] = token_file
+        if previous is not None:  # its successor answers at its URL, checked through the lock
+            remember(previous.url, token_file)
     if deployment is not None:
         job.stage("run", f"Rolling the deployment {plan.name} out to {image.tag}")
         instance, replacement = roll_out(
