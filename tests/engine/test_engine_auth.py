@@ -58,7 +58,7 @@ def test_build_run_with_auth_checks_parity_through_the_lock(
     result = containerize(
         ExportOptions(
             notebook=str(EXAMPLES / "iris_classifier.ipynb"),
-            name="test-iris_classifier",
+            name="test-locked-build",
             run=True,
             auth="token",
         ),
