@@ -34,6 +34,7 @@ READ_STATUS = {
     "instances/some-name": 404,
     "instances/some-name/logs": 404,
     "instances/some-name/drift": 404,
+    "instances/some-name/data-drift": 404,
     "deployments": 200,
     "deployments/some-name": 404,
 }
