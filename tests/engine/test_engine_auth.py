@@ -5,6 +5,7 @@ no `inspect` and no log, and that this tool's own clients reach without being to
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,8 @@ from jupyter_mlcontainer.running.tokens import lock_for, token_for
 from jupyter_mlcontainer.shared.errors import RunFailed
 
 from ports import curl_status
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris_classifier.ipynb"
 
 
 @pytest.fixture
@@ -50,14 +53,12 @@ def test_run_locks_the_instance_and_the_token_leaks_nowhere(
 def test_build_run_with_auth_checks_parity_through_the_lock(
     engine, base_image, test_labels, own_tokens, tmp_path
 ):
-    from conftest import EXAMPLES
-
     from jupyter_mlcontainer.shared.config import MLContainerConfig
     from jupyter_mlcontainer.workflow.build import containerize
 
     result = containerize(
         ExportOptions(
-            notebook=str(EXAMPLES / "iris_classifier.ipynb"),
+            notebook=str(EXAMPLE),
             name="test-locked-build",
             run=True,
             auth="token",
