@@ -47,6 +47,14 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
   $SUDO chmod 0666 /dev/net/tun
 fi
 
+# The runtime tests hand a port over between two servers on the host, as instances do inside
+# their port holder, which sets this in its own namespace: queued connections then move to the
+# listener that stays instead of being reset when the other closes.
+if [ "$(sysctl -n net.ipv4.tcp_migrate_req 2>/dev/null || echo 1)" = 0 ]; then
+  echo "==> net.ipv4.tcp_migrate_req = 1, for the runtime's handover tests"
+  $SUDO sysctl -qw net.ipv4.tcp_migrate_req=1
+fi
+
 if [ -n "$SUDO" ] && ! id -nG | grep -qw docker; then
   echo "==> adding $(id -un) to the docker group (log in again for it to apply)"
   $SUDO usermod -aG docker "$(id -un)"
