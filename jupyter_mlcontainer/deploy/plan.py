@@ -36,8 +36,12 @@ class RunLimits(ServingOptions):
         given here over them, and the runtime's environment for what it watches."""
         limits = ("harden", "memory", "cpus")
         given = {name: getattr(self, name) for name in limits if getattr(self, name) is not None}
-        environment = {"environment": self.environment()} if self.environment() else {}
-        return {**config.run_options(), **given, **environment}
+        environment = self.environment()
+        return {
+            **config.run_options(),
+            **given,
+            **({"environment": environment} if environment else {}),
+        }
 
 
 @dataclass(frozen=True)
