@@ -280,16 +280,17 @@ class DockerEngine:
         A failed push takes back the tag it added, so the image never looks pushed when it
         is not (manifests name a pushed reference when there is one)."""
         registry = repository.split("/", 1)[0]
+        engine_host = self.address if self.address != LOOPBACK else ""  # a remote engine's
         reference = f"{repository}:{tag}"
         tagged_here = reference not in self.image_refs(image)
         self.api.tag(image, repository, tag)
         pushed = False
         try:
             stream = self.api.push(repository, tag=tag, stream=True, decode=True)
-            yield from push_events(stream, registry, tally)
+            yield from push_events(stream, registry, tally, engine_host)
             pushed = True
         except APIError as error:
-            raise push_error(str(error.explanation), registry) from error
+            raise push_error(str(error.explanation), registry, engine_host) from error
         finally:
             if tagged_here and not pushed:
                 with contextlib.suppress(NotFound, APIError):

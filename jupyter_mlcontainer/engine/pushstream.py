@@ -31,13 +31,15 @@ class PushTally:
     bytes_sent: int = 0
 
 
-def push_events(chunks: Iterable[dict], registry: str, tally: PushTally) -> Iterator[ProgressEvent]:
+def push_events(
+    chunks: Iterable[dict], registry: str, tally: PushTally, engine_host: str = ""
+) -> Iterator[ProgressEvent]:
     layers: list[str] = []
     current: dict[str, int] = {}
     done = 0
     for chunk in chunks:
         if "error" in chunk:
-            raise push_error(chunk["error"], registry)
+            raise push_error(chunk["error"], registry, engine_host)
         status, layer = chunk.get("status", ""), chunk.get("id")
         if "aux" in chunk and chunk["aux"].get("Digest"):
             tally.digest = chunk["aux"]["Digest"]
@@ -62,8 +64,9 @@ def push_events(chunks: Iterable[dict], registry: str, tally: PushTally) -> Iter
     tally.layers = len(layers)
 
 
-def push_error(message: str, registry: str) -> PushFailed:
-    """The engine's error, with what to do about it."""
+def push_error(message: str, registry: str, engine_host: str = "") -> PushFailed:
+    """The engine's error, with what to do about it. `engine_host`: the machine a remote engine
+    runs on, which is the one that connects to the registry."""
     text = message.lower()
     if "server gave http response to https client" in text:
         hint = (  # Docker trusts 127.0.0.0/8 unasked, Podman trusts no plain-HTTP registry
@@ -82,6 +85,17 @@ def push_error(message: str, registry: str) -> PushFailed:
         word in text for word in ("connection refused", "no such host", "i/o timeout", "dial tcp")
     ):
         hint = f"Check that a registry runs at {registry} and that this machine reaches it."
+        if engine_host:
+            hint = (
+                f"The engine on {engine_host} pushes, not this machine: check that a registry "
+                f"runs at {registry} and that {engine_host} reaches it."
+            )
+            host = registry.rsplit(":", 1)[0]
+            if host in ("127.0.0.1", "localhost", "[::1]"):
+                hint += (
+                    f" There {host} is {engine_host}'s own loopback: name the registry by an "
+                    "address that machine reaches."
+                )
     else:
         hint = "Read the registry's answer above."
     return PushFailed(f"Pushing to {registry} failed: {message}", hint)

@@ -55,6 +55,7 @@ class Admission:
         self.contract = contract
         self.mode = mode
         self.input_columns = columns  # the frame's column names, for convert._columns
+        self.names = [c.name for c in contract.columns]  # an array model's, in order
         self.checked = [c for c in contract.columns if c.kind != "other" or not c.nullable]
         self.known = {c.name: frozenset(c.categories) for c in contract.columns if c.categories}
         self.violations: Counter = Counter()  # (column, reason) → count
@@ -88,10 +89,10 @@ class Admission:
         rows = value.tolist() if hasattr(value, "tolist") else value
         if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
             return None  # convert.py says what is wrong with it
-        width = len(self.contract.columns)
+        width = len(self.names)
         if any(not isinstance(row, list) or len(row) != width for row in rows):
             return None
-        return {c.name: [row[i] for row in rows] for i, c in enumerate(self.contract.columns)}
+        return dict(zip(self.names, zip(*rows, strict=True), strict=True))
 
     def _check(self, contract: ColumnContract, values) -> tuple[list, int]:
         """(violations as (row, column, reason, text), how many values lie outside the range)."""

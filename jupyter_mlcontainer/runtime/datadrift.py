@@ -3,8 +3,10 @@ bins, and the population stability index (PSI) of each feature over a sliding wi
 
 The window is a ring of `SLOTS` histograms of up to `SLOT_ROWS` rows each: a full slot pushes
 the oldest out, so the memory is features x bins x slots integers, whatever the traffic, and
-the PSI describes the last SLOTS x SLOT_ROWS rows or fewer. A bin is found as the contract's
-edges say (`bisect_right`: a value v falls in bin i when edges[i-1] <= v < edges[i]); a value
+the PSI describes the last SLOTS x SLOT_ROWS rows or fewer. A request's columns are only
+appended to a pending list, and binned `FLUSH_ROWS` rows at a time (with numpy when it is there
+and the values are plain numbers), so that drift costs a request well under a microsecond
+rather than a Python loop over its values. A bin is found as the contract's edges say (`bisect_right`: a value v falls in bin i when edges[i-1] <= v < edges[i]); a value
 that is not a known category falls in the last bin. Nulls and values of the wrong type are not
 binned (admission counts them).
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import deque
+from collections import Counter, deque
 
 from .datacontract import ColumnContract, DataContract
 
 SLOT_ROWS = 1_000
 SLOTS = 10
+#: Rows kept pending before they are binned; a report bins what is pending first.
+FLUSH_ROWS = 250
 #: Shares below this count as this, so that an empty bin does not make the PSI infinite.
 FLOOR = 1e-4
 #: PSI above which a feature is said to drift (a common rule of thumb; the sidebar's badge
@@ -64,6 +68,42 @@ class _Feature:
         except TypeError:  # an unhashable value (a list) let through by `warn`
             return self.other
 
+    def count(self, values: list, counts: list) -> None:
+        """Add `values` to `counts`, bin by bin: at C speed for plain numbers and for hashable
+        categories, one value at a time otherwise (nulls, a string let through by `warn`)."""
+        if self.edges is not None:
+            bins = _numpy_bins(self.edges, values, len(counts))
+            if bins is not None:
+                for index, n in enumerate(bins):
+                    counts[index] += n
+                return
+            tally = ((value, 1) for value in values)
+        else:
+            try:
+                tally = Counter(values).items()
+            except TypeError:  # an unhashable value (a list) let through by `warn`
+                tally = ((value, 1) for value in values)
+        for value, n in tally:
+            index = self.bin(value)
+            if index is not None:
+                counts[index] += n
+
+
+def _numpy_bins(edges: list, values: list, size: int) -> list | None:
+    """Counts per bin of plain numbers (`searchsorted` on the right is `bisect_right`), or None
+    when numpy is missing or a value is not a plain number."""
+    try:
+        import numpy as np
+    except ImportError:
+        return None
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        return None
+    if array.dtype.kind == "f":
+        array = array[~np.isnan(array)]
+    found = np.searchsorted(np.asarray(edges, dtype=float), array, side="right")
+    return np.bincount(found, minlength=size).tolist()
+
 
 def _labels(column: ColumnContract) -> list:
     """Each drift bin's name, for a plot: `< 4.9`, `4.9 – 5.4`, ..., `≥ 7.2`; or the category."""
@@ -88,6 +128,8 @@ class DriftMonitor:
         self._slots: deque = deque(maxlen=SLOTS)
         self._prediction_slots: deque = deque(maxlen=SLOTS)
         self._current, self._current_rows = self._empty(), 0
+        self._pending: list = []  # requests' columns, not binned yet
+        self._pending_rows = 0
         self._predictions, self._prediction_rows = self._empty_predictions(), 0
 
     def _empty(self) -> list:
@@ -98,17 +140,23 @@ class DriftMonitor:
 
     def observe(self, columns: dict) -> None:
         """A request's columns ({name: values}), as admission read them."""
-        rows = 0
+        if columns:
+            self._pending.append(columns)
+            self._pending_rows += len(next(iter(columns.values())))
+            if self._pending_rows >= FLUSH_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Bin the pending requests into the current slot; a full slot joins the window."""
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        names = [feature.name for feature in self.features]
         for feature, counts in zip(self.features, self._current, strict=True):
-            values = columns.get(feature.name)
-            if values is None:
-                continue
-            rows = max(rows, len(values))
-            for value in values:
-                index = feature.bin(value)
-                if index is not None:
-                    counts[index] += 1
-        self._current_rows += rows
+            values = [value for columns in pending for value in columns.get(feature.name, ())]
+            feature.count(values, counts)
+        self._current_rows += sum(
+            max((len(columns[name]) for name in names if name in columns), default=0)
+            for columns in pending
+        )
         if self._current_rows >= SLOT_ROWS:
             self._slots.append((self._current, self._current_rows))
             self._current, self._current_rows = self._empty(), 0
@@ -129,6 +177,7 @@ class DriftMonitor:
     def report(self) -> dict:
         """{"features": {name: histogram}, "prediction": histogram | None, "window_rows", ...};
         a histogram is {"psi", "rows", "bins", "expected", "actual"} (shares per bin)."""
+        self._flush()
         slots = [*self._slots, (self._current, self._current_rows)]
         features = {
             feature.name: _histogram(

@@ -147,28 +147,44 @@ class JobEventsHandler(MLContainerHandler):
         self.finish(set_content_type="text/event-stream")
 
 
+class OpenAPIHandler(MLContainerHandler):
+    """This API's OpenAPI 3.0 document, made from the routing table below and the declarations
+    the handlers validate bodies with (server/openapi.py)."""
+
+    @tornado.web.authenticated
+    @authorized
+    def get(self):
+        from .openapi import openapi_document
+
+        self.finish(openapi_document(ROUTES, self.base_url))
+
+
+JOB = r"(?P<job_id>[0-9a-f]+)"
+INSTANCE = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+DEPLOYMENT = INSTANCE
+
+#: The routing table under {base_url}mlcontainer/: what `setup_handlers` registers, and what
+#: the OpenAPI document (GET /mlcontainer/openapi.json) describes, route by route.
+ROUTES = (
+    ("openapi.json", OpenAPIHandler),
+    ("config", ConfigHandler),
+    ("candidates", CandidatesHandler),
+    ("jobs", JobListHandler),
+    ("push", PushHandler),
+    (f"jobs/{JOB}", JobHandler),
+    (f"jobs/{JOB}/events", JobEventsHandler),
+    ("deployments", DeploymentListHandler),
+    (f"deployments/{DEPLOYMENT}", DeploymentHandler),
+    (f"deployments/{DEPLOYMENT}/rollout", DeploymentRolloutHandler),
+    ("instances", InstanceListHandler),
+    (f"instances/{INSTANCE}", InstanceHandler),
+    (f"instances/{INSTANCE}/logs", InstanceLogsHandler),
+    (f"instances/{INSTANCE}/predict", InstancePredictHandler),
+    (f"instances/{INSTANCE}/drift", InstanceDriftHandler),
+    (f"instances/{INSTANCE}/data-drift", InstanceDataDriftHandler),
+)
+
+
 def setup_handlers(web_app) -> None:
     base = url_path_join(web_app.settings["base_url"], "mlcontainer")
-    job = r"(?P<job_id>[0-9a-f]+)"
-    instance = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
-    deployment = instance
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "config"), ConfigHandler),
-            (url_path_join(base, "candidates"), CandidatesHandler),
-            (url_path_join(base, "jobs"), JobListHandler),
-            (url_path_join(base, "push"), PushHandler),
-            (url_path_join(base, "jobs", job), JobHandler),
-            (url_path_join(base, "jobs", job, "events"), JobEventsHandler),
-            (url_path_join(base, "deployments"), DeploymentListHandler),
-            (url_path_join(base, "deployments", deployment), DeploymentHandler),
-            (url_path_join(base, "deployments", deployment, "rollout"), DeploymentRolloutHandler),
-            (url_path_join(base, "instances"), InstanceListHandler),
-            (url_path_join(base, "instances", instance), InstanceHandler),
-            (url_path_join(base, "instances", instance, "logs"), InstanceLogsHandler),
-            (url_path_join(base, "instances", instance, "predict"), InstancePredictHandler),
-            (url_path_join(base, "instances", instance, "drift"), InstanceDriftHandler),
-            (url_path_join(base, "instances", instance, "data-drift"), InstanceDataDriftHandler),
-        ],
-    )
+    web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in ROUTES])

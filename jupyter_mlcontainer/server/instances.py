@@ -3,20 +3,28 @@ drift) so the browser never needs to reach a container's port itself."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import tornado
 from jupyter_server.auth.decorator import authorized
 
-from ..engine.base import NOTEBOOK_LABEL
+from ..engine.base import ENTRY_LABEL, NOTEBOOK_LABEL
 from ..running.client import UNREACHABLE_HINT, ServingClient
-from ..shared.errors import InstanceUnreachable, InvalidRequest
+from ..shared.errors import InstanceNotFound, InstanceUnreachable, InvalidRequest
 from .base import MLContainerHandler
 from .validation import check_fields
 
+#: An image name without registry or tag as Docker's reference grammar has it (lowercase, one
+#: separator between alphanumerics): what a route's {name} may be besides an instance's name.
+IMAGE_NAME = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+#: Docker counts such a name as docker.io/library/NAME, which may have 255 characters.
+IMAGE_NAME_MAX = 255 - len("docker.io/library/")
 PREDICT_FIELDS = {"payload": (dict, 'the request for the instance, e.g. {"instances": [...]}')}
 #: Seconds the data-drift proxy waits for an instance: the sidebar asks every running one.
 DATA_DRIFT_TIMEOUT = 5.0
+NOT_OURS = "its image was not built by jupyter-mlcontainer, so it has no record to check."
+NOT_OURS_HINT = "Give an instance, or an image, built from a notebook by jupyter-mlcontainer."
 NO_CONTRACT_HINT = (
     "Build the image again with this version of jupyter-mlcontainer: the build records the "
     "training data's contract that drift is measured against."
@@ -84,7 +92,23 @@ class InstanceDriftHandler(MLContainerHandler):
         from ..engine import open_engine
         from ..trust.provenance import check_image
 
-        report = await self.blocking(lambda: check_image(open_engine(), name))
+        def drift():
+            engine = open_engine()
+            try:
+                image = engine.find_instance(name).image
+            except InstanceNotFound:
+                if len(name) > IMAGE_NAME_MAX or not IMAGE_NAME.fullmatch(name):
+                    raise  # no image can have this name either (Docker answers 400 to it)
+                image = name
+            if engine.image_exists(image) and ENTRY_LABEL not in engine.image_labels(image):
+                return None  # it has no record to compare with
+            return check_image(engine, name)
+
+        report = await self.blocking(drift)
+        if report is None:
+            self.set_status(422)
+            self.finish({"message": f"{name}: {NOT_OURS}", "hint": NOT_OURS_HINT})
+            return
         self.finish(report.to_dict())
 
 

@@ -18,6 +18,10 @@ JOB_FIELDS = {
     "kernel_id": (str, "the id of the notebook's running kernel"),
 }
 JOB_REQUIRED = ("path",)
+#: Where the body's default differs from the option's: a build from JupyterLab starts its image.
+JOB_DEFAULTS = {"run": True}
+#: The host ports a job's `port` may name (0 picks a free one).
+PORT_RANGE = (0, 65535)
 
 #: The bodies of POST /mlcontainer/push and POST /mlcontainer/deployments, from their declarations.
 PUSH_FIELDS = json_fields(PushOptions)
@@ -127,8 +131,11 @@ def read_job_request(
     given = check_fields(body, JOB_FIELDS, JOB_REQUIRED)
     if given.get("model") and given.get("entry"):
         raise InvalidRequest("Give either 'model' or 'entry', not both.", _expected(JOB_FIELDS))
-    if not 0 <= given.get("port", 0) <= 65535:
-        raise InvalidRequest("The field 'port' must be between 0 and 65535.", _expected(JOB_FIELDS))
+    low, high = PORT_RANGE
+    if not low <= given.get("port", low) <= high:
+        raise InvalidRequest(
+            f"The field 'port' must be between {low} and {high}.", _expected(JOB_FIELDS)
+        )
     for key, (kind, description) in JOB_FIELDS.items():
         if kind is list and not all(isinstance(item, str) for item in given.get(key, [])):
             raise InvalidRequest(f"The field {key!r} must be {description}: a list of strings.")
@@ -136,6 +143,6 @@ def read_job_request(
     kernel_id = given.pop("kernel_id", None)
     values = {key: value for key, value in given.items() if value != ""}
     options = options_from(
-        ExportOptions, values, notebook=str(notebook), run=given.get("run", True)
+        ExportOptions, values, notebook=str(notebook), run=given.get("run", JOB_DEFAULTS["run"])
     )
     return options, kernel_id

@@ -140,3 +140,30 @@ def test_drift_rests_on_a_bounded_window_of_rows():
     assert shifted["features"]["age"]["psi"] > 0.2 and shifted["window_rows"] == SLOTS * SLOT_ROWS
     monitor.observe_predictions([0.05, 0.95, "not a number", None])
     assert monitor.report()["prediction"]["rows"] == 2
+
+
+@pytest.mark.parametrize(
+    "ages",
+    [
+        [18, 24, 23.999, 30, 79, 100, -5, 24.0, 77.5],  # plain numbers: numpy's path
+        [18, 24, 23.999, 79, 100, None, float("nan"), True, "forty"],  # one value at a time
+    ],
+)
+def test_rows_binned_in_bulk_land_where_one_at_a_time_would_put_them(ages):
+    """Requests are binned FLUSH_ROWS rows at a time (numpy for plain numbers); every value
+    must land in the bin `_Feature.bin` gives it, on the edges too."""
+    cities = ["lyon", "Z", None, ["a list"], "paris", "lyon"]
+    monitor = DriftMonitor(CHURN_CONTRACT)
+    for age, city in zip(ages * 2, cities * 3, strict=True):
+        monitor.observe({"age": [age], "city": [city]})  # fewer rows than a flush: pending
+    report = monitor.report()  # bins what is pending
+    age_feature, city_feature = monitor.features[0], monitor.features[2]
+    for feature, values in ((age_feature, ages * 2), (city_feature, cities * 3)):
+        expected = [0] * len(feature.expected)
+        for value in values:
+            if (index := feature.bin(value)) is not None:
+                expected[index] += 1
+        assert report["features"][feature.name]["rows"] == sum(expected)
+        actual = report["features"][feature.name]["actual"]
+        assert actual == [round(n / sum(expected), 6) for n in expected]
+    assert report["window_rows"] == 18
