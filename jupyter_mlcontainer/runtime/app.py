@@ -232,6 +232,7 @@ class App:
         sample = self.service.sample
         return {
             **self.service.serving.metadata(),
+            "contract_mode": self.service.watch.mode,
             "python": platform.python_version(),
             "sample": sample.get("request") if sample else None,
             "server": {**serving_stack(), "batching": self.batcher is not None},

@@ -231,13 +231,15 @@ class ServingSpec(_File):
         return data
 
     def metadata(self) -> dict:
-        """The part of the spec /metadata shows ("notebook" null when it is not recorded)."""
+        """The part of the spec /metadata shows ("notebook" and "contract" null when the image
+        has none: the contract is what a 422 refers its client to)."""
         data = self.to_dict()
         return {
             "entry": data["entry"],
             "input": data["input"],
             "packages": data["packages"],
             "notebook": data.get("notebook"),
+            "contract": data.get("contract"),
         }
 
     @classmethod

@@ -72,6 +72,7 @@ def test_a_value_beyond_training_is_answered_and_said_in_a_header(server):
 def test_drift_and_violations_are_exported_and_requests_captured(server):
     for _ in range(5):
         assert server.post("/predict", {"instances": [ROW, {**ROW, "age": 79}]}).status == 200
+    assert server.post("/predict", {"instances": [{**ROW, "city": "Z"}]}).status == 422
     drift = server.get("/drift").json()
     assert drift["features"]["age"]["rows"] >= 10 and drift["prediction"]["rows"] >= 10
     metrics = server.get("/metrics").body.decode()
