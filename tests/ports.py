@@ -30,9 +30,11 @@ def wait_until_answers(url: str, process: subprocess.Popen, log: Path, seconds: 
             time.sleep(0.2)
 
 
-def curl_status(url: str, token: str | None = None) -> str:
-    """The HTTP status curl gets from `url`, with `Authorization: Bearer <token>` when given."""
+def curl_status(url: str, token: str | None = None, cacert: str | None = None) -> str:
+    """The HTTP status curl gets from `url`, with `Authorization: Bearer <token>` when given,
+    trusting the certificate `cacert` for HTTPS; "000" when nothing answers in HTTP."""
     headers = ["-H", f"Authorization: Bearer {token}"] if token else []
+    headers += ["--cacert", cacert] if cacert else []
     done = subprocess.run(
         [shutil.which("curl"), "-s", "-o", "/dev/null", "-w", "%{http_code}", *headers, url],
         capture_output=True,

@@ -1,6 +1,11 @@
 """The front of a deployment: HAProxy from Debian, in an image built once from the base image,
 spreading requests over the replicas that Docker's DNS lists for the service.
 
+With a certificate (`--tls-cert`, `--tls-key`) it serves HTTPS and terminates TLS; the replicas
+behind it still speak HTTP on the deployment's own overlay network. The certificate and key go
+into the front's container as one file before it starts, so no image layer, label, environment
+or `inspect` holds the key.
+
 HAProxy rather than swarm's routing mesh because the mesh needs IPVS in the host's kernel, which
 many hosts (and containers running Docker) lack; a proxy works everywhere. It health-checks each
 replica on `/ready`, retries a request whose connection a stopping replica closed on another
@@ -12,12 +17,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import ssl
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from ..engine.base import IMAGE_NAMESPACE, MANAGED_LABEL, ContainerEngine, label
+from ..shared.errors import InvalidRequest
 from ..shared.events import EventSink, ProgressEvent, ignore_events
 from .plan import MAX_REPLICAS
 
@@ -25,6 +32,10 @@ from .plan import MAX_REPLICAS
 SERVICE_VARIABLE = "MODEL_SERVICE"
 #: The front's statistics page; with ";csv", one row per replica slot: its address and state.
 STATS_PATH = "/_front/stats"
+#: Set in a front's environment, the path of its certificate and key: it then serves HTTPS.
+TLS_VARIABLE = "FRONT_TLS_PEM"
+#: Where that file goes: a folder only the haproxy user (and root) may enter.
+TLS_PEM = "/etc/haproxy/tls/front.pem"
 
 CONFIG = f"""\
 # The front of one deployment; {SERVICE_VARIABLE} names the swarm service of its replicas.
@@ -63,7 +74,11 @@ resolvers docker
     hold obsolete 0s
 
 frontend model
+.if defined({TLS_VARIABLE})
+    bind :8080 ssl crt "${{{TLS_VARIABLE}}}"
+.else
     bind :8080
+.endif
     # Which replicas the front sends requests to: deploy, scale and rollout return once these are
     # exactly the replicas swarm runs, so the URL serves from all of them, and from no replaced one.
     stats enable
@@ -92,6 +107,7 @@ RUN apt-get update \\
  && apt-get install -y --no-install-recommends haproxy \\
  && rm -rf /var/lib/apt/lists/*
 COPY haproxy.cfg /etc/haproxy/mlcontainer.cfg
+RUN install -d -o haproxy -g haproxy -m 0700 /etc/haproxy/tls
 USER haproxy
 EXPOSE 8080
 CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/mlcontainer.cfg"]
@@ -122,6 +138,27 @@ def ensure_front_image(
     return tag
 
 
+def tls_bundle(cert: str, key: str) -> bytes:
+    """The certificate and its key as HAProxy reads them (one PEM file), once Python's TLS has
+    loaded them together: a wrong path, a key that does not match or an encrypted key is said
+    before anything of the deployment exists."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except FileNotFoundError as error:
+        raise InvalidRequest(
+            f"No such certificate or key file: {error.filename}",
+            "Pass --tls-cert and --tls-key as paths to PEM files on the machine that deploys.",
+        ) from error
+    except (ssl.SSLError, OSError) as error:
+        raise InvalidRequest(
+            f"The certificate {cert} and the key {key} cannot serve TLS together: {error}",
+            "Give the certificate (PEM, with its chain) and its own private key, unencrypted "
+            "(`openssl pkey -in KEY -out KEY.plain`).",
+        ) from error
+    pem = Path(cert).read_bytes().rstrip(b"\n") + b"\n" + Path(key).read_bytes()
+    return pem if pem.endswith(b"\n") else pem + b"\n"
+
+
 def wait_front_sees(url: str, addresses: set, timeout: float) -> bool:
     """Whether, within `timeout` seconds, the front at `url` answers and sends requests to the
     replicas at exactly `addresses` (it learns of them from DNS and its checks, a second or two
@@ -139,7 +176,10 @@ def wait_front_sees(url: str, addresses: set, timeout: float) -> bool:
 
 def serving_addresses(url: str) -> set:
     """The addresses of the replicas the front at `url` finds up, from its statistics."""
-    with urllib.request.urlopen(f"{url}{STATS_PATH};csv", timeout=2) as answer:
+    # Our own front on the engine's address, asked only which replicas it sends requests to: its
+    # certificate (perhaps self-signed) is the user's clients' business, not checked here.
+    unchecked = ssl._create_unverified_context() if url.startswith("https:") else None
+    with urllib.request.urlopen(f"{url}{STATS_PATH};csv", timeout=2, context=unchecked) as answer:
         text = answer.read().decode()
     rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
     return {

@@ -62,10 +62,35 @@ class DeployOptions(RunLimits):
     allow_foreign: bool = option(
         False, "deploy an image that jupyter-mlcontainer did not build (refused by default)"
     )
+    registry: str | None = option(
+        None,
+        "push the image there first and run the replicas from the pushed image, e.g. "
+        "10.0.0.5:5000/team/iris (tag: the image's content hash); needed on a swarm of more "
+        "than one node, whose every node must reach it",
+        "REGISTRY/REPOSITORY",
+    )
+
+    tls_cert: str | None = option(
+        None,
+        "serve HTTPS with this certificate (PEM, with its chain; needs --tls-key): the front "
+        "terminates TLS",
+        "FILE",
+    )
+    tls_key: str | None = option(
+        None,
+        "the certificate's private key (PEM, unencrypted); it goes into the front's container "
+        "only, never into an image, a label or inspect",
+        "FILE",
+    )
 
     def __post_init__(self):
         super().__post_init__()
         check_replicas(self.replicas, least=1)
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise InvalidRequest(
+                "A certificate needs its key, and a key its certificate.",
+                "Pass both --tls-cert and --tls-key, or neither to serve plain HTTP.",
+            )
 
 
 @dataclass(frozen=True)

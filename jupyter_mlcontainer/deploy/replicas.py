@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from ..engine.base import (
     DEPLOYMENT_LABEL,
     IMAGE_NAMESPACE,
+    TLS_LABEL,
     ContainerEngine,
     Orchestrator,
     ServiceState,
@@ -24,6 +25,7 @@ from ..engine.base import (
     split_image_ref,
 )
 from ..engine.baseimage import choose_base_image
+from ..running.certificates import forget_certificate, remember_certificate
 from ..running.tokens import forget, lock_for, read_token, remember
 from ..runtime.draining import DRAIN_VARIABLE
 from ..runtime.model import EXIT_ON_FAILED_LOAD
@@ -32,16 +34,27 @@ from ..shared.errors import (
     DeployFailed,
     DeploymentNotFound,
     InstanceNotFound,
+    InvalidRequest,
     SwarmNotActive,
 )
 from ..shared.events import EventSink, ProgressEvent, ignore_events
 from ..trust.foreign import refuse_foreign
-from .front import SERVICE_VARIABLE, ensure_front_image, wait_front_sees
-from .plan import DeployOptions, check_replicas
-from .push import resolve_image
+from .front import (
+    SERVICE_VARIABLE,
+    TLS_PEM,
+    TLS_VARIABLE,
+    ensure_front_image,
+    tls_bundle,
+    wait_front_sees,
+)
+from .plan import DeployOptions, PushOptions, check_replicas
+from .push import push_image, resolve_image
 
 #: The service label that remembers which repository `rollout` takes its latest image from.
 SOURCE_LABEL = "io.mlcontainer.deployment-source"
+#: The service label that remembers the registry a deployment's images are pushed to
+#: (`--registry`), so that a rollout pushes the new image there too.
+REGISTRY_LABEL = "io.mlcontainer.deployment-registry"
 #: Seconds allowed for replicas to start, or a rollout to finish, before giving up.
 TIMEOUT = 300
 #: Seconds a stopping replica keeps answering, out of rotation, before it stops: the front
@@ -76,7 +89,10 @@ def deploy(
     """The one way every front door deploys: `options.replicas` copies of `options.source` (an
     instance, a notebook's image name or an image reference) behind one URL on
     127.0.0.1:`options.port`. Each replica runs like `run`'s instances: with the configured
-    hardening and limits, and the options' over them; the configured labels go on everything."""
+    hardening and limits, and the options' over them; the configured labels go on everything.
+    With `options.registry` the image is pushed there first and the replicas run the pushed
+    image, pinned by its digest, which every node of the swarm pulls; a swarm of more than one
+    node needs it, since an image only this engine has cannot start on the others."""
     config = config or load_config()
     source, replicas = options.source, options.replicas
     image = resolve_image(engine, source)  # a bad source changes nothing on the engine
@@ -90,19 +106,27 @@ def deploy(
             f"Roll it out to a new image (`jupyter mlcontainer rollout {name}`), scale it, or "
             f"undeploy it first.",
         )
+    _refuse_unshared(swarm, image, options.registry)
+    tls = tls_bundle(options.tls_cert, options.tls_key) if options.tls_cert else None
     labels = {DEPLOYMENT_LABEL: name, **config.labels}
     token_file = lock_for(engine, options)
     run_options = {**options.run_options(config), "token_file": token_file}
     front_image = ensure_front_image(engine, _front_base(engine), config.labels, on_event)
+    service_labels = {**labels, SOURCE_LABEL: split_image_ref(image)[0]}
+    if options.registry:
+        target = _pushed(engine, image, options.registry, on_event)
+        service_labels[REGISTRY_LABEL] = options.registry
+    else:
+        target = engine.image_id(image)
     on_event(ProgressEvent("stage", f"Starting {replicas} replicas of {image}", "deploy"))
     try:
         swarm.create_network(network_name(name), labels)
         swarm.create_service(
             name,
-            engine.image_id(image),
+            target,
             replicas,
             network_name(name),
-            {**labels, SOURCE_LABEL: split_image_ref(image)[0]},
+            service_labels,
             {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS), **options.environment()},
             run_options,
         )
@@ -113,8 +137,9 @@ def deploy(
             front_name(name),
             options.port,
             network_name(name),
-            labels,
-            {SERVICE_VARIABLE: name},
+            {**labels, TLS_LABEL: "true"} if tls else labels,
+            {SERVICE_VARIABLE: name, **({TLS_VARIABLE: TLS_PEM} if tls else {})},
+            {TLS_PEM: tls} if tls else None,
         )
         _wait_front(swarm, name, front.url)
     except BaseException:
@@ -122,6 +147,8 @@ def deploy(
         raise
     if token_file is not None:
         remember(front.url, token_file)
+    if tls:
+        remember_certificate(front.url, options.tls_cert)
     deployment = replace(
         get_deployment(engine, name), token=read_token(token_file) if token_file else ""
     )
@@ -156,10 +183,13 @@ def rollout(
     swarm = engine.orchestrator()
     service = _service(swarm, name)
     image = image or f"{service.labels.get(SOURCE_LABEL, f'{IMAGE_NAMESPACE}/{name}')}:latest"
-    target = engine.image_id(resolve_image(engine, image))
-    if target == service.image:
+    local = resolve_image(engine, image)
+    target = engine.image_id(local)
+    if target == _image_id(engine, service.image):
         on_event(ProgressEvent("done", f"{name} already runs {image}", "deploy"))
         return get_deployment(engine, name)
+    if service.labels.get(REGISTRY_LABEL):  # deployed from a registry: every node pulls it
+        target = _pushed(engine, local, service.labels[REGISTRY_LABEL], on_event)
     on_event(ProgressEvent("stage", f"Rolling {name} out to {image}", "deploy"))
     known = _failed_tasks(service)
     swarm.update_service(name, image=target)
@@ -198,6 +228,7 @@ def undeploy(engine: ContainerEngine, name: str, on_event: EventSink = ignore_ev
     remove_parts(swarm, name)
     if url:
         forget(url)
+        forget_certificate(url)
     on_event(ProgressEvent("stage", f"Removed the deployment {name}", "deploy"))
     if swarm.initialized_by_us() and not swarm.services({}):
         swarm.leave_swarm()
@@ -242,6 +273,39 @@ def _ensure_swarm(swarm: Orchestrator, init_swarm: bool, on_event: EventSink) ->
         ProgressEvent("warning", "Turning on Docker's swarm mode (docker swarm init)", "deploy")
     )
     swarm.init_swarm()
+
+
+def _refuse_unshared(swarm: Orchestrator, image: str, registry: str | None) -> None:
+    """InvalidRequest, before anything changes, when the swarm has nodes that could not pull
+    `image`: it is only in this engine, and no registry was given to push it to."""
+    if registry:
+        return
+    nodes = swarm.node_count()
+    if nodes > 1:
+        raise InvalidRequest(
+            f"This swarm has {nodes} nodes, and {image} is only in this engine: the replicas "
+            "swarm places on the other nodes could not start.",
+            "Pass --registry REGISTRY/REPOSITORY (REST and inst.deploy(): registry), a registry "
+            "every node reaches, e.g. 10.0.0.5:5000/team/iris: deploy pushes the image there "
+            "and each node pulls it. A plain-HTTP registry must be in every node's "
+            "insecure-registries.",
+        )
+
+
+def _pushed(engine: ContainerEngine, image: str, registry: str, on_event: EventSink) -> str:
+    """`image` pushed to `registry`; the reference the nodes pull, pinned by its digest."""
+
+    def forward(event: ProgressEvent) -> None:  # the push's end is not the deploy's
+        on_event(replace(event, kind="log") if event.kind == "done" else event)
+
+    on_event(ProgressEvent("stage", f"Pushing {image} to {registry} for every node", "deploy"))
+    pushed = push_image(engine, PushOptions(image, registry), forward)
+    return f"{pushed.target}@{pushed.digest}" if pushed.digest else pushed.target
+
+
+def _image_id(engine: ContainerEngine, reference: str) -> str:
+    """The ID of the image a service runs (an ID, or a pushed reference), '' if not here."""
+    return engine.image_id(reference) if engine.image_exists(reference) else ""
 
 
 def _default_name(engine: ContainerEngine, source: str, image: str) -> str:

@@ -35,6 +35,8 @@ SBOM_LABEL = label("sbom")
 CODE_SHA256_LABEL = label("code-sha256")
 KERNEL_PYTHON_LABEL = label("kernel-python")
 NAME_LABEL = label("name")
+#: On a container that serves HTTPS on its port (a deployment's front with a certificate).
+TLS_LABEL = label("tls")
 #: Each stage of a generated Dockerfile carries `io.mlcontainer.stage` (builder | serving) from its
 #: first step on, so the untagged images a build leaves (the builder stage's cache, the layers
 #: of a final stage whose build failed) can be told apart from anybody else's and pruned.
@@ -283,6 +285,7 @@ class Orchestrator(Protocol):
     """Replicated services and the networks between them: what `deploy` asks of swarm mode."""
 
     def swarm_state(self) -> str: ...
+    def node_count(self) -> int: ...
     def init_swarm(self) -> None: ...
     def initialized_by_us(self) -> bool: ...
     def leave_swarm(self) -> None: ...
@@ -310,5 +313,12 @@ class Orchestrator(Protocol):
     def front_logs(self, name: str, tail: int = 30) -> str: ...
     def remove_container(self, name: str) -> None: ...
     def run_front(
-        self, image: str, name: str, port: int | None, network: str, labels: dict, environment: dict
+        self,
+        image: str,
+        name: str,
+        port: int | None,
+        network: str,
+        labels: dict,
+        environment: dict,
+        files: dict | None = None,
     ) -> Instance: ...

@@ -12,7 +12,7 @@ import urllib3
 from docker.errors import APIError
 
 from ..shared.errors import EngineUnavailable, PortInUse
-from .base import CONTAINER_PORT, Instance
+from .base import CONTAINER_PORT, TLS_LABEL, Instance
 from .locate import ENGINE_HINT
 
 #: Seconds a container gets to exit on SIGTERM before it is killed, as `docker stop` gives: the
@@ -99,11 +99,12 @@ def instance_of(
         ports = attrs["NetworkSettings"].get("Ports") or {}
     bindings = ports.get(f"{CONTAINER_PORT}/tcp") or []
     running = container.status == "running" and bindings
+    scheme = "https" if container.labels.get(TLS_LABEL) == "true" else "http"
     return Instance(
         id=container.id,
         name=container.name,
         image=short_image_name(attrs["Config"]["Image"]),
-        url=f"http://{address or bindings[0]['HostIp']}:{bindings[0]['HostPort']}"
+        url=f"{scheme}://{address or bindings[0]['HostIp']}:{bindings[0]['HostPort']}"
         if running
         else "",
         status=container.status,

@@ -5,6 +5,8 @@ and rollback when a new replica fails."""
 from __future__ import annotations
 
 import contextlib
+import io
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -34,6 +36,7 @@ from .base import (
     TaskFailure,
 )
 from .dockerapi import STOP_TIMEOUT, instance_of, reaches_engine, refuse_taken_port
+from .locate import LOOPBACK
 
 #: Times a service update is sent when swarm changed the service in between.
 SPEC_ATTEMPTS = 3
@@ -111,8 +114,11 @@ ROLLBACKS = RollbackConfig(
 class SwarmOrchestrator:
     """The Orchestrator over one engine's swarm mode; every call blocks."""
 
-    def __init__(self, client):
+    def __init__(self, client, publish_on: str = LOOPBACK, address: str = LOOPBACK):
         self.client = client
+        # Where the front's port is bound and reached: 127.0.0.1, or a remote engine's machine
+        # (locate.EngineSocket.publish_address and host), as for `run`'s instances.
+        self.publish_on, self.address = publish_on, address
 
     @reaches_engine
     def swarm_state(self) -> str:
@@ -121,6 +127,16 @@ class SwarmOrchestrator:
         if swarm.get("LocalNodeState") == "active" and not swarm.get("ControlAvailable"):
             return "worker"
         return swarm.get("LocalNodeState", "inactive")
+
+    @reaches_engine
+    def node_count(self) -> int:
+        """The swarm's nodes that can be given replicas (availability "active", whether up now
+        or not): more than one, and an image only this engine has cannot start everywhere."""
+        return sum(
+            1
+            for node in self.client.nodes.list()
+            if node.attrs.get("Spec", {}).get("Availability", "active") == "active"
+        )
 
     @reaches_engine
     def init_swarm(self) -> None:
@@ -306,33 +322,50 @@ class SwarmOrchestrator:
 
     @reaches_engine
     def run_front(
-        self, image: str, name: str, port: int | None, network: str, labels: dict, environment: dict
+        self,
+        image: str,
+        name: str,
+        port: int | None,
+        network: str,
+        labels: dict,
+        environment: dict,
+        files: dict | None = None,
     ) -> Instance:
         """The front is a plain container on the service's network, published on 127.0.0.1
-        like every instance (swarm's own publishing binds every interface)."""
+        like every instance (swarm's own publishing binds every interface); on a remote
+        engine's machine, on the address it is reached at. `files` ({path: bytes}, such as a
+        TLS key) are copied into it before it starts, so that only its filesystem holds them."""
+        container = None
         try:
-            container = self.client.containers.run(
+            container = self.client.containers.create(
                 image,
                 name=name,
-                detach=True,
                 network=network,
-                ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port or None)},
+                ports={f"{CONTAINER_PORT}/tcp": (self.publish_on, port or None)},
                 labels={MANAGED_LABEL: "true", **labels},
                 environment=environment,
                 restart_policy={"Name": "unless-stopped"},
             )
+            for path, content in (files or {}).items():
+                container.put_archive(str(PurePosixPath(path).parent), _archive(path, content))
+            container.start()
         except APIError as error:
+            if container is not None:  # created, but its files or its port failed it
+                container.remove(force=True)
             refuse_taken_port(error, port, "or leave it out to let Docker pick a free one")
             raise DeployFailed(f"The front {name} did not start: {error.explanation}") from error
         container.reload()
-        return instance_of(container)
+        return instance_of(container, address=self._remote())
 
     @reaches_engine
     def front(self, name: str) -> Instance | None:
         try:
-            return instance_of(self.client.containers.get(name))
+            return instance_of(self.client.containers.get(name), address=self._remote())
         except NotFound:
             return None
+
+    def _remote(self) -> str:
+        return self.address if self.address != LOOPBACK else ""
 
     @reaches_engine
     def front_logs(self, name: str, tail: int = 30) -> str:
@@ -347,6 +380,16 @@ class SwarmOrchestrator:
             self.client.containers.get(name).remove(force=True)
         except NotFound:
             pass
+
+
+def _archive(path: str, content: bytes) -> bytes:
+    """A tar of one file, readable by its folder's owner only through that folder's mode."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        entry = tarfile.TarInfo(PurePosixPath(path).name)
+        entry.size, entry.mode, entry.mtime = len(content), 0o444, int(time.time())
+        archive.addfile(entry, io.BytesIO(content))
+    return buffer.getvalue()
 
 
 def _post_spec(service, edit: Callable[[dict], dict], **params) -> None:

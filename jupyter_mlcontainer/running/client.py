@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..shared.errors import InstanceUnreachable
+from .certificates import context_for
 from .tokens import token_for
 
 UNREACHABLE_HINT = (
@@ -71,12 +72,12 @@ class ServingClient:
 
     def connect(self) -> http.client.HTTPConnection:
         """A connection to the instance, not yet opened; it opens on its first request."""
-        connection_class = (
-            http.client.HTTPSConnection
-            if self._parts.scheme == "https"
-            else http.client.HTTPConnection
-        )
-        return connection_class(self._parts.hostname, self._parts.port, timeout=self.timeout)
+        host, port = self._parts.hostname, self._parts.port
+        if self._parts.scheme == "https":
+            return http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=context_for(self.url)
+            )
+        return http.client.HTTPConnection(host, port, timeout=self.timeout)
 
     def path(self, route: str) -> str:
         """The request path of `route` under the instance's URL (which may have a prefix)."""

@@ -44,14 +44,14 @@ def read_token(path: Path) -> str:
 
 def remember(url: str, token_file: Path) -> None:
     """The instance or front at `url` is locked with the token in `token_file`."""
-    index = _folder("by-url") / _key(url)
+    index = _folder("by-url") / url_key(url)
     index.write_text(str(token_file), encoding="utf-8")
     index.chmod(0o600)
 
 
 def token_file_for(url: str) -> Path | None:
     """The token file of the locked instance at `url`, if this user started one there."""
-    index = cache_dir("tokens", "by-url", _key(url))
+    index = cache_dir("tokens", "by-url", url_key(url))
     if not index.is_file():
         return None
     path = Path(index.read_text(encoding="utf-8").strip())
@@ -66,7 +66,7 @@ def token_for(url: str) -> str | None:
 def forget(url: str) -> None:
     """The instance at `url` is gone: its token with it."""
     path = token_file_for(url)
-    cache_dir("tokens", "by-url", _key(url)).unlink(missing_ok=True)
+    cache_dir("tokens", "by-url", url_key(url)).unlink(missing_ok=True)
     if path is not None:
         path.unlink(missing_ok=True)
 
@@ -96,6 +96,7 @@ def shown_once(token: str) -> str:
     )
 
 
-def _key(url: str) -> str:
+def url_key(url: str) -> str:
+    """What a URL is remembered by: its host and port."""
     parts = urlsplit(url)
     return f"{parts.hostname}_{parts.port or 80}"

@@ -58,6 +58,12 @@ export interface IDeployRequest {
   init_swarm?: boolean;
   /** deploy an image that jupyter-mlcontainer did not build (refused by default) */
   allow_foreign?: boolean;
+  /** push the image there first and run the replicas from the pushed image, e.g. 10.0.0.5:5000/team/iris (tag: the image's content hash); needed on a swarm of more than one node, whose every node must reach it */
+  registry?: string;
+  /** serve HTTPS with this certificate (PEM, with its chain; needs --tls-key): the front terminates TLS */
+  tls_cert?: string;
+  /** the certificate's private key (PEM, unencrypted); it goes into the front's container only, never into an image, a label or inspect */
+  tls_key?: string;
   /** what the data contract does with a value training never had: enforce (answer 422, the default), warn (answer and count it) or off */
   contract?: string;
   /** keep the last N rows and answers in the instance's memory, for inst.requests() and inst.compare(model) (default: off) */
