@@ -679,7 +679,7 @@ class DockerEngine:
 
     def orchestrator(self):
         """Swarm mode on this engine, for deployments (engine/swarm.py)."""
-        return SwarmOrchestrator(self.client)
+        return SwarmOrchestrator(self.client, self.publish_on, self.address)
 
     def _stop(self, instance: Instance) -> None:
         try:
