@@ -60,6 +60,7 @@ from .locate import (
     container_network,
     engine_sockets,
     flavour_of,
+    no_rights_hint,
     rootless,
 )
 from .pushstream import PushTally, push_error, push_events
@@ -116,7 +117,7 @@ class DockerEngine:
     def _connect(self) -> docker.DockerClient:
         """A client of the first engine that answers (locate.engine_sockets), or
         EngineUnavailable saying where it looked."""
-        tried = []
+        tried, refused = [], ""
         for socket in engine_sockets():
             if not socket.present:
                 tried.append(f"{socket.origin} {socket.url} (absent)")
@@ -128,10 +129,19 @@ class DockerEngine:
                     client = docker.DockerClient(base_url=socket.url)
                 client.ping()
             except (DockerException, OSError) as error:
+                if "Permission denied" in str(error) and socket.url.startswith("unix://"):
+                    refused = refused or socket.url
                 tried.append(f"{socket.origin} {socket.url} ({error})")
                 continue
             self.socket = socket
             return client
+        if refused:
+            raise EngineUnavailable(
+                f"This user may not use the engine at {refused} (permission denied); tried "
+                + "; ".join(tried)
+                + ".",
+                no_rights_hint(refused),
+            )
         raise EngineUnavailable(
             "No container engine answers: tried " + "; ".join(tried) + ".", ENGINE_HINT
         )

@@ -9,8 +9,10 @@ candidates without loading the Docker SDK.
 
 from __future__ import annotations
 
+import grp
 import ipaddress
 import os
+import pwd
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,6 +25,21 @@ ENGINE_HINT = (
     "podman.socket`), or point DOCKER_HOST at a running one. `jupyter mlcontainer doctor` "
     "says what it finds."
 )
+
+
+def no_rights_hint(url: str) -> str:
+    """What a user refused by an engine's socket (permission denied) can do about it."""
+    user = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        group = grp.getgrgid(os.stat(urlsplit(url).path).st_gid).gr_name
+    except (OSError, KeyError):
+        group = "docker"
+    return (
+        f"The engine runs, but its socket is for root and the {group!r} group, and {user} is in "
+        f"neither. Ask to be added (`sudo usermod -aG {group} {user}`, then log in again), or use "
+        "rootless Podman, which needs no rights over anybody's engine (`jupyter mlcontainer "
+        "doctor` checks what it needs), or point DOCKER_HOST at an engine you may use."
+    )
 
 
 @dataclass(frozen=True)

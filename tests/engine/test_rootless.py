@@ -114,3 +114,19 @@ def test_podmans_push_digest_is_read_from_its_closing_line():
     tally = PushTally()
     assert list(push_events(stream, "127.0.0.1:5000", tally)) == []
     assert tally.digest == digest
+
+
+def test_a_user_without_the_rights_to_dockers_socket_is_told_what_to_do(rootless_podman):
+    """Docker's socket belongs to root and the docker group: a user outside it gets the reason
+    and the ways out, from `doctor` and from any command, not a traceback."""
+    env = {"DOCKER_HOST": "unix:///var/run/docker.sock"}
+    doctor = rootless_podman.run([*CLI, "doctor", "--json"], env=env, timeout=120)
+    report = json.loads(doctor.stdout)
+    engine = next(f for f in report["findings"] if f["check"] == "engine")
+    assert doctor.returncode == 1 and not report["healthy"]
+    assert "may not use the engine at unix:///var/run/docker.sock" in engine["detail"]
+    assert "sudo usermod -aG docker mlc-rootless" in engine["fix"]
+    assert "rootless Podman" in engine["fix"] and "Start the Docker engine" not in engine["fix"]
+    listed = rootless_podman.run([*CLI, "ls"], env=env, timeout=120)
+    assert listed.returncode != 0 and "Traceback" not in listed.stderr
+    assert "(permission denied)" in listed.stderr and "usermod -aG docker" in listed.stderr
