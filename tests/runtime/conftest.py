@@ -20,6 +20,13 @@ import pytest
 from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
+def fuzz_examples(full: int) -> int:
+    """Schemathesis's cases per operation: `full` in the whole suite, a fifth of it in the fast
+    tier (`scripts/check.sh --fast`), which checks that fuzzing still finds nothing in minutes
+    rather than searching as hard."""
+    return max(10, full // 5) if os.environ.get("MLCONTAINER_TEST_TIER") == "fast" else full
+
+
 #: What the Schemathesis runs check of every answer: no 5xx, and the document's statuses,
 #: content types and bodies.
 SCHEMATHESIS_CHECKS = ",".join(
