@@ -71,6 +71,13 @@ def extract(payload, mlflow: bool = False):
         )
         raise BadRequest(400, f"expected exactly one of {expected_body(mlflow)}; got {got}")
     form = given[0]
+    unknown = sorted(set(payload) - {form.key, *(("params",) if mlflow else ())})
+    if unknown:
+        raise BadRequest(
+            400,
+            f"unknown key{'s' if len(unknown) > 1 else ''} {unknown} beside {form.key!r}: a body "
+            f"holds one of {expected_body(mlflow)}" + (' and "params"' if mlflow else ""),
+        )
     value = payload[form.key]
     if form.shape == "rows":
         if not isinstance(value, list):

@@ -142,14 +142,14 @@ def _form_values(spec, contract=None) -> dict:
             for c in columns
         }
         row_object = {"type": "object", "required": list(columns), "properties": properties}
-        row_list = {
+        # Rows as lists in column order are taken too, but OpenAPI 3.0 has no tuples to type
+        # each position with, so the document describes rows as objects only.
+        instances = {
             "type": "array",
-            "minItems": len(columns),
-            "maxItems": len(columns),
-            "items": _SCALAR,
-            "description": f"values in column order {columns}",
+            "minItems": 1,
+            "items": row_object,
+            "description": f"rows as objects, or as lists of values in column order {columns}",
         }
-        instances = {"type": "array", "minItems": 1, "items": {"oneOf": [row_object, row_list]}}
         inputs = {
             "type": "object",
             "required": list(columns),

@@ -259,7 +259,16 @@ def split_body(body: bytes, header_length: bytes | None):
         raise BadRequest(400, f"{where} is not a JSON inference request: {error}") from None
     if not isinstance(request, dict):
         raise BadRequest(400, 'expected an inference request object {"inputs": [...]}')
+    _check_parameters(request, "the request's")
     return request, memoryview(body)[size:]
+
+
+def _check_parameters(owner: dict, whose: str) -> None:
+    """ "parameters", where given, is an object (the protocol's map of names to values)."""
+    if "parameters" in owner and not isinstance(owner["parameters"], dict):
+        raise BadRequest(
+            400, f'{whose} "parameters" must be an object; got {owner["parameters"]!r:.60}'
+        )
 
 
 def read_inputs(request: dict, binary) -> dict:
@@ -285,8 +294,9 @@ def read_inputs(request: dict, binary) -> dict:
             isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
         ):
             raise BadRequest(400, f"input {name!r} needs a shape: a list of sizes; got {shape!r}")
+        _check_parameters(item, f"input {name!r}'s")
         parameters = item.get("parameters") or {}
-        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        size = parameters.get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise BadRequest(
@@ -654,6 +664,15 @@ def openapi_paths(serving: ServingSpec, sample) -> dict:
     return paths
 
 
+#: The datatypes whose data are the same kind of JSON value.
+_TENSOR_VALUES = (
+    (["BOOL"], {"type": "boolean"}),
+    ([d for d in DATATYPES if d.startswith(("INT", "UINT"))], {"type": "integer"}),
+    ([d for d in DATATYPES if d.startswith("FP")], {"type": "number"}),
+    (["BYTES"], {"type": "string"}),
+)
+
+
 def openapi_schemas() -> dict:
     datatype = {"type": "string", "enum": list(DATATYPES)}
     shape = {"type": "array", "items": {"type": "integer"}}
@@ -663,17 +682,27 @@ def openapi_schemas() -> dict:
         "required": ["name", "datatype", "shape"],
         "properties": {"name": {"type": "string"}, "datatype": datatype, "shape": shape},
     }
-    data = {"description": "the values, flat or nested, in row-major order"}
+    # One alternative per kind of value: a tensor's data holds what its datatype says, flat or
+    # nested one level (row-major). Binary data is not described.
     data_tensor = {
-        "type": "object",
-        "required": ["name", "shape", "datatype", "data"],  # binary data is not described
-        "properties": {
-            "name": {"type": "string"},
-            "shape": shape,
-            "datatype": datatype,
-            "parameters": parameters,
-            "data": data,
-        },
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["name", "shape", "datatype", "data"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "shape": shape,
+                    "datatype": {"type": "string", "enum": datatypes},
+                    "parameters": parameters,
+                    "data": {
+                        "type": "array",
+                        "description": "the values, flat or nested, in row-major order",
+                        "items": {"oneOf": [value, {"type": "array", "items": value}]},
+                    },
+                },
+            }
+            for datatypes, value in _TENSOR_VALUES
+        ]
     }
     return {
         "MetadataServerResponse": {

@@ -93,7 +93,7 @@ def test_openapi_document_follows_the_input_schema(server, churn_root):
     post = document["paths"]["/predict"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     instances = next(alt for alt in schema["oneOf"] if alt["required"] == ["instances"])
-    row = instances["properties"]["instances"]["items"]["oneOf"][0]
+    row = instances["properties"]["instances"]["items"]
     assert row["required"] == ["age", "income", "city", "member"]
     assert row["properties"]["age"]["type"] == "integer"
     assert row["properties"]["income"]["type"] == "number"
