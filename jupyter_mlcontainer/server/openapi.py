@@ -1,12 +1,14 @@
 """The OpenAPI 3.0 document of the REST API under /mlcontainer/ (GET /mlcontainer/openapi.json).
 
-It is made from what the handlers themselves use, so it cannot drift from them: the routing table
-that `setup_handlers` registers (`handlers.ROUTES`, passed in), the methods each handler defines
-and their docstrings, and the body declarations the handlers validate with (`validation.py`,
-whose build, push and deploy fields come from the options' one declaration). What this module
+It is made from what the handlers themselves use: the routing table that `setup_handlers`
+registers (`handlers.ROUTES`, passed in), the methods each handler defines and their docstrings,
+and the body fields the handlers validate with (`validation.py`, whose build, push and deploy
+fields come from the options' one declaration, with their choices and defaults). What this module
 adds by hand is what the code does not say in a form it can read: each operation's summary, the
-statuses it answers, and the shape of its success answer. A route or method without such an
-entry, or an entry without its route, stops the document from being made (`RouteMismatch`)."""
+statuses it answers, the shape of its success answer, and what the options refuse past a field's
+type (ranges, pairs of fields). A route or method without an entry here, or an entry without its
+route, stops the document from being made (`RouteMismatch`); a refusal the document does not
+describe fails the schemathesis test (tests/server/test_server_openapi.py)."""
 
 from __future__ import annotations
 
@@ -62,14 +64,15 @@ class RouteMismatch(Exception):
 class Body:
     """A JSON body: its fields as the handler checks them (field → (type, description)), those
     required, and what else refuses a value: the options' declaration (a string option's
-    choices, defaults), ranges, and fields that exclude each other."""
+    choices, defaults), ranges, and pairs of fields that exclude each other or go together."""
 
     fields: dict
     required: tuple = ()
     declaration: type | None = None
     limits: dict = field(default_factory=dict)  # field → {"minimum": …, "maximum": …}
     defaults: dict = field(default_factory=dict)  # where the REST default is not the option's
-    exclusive: tuple = ()  # fields that may not both be non-empty
+    exclusive: tuple = ()  # pairs of fields that may not both be given (non-empty)
+    together: tuple = ()  # pairs of fields given both or neither
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ JOB_BODY = Body(
     ExportOptions,
     limits={"path": NOTEBOOK_PATH, "port": {"minimum": PORT_RANGE[0], "maximum": PORT_RANGE[1]}},
     defaults=JOB_DEFAULTS,
-    exclusive=("model", "entry"),
+    exclusive=(("model", "entry"),),
 )
 PUSH_BODY = Body(PUSH_FIELDS, required_fields(PushOptions), PushOptions)
 DEPLOY_BODY = Body(
@@ -112,6 +115,7 @@ DEPLOY_BODY = Body(
     required_fields(DeployOptions),
     DeployOptions,
     limits={"replicas": {"minimum": 1, "maximum": MAX_REPLICAS}},
+    together=(("tls_cert", "tls_key"),),
 )
 SCALE_BODY = Body(
     SCALE_FIELDS, ("replicas",), limits={"replicas": {"minimum": 0, "maximum": MAX_REPLICAS}}
@@ -530,13 +534,22 @@ def body_schema(body: Body) -> dict:
     schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if body.required:
         schema["required"] = list(body.required)
-    if body.exclusive:
-        schema["not"] = {
-            "required": list(body.exclusive),
-            "properties": {name: {"type": "string", "minLength": 1} for name in body.exclusive},
-        }
-        schema["description"] = f"{' and '.join(body.exclusive)} exclude each other."
+    rules, said = [], []
+    for a, b in body.exclusive:
+        rules.append({"not": {"allOf": [_given(a), _given(b)]}})
+        said.append(f"{a} and {b} exclude each other.")
+    for a, b in body.together:
+        rules += [{"not": {"allOf": [_given(x), {"not": _given(y)}]}} for x, y in ((a, b), (b, a))]
+        said.append(f"{a} and {b} go together.")
+    if rules:
+        schema["allOf"] = rules
+        schema["description"] = " ".join(said)
     return schema
+
+
+def _given(name: str) -> dict:
+    """A body whose string field `name` is given: present, and neither null nor empty."""
+    return {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
 
 
 def _docstring(thing) -> str:
