@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
-from tornado.web import HTTPError
+from tornado.web import HTTPError, RequestHandler
 
 from ..shared.errors import (
     DeploymentNotFound,
@@ -44,6 +44,15 @@ STATUS = (
 
 def status_for(error: MLContainerError) -> int:
     return next((status for kind, status in STATUS if isinstance(error, kind)), 500)
+
+
+#: The HTTP methods a handler may define; a route answers only those its handler does (405 else).
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def route_methods(handler: type) -> list[str]:
+    """The HTTP methods `handler` answers: those it defines over tornado's."""
+    return [m for m in METHODS if getattr(handler, m) is not getattr(RequestHandler, m)]
 
 
 class MLContainerHandler(APIHandler):
@@ -96,6 +105,8 @@ class MLContainerHandler(APIHandler):
             reply = {"message": error.message, "hint": error.hint}
         elif isinstance(error, HTTPError):
             reply = {"message": error.log_message or self._reason, "hint": ""}
+            if status_code == 405:  # RFC 9110: a 405 says which methods the route takes
+                self.set_header("Allow", ", ".join(m.upper() for m in route_methods(type(self))))
         else:
             reply = {
                 "message": "Internal server error.",

@@ -15,12 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tornado.web import RequestHandler
-
 from ..deploy.plan import MAX_REPLICAS, DeployOptions, PushOptions
 from ..pipeline.plan import ExportOptions
 from ..shared.version import __version__
 from ..workflow.options import declared_options, required_fields
+from .base import route_methods
 from .instances import PREDICT_FIELDS
 from .validation import (
     DEPLOY_FIELDS,
@@ -33,8 +32,6 @@ from .validation import (
     SCALE_FIELDS,
 )
 
-#: The HTTP methods a handler may define; a route answers only those its handler does (405 else).
-METHODS = ("get", "post", "put", "patch", "delete")
 JSON = "application/json"
 #: A regular expression's named group in a route: (?P<name>pattern).
 GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
@@ -407,11 +404,6 @@ COMPONENTS["schemas"]["Job"] = {
         "events": {"type": "array", "items": {"type": "object"}},
     },
 }
-
-
-def route_methods(handler: type) -> list[str]:
-    """The HTTP methods `handler` answers: those it defines over tornado's."""
-    return [m for m in METHODS if getattr(handler, m) is not getattr(RequestHandler, m)]
 
 
 def path_template(path: str) -> tuple[str, list[tuple[str, str]]]:

@@ -56,7 +56,7 @@ def registered(rules, found=None) -> list:
 async def test_the_document_describes_every_route_the_extension_registers(
     jp_fetch, jp_serverapp, jp_base_url
 ):
-    from jupyter_mlcontainer.server.openapi import route_methods
+    from jupyter_mlcontainer.server.base import route_methods
 
     status, document = await call(jp_fetch, "GET", "openapi.json")
     assert status == 200, document
@@ -156,9 +156,8 @@ def nothing_runs(monkeypatch):
 #: Checks left out, and why. missing_required_header: it wants 401 for a request without the
 #: Authorization header, and jupyter_server answers 403 (the tests above check that 403 on every
 #: operation); use_after_free: DELETE on a job cancels it, and the cancelled job stays readable
-#: (the frontend shows it); unsupported_method: a method a route does not answer gets tornado's
-#: 405 without the Allow header RFC 9110 asks for (reported, not fixed here).
-EXCLUDED_CHECKS = ("missing_required_header", "use_after_free", "unsupported_method")
+#: (the frontend shows it).
+EXCLUDED_CHECKS = ("missing_required_header", "use_after_free")
 #: A request the document allows may still name what does not exist (404), a path outside the
 #: root or hidden (403), or an image that jupyter-mlcontainer did not build (422): schemathesis's
 #: default statuses, and 422.
