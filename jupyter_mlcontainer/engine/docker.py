@@ -157,10 +157,16 @@ class DockerEngine:
 
     @reaches_engine
     def image_exists(self, name: str) -> bool:
+        """Whether the engine has `name`; a name no image can have (the engine refuses it as
+        a reference) is not one it has."""
         try:
             self.client.images.get(name)
         except ImageNotFound:
             return False
+        except APIError as error:
+            if error.status_code == 400:  # "invalid reference format"
+                return False
+            raise
         return True
 
     @reaches_engine

@@ -171,6 +171,7 @@ def test_the_base_image_chosen_is_one_that_is_present(engine, base_image):
     slim_present = engine.image_exists("python:3.11-slim")
     expected = "python:3.11-slim" if slim_present else "mlcontainer/python:3.11-bookworm"
     assert engine.image_exists(expected)
+    assert not engine.image_exists("E") and not engine.image_exists("x" * 300)  # no such names
     assert choose_base_image(engine, MLContainerConfig(base_image=""), "3.11") == expected
     assert choose_base_image(engine, MLContainerConfig(base_image=""), "3.99") == "python:3.99-slim"
     assert choose_base_image(None, MLContainerConfig(base_image=""), "3.11") == "python:3.11-slim"
