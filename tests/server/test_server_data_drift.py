@@ -48,6 +48,7 @@ class _Drift(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        self.server.paths.append(self.path)  # before answering: the test reads it on the answer
         status, body = self.server.answer
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -55,7 +56,6 @@ class _Drift(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self.server.paths.append(self.path)
 
 
 @pytest.fixture
