@@ -68,7 +68,11 @@ class Node:
     @property
     def tls_environment(self) -> dict:
         """DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for its TLS endpoint."""
-        return {"DOCKER_HOST": self.tcp, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": self.cert_path}
+        return {
+            "DOCKER_HOST": self.tcp,
+            "DOCKER_TLS_VERIFY": "1",
+            "DOCKER_CERT_PATH": self.cert_path,
+        }
 
     def client(self):
         import docker
@@ -110,11 +114,14 @@ def engine_nodes(
     tls: bool = False,
     image_from: tuple[str, ...] = (),
     insecure_registries: tuple[str, ...] = (f"{SUBNET}.0/24",),
+    hidden: tuple[str, ...] = (),
 ) -> Iterator[list[Node]]:
     """`count` engine nodes at SUBNET.2, SUBNET.3, …; with `tls`, the first one also listens on
     tcp://SUBNET.2:2376 with certificates made here by openssl (its `cert_path`). The images
     named in `image_from` are copied into every node from the engine `docker` reaches (the host's).
-    Registries in `insecure_registries` (addresses or CIDRs) are trusted over plain HTTP."""
+    Registries in `insecure_registries` (addresses or CIDRs) are trusted over plain HTTP.
+    The folders in `hidden` (which must exist) are empty to the nodes, as on another machine:
+    each daemon then runs in a mount namespace of its own with a tmpfs over each of them."""
     nodes_available()
     tag = os.urandom(2).hex()
     folder = Path(tempfile.mkdtemp(prefix=f"mlcn-{tag}-", dir="/tmp"))  # short: socket paths
@@ -135,6 +142,7 @@ def engine_nodes(
                 node_folder,
                 insecure_registries,
                 certificates if index == 0 else None,
+                hidden,
             )
             started.append(process)
             nodes.append(
@@ -146,7 +154,7 @@ def engine_nodes(
                     str(certificates / "client") if certificates and index == 0 else "",
                 )
             )
-        for node, process in zip(nodes, started):
+        for node, process in zip(nodes, started, strict=True):
             _wait_answers(node, process)
         if image_from:
             archive = folder / "images.tar"
@@ -246,7 +254,12 @@ def _certificates(folder: Path, address: str) -> Path:
 
 
 def _start_daemon(
-    name: str, address: str, folder: Path, insecure: tuple[str, ...], certificates: Path | None
+    name: str,
+    address: str,
+    folder: Path,
+    insecure: tuple[str, ...],
+    certificates: Path | None,
+    hidden: tuple[str, ...] = (),
 ) -> subprocess.Popen:
     config = {"insecure-registries": list(insecure), "shutdown-timeout": 5}
     (folder / "daemon.json").write_text(json.dumps(config))
@@ -269,6 +282,10 @@ def _start_daemon(
             "--tlskey", str(server / "key.pem"),
             "-H", f"tcp://{address}:{TLS_PORT}",
         ]  # fmt: skip
+    if hidden:  # its own mounts (unshare execs, as does sh): the process is still the daemon
+        mounts = " && ".join(f"mount -t tmpfs -o size=1m hidden '{path}'" for path in hidden)
+        command = [*command[:2], "unshare", "--mount", "--propagation", "slave",
+                   "sh", "-c", f'{mounts} && exec "$@"', "sh", *command[2:]]  # fmt: skip
     with open(folder / "dockerd.log", "w") as log:
         return subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
 

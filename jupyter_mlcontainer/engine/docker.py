@@ -8,11 +8,12 @@ import re
 import secrets
 import tarfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import Mount
 
 from ..runtime.auth import TOKEN_FILE_VARIABLE, TOKEN_MOUNT
 from ..runtime.handover import RETIRE_DRAIN_SECONDS, RETIRE_SIGNAL, REUSE_PORT
@@ -47,6 +48,8 @@ from .dockerapi import (
     ENGINE_HINT,
     LOST_ENGINE,
     STOP_TIMEOUT,
+    PinnedClient,
+    copy_into,
     instance_of,
     reaches_engine,
     refusal_hint,
@@ -124,7 +127,7 @@ class DockerEngine:
                 continue
             try:
                 if socket.origin == "DOCKER_HOST":  # TLS from DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
-                    client = docker.from_env(use_ssh_client=socket.url.startswith("ssh://"))
+                    client = PinnedClient.from_env(use_ssh_client=socket.url.startswith("ssh://"))
                 else:
                     client = docker.DockerClient(base_url=socket.url)
                 client.ping()
@@ -445,11 +448,18 @@ class DockerEngine:
         model is loaded: runtime/handover.py). Hardened unless `harden` is False
         (base.HARDENING); `memory` ("512m", bytes) and `cpus` (1.5) limit it, with no swap
         beyond the memory limit so that outgrowing it is an OOM kill, not a crawl.
-        `token_file` locks its API: mounted read-only where the runtime reads its token."""
+        `token_file` locks its API: mounted read-only where the runtime reads its token; on a
+        remote engine, whose machine has not this file, copied into a volume of the container's
+        own before it starts (removed with it)."""
         name = name or _default_name(image)
         limits = {}
-        if token_file is not None:
+        remote_token = token_file is not None and self.address != LOOPBACK
+        if remote_token:
+            folder = str(PurePosixPath(TOKEN_MOUNT).parent)
+            limits["mounts"] = [Mount(folder, None, type="volume")]
+        elif token_file is not None:
             limits["volumes"] = {str(token_file): {"bind": TOKEN_MOUNT, "mode": "ro"}}
+        if token_file is not None:
             environment = {**(environment or {}), TOKEN_FILE_VARIABLE: TOKEN_MOUNT}
         if memory:
             limits.update(mem_limit=memory, memswap_limit=memory)
@@ -488,9 +498,11 @@ class DockerEngine:
                 f"The Docker engine refused to create {name}: {error.explanation}"
             ) from error
         try:
+            if remote_token:
+                copy_into(container, TOKEN_MOUNT, Path(token_file).read_bytes())
             container.start()
         except APIError as error:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             if joins is None:
                 self._release_port(holder)
             raise RunFailed(f"{name} did not start: {error.explanation}") from error
@@ -701,7 +713,7 @@ class DockerEngine:
         try:
             container = self.client.containers.get(instance.id)
             container.stop(timeout=STOP_TIMEOUT)
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # with its token's volume, if it has one
         except NotFound:
             pass  # it went away meanwhile, which is what was asked
         if instance.port_holder:

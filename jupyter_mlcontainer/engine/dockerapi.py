@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
+import tarfile
+import time
+from pathlib import PurePosixPath
 
+import docker
 import requests
 import urllib3
 from docker.errors import APIError
@@ -136,3 +141,34 @@ def refuse_taken_port(error: APIError, port: int | None, other_choice: str) -> N
             f"Port {port} on 127.0.0.1 is already in use.",
             f"Pass another --port, {other_choice}.",
         ) from error
+
+
+def copy_into(container, path: str, content: bytes) -> None:
+    """Put one file (mode 0444) into a created container before it starts: what only its
+    filesystem may hold (a key, a token) and no label, environment or `inspect` shows. The
+    folder must be writable then: in the image, or a volume of the container's own."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        entry = tarfile.TarInfo(PurePosixPath(path).name)
+        entry.size, entry.mode, entry.mtime = len(content), 0o444, int(time.time())
+        archive.addfile(entry, io.BytesIO(content))
+    container.put_archive(str(PurePosixPath(path).parent), buffer.getvalue())
+
+
+class _PinnedAPI(docker.APIClient):
+    """requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, when set, replace a session's CA on
+    every request; an engine's TLS (DOCKER_CERT_PATH's ca.pem) must win over them."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):  # the engine's own CA
+            settings["verify"] = self.verify
+        return settings
+
+
+class PinnedClient(docker.DockerClient):
+    """`PinnedClient.from_env()`: docker.from_env, trusting the engine's CA whatever the
+    environment's CA bundle says."""
+
+    def __init__(self, *args, **kwargs):
+        self.api = _PinnedAPI(*args, **kwargs)

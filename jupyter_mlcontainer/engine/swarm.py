@@ -5,8 +5,6 @@ and rollback when a new replica fails."""
 from __future__ import annotations
 
 import contextlib
-import io
-import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -35,7 +33,13 @@ from .base import (
     ServiceState,
     TaskFailure,
 )
-from .dockerapi import STOP_TIMEOUT, instance_of, reaches_engine, refuse_taken_port
+from .dockerapi import (
+    STOP_TIMEOUT,
+    copy_into,
+    instance_of,
+    reaches_engine,
+    refuse_taken_port,
+)
 from .locate import LOOPBACK
 
 #: Times a service update is sent when swarm changed the service in between.
@@ -347,7 +351,7 @@ class SwarmOrchestrator:
                 restart_policy={"Name": "unless-stopped"},
             )
             for path, content in (files or {}).items():
-                container.put_archive(str(PurePosixPath(path).parent), _archive(path, content))
+                copy_into(container, path, content)
             container.start()
         except APIError as error:
             if container is not None:  # created, but its files or its port failed it
@@ -380,16 +384,6 @@ class SwarmOrchestrator:
             self.client.containers.get(name).remove(force=True)
         except NotFound:
             pass
-
-
-def _archive(path: str, content: bytes) -> bytes:
-    """A tar of one file, readable by its folder's owner only through that folder's mode."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        entry = tarfile.TarInfo(PurePosixPath(path).name)
-        entry.size, entry.mode, entry.mtime = len(content), 0o444, int(time.time())
-        archive.addfile(entry, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 def _post_spec(service, edit: Callable[[dict], dict], **params) -> None:

@@ -3,6 +3,9 @@
 The other machine is an extra dockerd in a network namespace of its own (tests/nodes.py), at
 10.213.0.2, answering on tcp://10.213.0.2:2376 only to a client certificate. The real CLI is
 pointed at it by DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as a user would.
+
+A node shares this machine's files (only its network is its own), which another machine does
+not: the last test hides this tool's cache folder from the node, as another machine would.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from nodes import bridge_registry, engine_nodes
 
 pytestmark = pytest.mark.engine
@@ -22,11 +24,13 @@ pytestmark = pytest.mark.engine
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLE = REPOSITORY / "examples" / "iris_classifier.ipynb"
 NAME = "test-remote-iris"
+#: The system's certificate authorities, where Debian keeps them.
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def remote(engine, base_image):
-    """One engine node with a TCP+TLS endpoint, the base image loaded into it."""
+    """One engine node with a TCP+TLS endpoint, the base image loaded into it (8 s)."""
     with engine_nodes(1, tls=True, image_from=(base_image,)) as (node,):
         yield node
 
@@ -35,12 +39,9 @@ def mlcontainer(*args: str, environment: dict, timeout: float = 600):
     """The CLI as a user runs it, with this checkout's package."""
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY), **environment}
     env.pop("MLCONTAINER_TEST_TIER", None)
-    # requests puts REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) in place of the engine's CA that
-    # docker-py takes from DOCKER_CERT_PATH, and the TLS handshake then fails ("unable to get
-    # local issuer certificate"). This machine sets both; the product does not work around it
-    # yet (see the report of the remote-engine issue), so the user's fix is applied here.
-    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        env.pop(variable, None)
+    # A CA bundle for requests, as many machines set: the engine's TLS must still trust the CA
+    # of DOCKER_CERT_PATH (requests would put the bundle in its place).
+    env.update(dict.fromkeys(("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"), SYSTEM_CAS))
     return subprocess.run(
         ["jupyter", "mlcontainer", *args],
         env=env,
@@ -89,7 +90,9 @@ def test_build_run_doctor_stop_on_a_remote_engine(remote, base_image, kernel):
 
     stopped = mlcontainer("stop", instance["name"], environment=tls)
     assert stopped.returncode == 0, stopped.stderr
-    assert not remote.docker("ps", "-a", "--filter", f"name=^{instance['name']}", "-q").stdout.strip()
+    assert not remote.docker(
+        "ps", "-a", "--filter", f"name=^{instance['name']}", "-q"
+    ).stdout.strip()
 
 
 def test_a_push_to_a_registry_the_remote_engine_cannot_reach_says_so(
@@ -122,3 +125,34 @@ def test_a_push_to_a_registry_the_remote_engine_cannot_reach_says_so(
         assert pushed.returncode == 0, pushed.stderr
         with urllib.request.urlopen(f"http://{reachable}/v2/team/iris/tags/list") as answer:
             assert json.loads(answer.read())["tags"] == ["v1"]
+
+
+def test_a_locked_instance_on_an_engine_that_does_not_share_this_machines_files(
+    engine, base_image, example_build
+):
+    """The token file is in this machine's cache, which the engine's machine has not: it is
+    copied into a volume of the instance's own, which goes with it."""
+    from jupyter_mlcontainer.shared.config import cache_dir
+
+    image = example_build("iris_classifier").result.tag  # built by this machine's engine
+    cache_dir("tokens").mkdir(parents=True, exist_ok=True)
+    hidden = (str(cache_dir()),)
+    with engine_nodes(1, tls=True, image_from=(base_image, image), hidden=hidden) as (node,):
+        ran = mlcontainer(
+            "run", image, "--port", "0", "--auth", "token", "--json",
+            environment=node.tls_environment, timeout=180,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        instance = json.loads(ran.stdout)
+        token = next(
+            line.split()[1] for line in ran.stderr.splitlines() if line.startswith("token: ")
+        )
+        request = urllib.request.Request(
+            f"{instance['url']}/ready", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+        assert (
+            mlcontainer("stop", instance["name"], environment=node.tls_environment).returncode == 0
+        )
+        assert not node.docker("volume", "ls", "-q").stdout.split()  # the token's went with it
