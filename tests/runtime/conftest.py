@@ -20,6 +20,8 @@ import pytest
 from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
+
+
 def fuzz_examples(full: int) -> int:
     """Schemathesis's cases per operation: `full` in the whole suite, a fifth of it in the fast
     tier (`scripts/check.sh --fast`), which checks that fuzzing still finds nothing in minutes
