@@ -1,4 +1,4 @@
-"""Docker's build stream → progress events, on streams recorded from a real engine
+"""Docker's and Podman's build streams → progress events, on streams recorded from real engines
 (tests/engine/streams/*.jsonl, one decoded JSON chunk per line)."""
 
 from __future__ import annotations
@@ -70,3 +70,32 @@ def test_an_error_before_a_step_has_output_says_what_the_engine_said():
 def test_blank_and_unknown_chunks_are_skipped():
     chunks = [{"stream": "Step 1/1 : FROM x"}, {"stream": "\n"}, {"aux": {"ID": "sha256:1"}}, {}]
     assert [e.kind for e in build_events(chunks)] == ["step"]
+
+
+def test_podmans_steps_are_numbered_across_its_stages_as_dockers_are():
+    """Podman (buildah) numbers steps within each stage: `[2/2] STEP 3/5: ...`."""
+    events = list(build_events(recorded("podman_success")))
+    steps = [(e.step, e.total, e.message) for e in events if e.kind == "step"]
+    assert steps == [
+        (1, 3, "FROM mlcontainer/python:3.11-bookworm AS builder"),
+        (2, 3, "RUN echo building > /tmp/b.txt"),
+        (3, 3, "RUN echo more"),
+        (4, 8, "FROM mlcontainer/python:3.11-bookworm"),
+        (5, 8, "COPY --from=builder /tmp/b.txt /srv/b.txt"),
+        (6, 8, "RUN cat /srv/b.txt"),
+        (7, 8, "LABEL a=b"),
+        (8, 8, 'LABEL "mlc-pstream"="1"'),
+    ]
+    logs = [e.message for e in events if e.kind == "log"]
+    assert "more" in logs and "building" in logs  # each RUN's output, `cat` of the copied file
+    assert not [e for e in events if e.kind == "cache"]
+    cached = [e.message for e in build_events(recorded("podman_cached")) if e.kind == "cache"]
+    assert cached == [message for _, _, message in steps if not message.startswith("FROM")]
+
+
+def test_a_failing_podman_step_is_named_with_its_output():
+    with pytest.raises(BuildFailed) as caught:
+        list(build_events(recorded("podman_failing")))
+    assert caught.value.message == "Build step 8/9 failed: RUN echo failing-now && exit 3"
+    assert caught.value.output.startswith("failing-now\n")
+    assert "exit status 3" in caught.value.output

@@ -22,13 +22,17 @@ def test_the_example_builds_runs_and_answers_through_each_engine(
 ):
     monkeypatch.setenv("DOCKER_HOST", engine_host)
     config = MLContainerConfig(labels=test_labels, base_image=base_image)
+    events = []
     result = containerize(
         ExportOptions(notebook=str(EXAMPLE), name="test-engines", run=True),
         config=config,
         out_dir=str(tmp_path / "context"),
+        on_event=events.append,
     )
     engine = open_engine()
     try:
+        steps = [e for e in events if e.kind == "step" and e.stage == "build"]
+        assert len(steps) > 10 and steps[-1].step == steps[-1].total, "the build's progress"
         assert result.parity.passed and result.parity.status == 200, result.parity
         assert result.instance.url.startswith("http://127.0.0.1:")
         listed = {i.name: i for i in engine.list_instances(labels=test_labels)}
