@@ -10,8 +10,11 @@ each, 16 clients sending one row per request (wrk, 127.0.0.1 only):
 - none: no contract (an image built before it existed): nothing is checked or counted;
 - drift: the contract with MLCONTAINER_CONTRACT=off, so only the drift histograms count;
 - enforce: the default, the check and the drift histograms.
-Then the enforce server of iris answers `--memory-requests` requests and its resident memory is
-read before and after.
+Then each part's cost per one-row request is timed in this process, where no network or
+scheduling noise reaches it (reading the request's columns, the check, the drift histograms),
+and set against the time a request takes at the `none` throughput measured above. Then the
+enforce server of iris answers `--memory-requests` requests and its resident memory is read
+before and after.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
+import timeit
+from functools import partial
 from pathlib import Path
 
 from build_and_serve import stop
@@ -74,6 +79,34 @@ def throughput(made: dict, duration: float, rounds: int) -> dict:
     return figures
 
 
+def microseconds(call) -> float:
+    """The fastest of five timings of `call`, per call."""
+    return min(timeit.repeat(call, number=20_000, repeat=5)) / 20_000 * 1e6
+
+
+def in_process(made: dict, figures: dict) -> None:
+    """Reading the columns, the check, and the drift histograms, per one-row request."""
+    from jupyter_mlcontainer.runtime.admission import Admission
+    from jupyter_mlcontainer.runtime.datadrift import DriftMonitor
+    from jupyter_mlcontainer.runtime.spec import contract_from_json
+
+    for model, (root, body) in made.items():
+        contract = contract_from_json((root / "artifacts" / "contract.json").read_text())
+        rows = json.loads(body)["instances"]
+        reading, checking = Admission(contract, [], "off"), Admission(contract, [], "enforce")
+        monitor, columns = DriftMonitor(contract), reading.admit("rows", rows).columns
+        read = microseconds(partial(reading.admit, "rows", rows))
+        check = microseconds(partial(checking.admit, "rows", rows)) - read
+        drift = microseconds(partial(monitor.observe, columns))
+        request = 1e6 / statistics.median(figures[(model, "none")])
+        print(
+            f"  {model:6} a request {request:6.1f} us; reading its columns {read:.2f} us, "
+            f"the check {check:.2f} us ({check / request:.1%}), drift {drift:.2f} us "
+            f"({drift / request:.1%}; {(read + drift) / request:.1%} with the reading, "
+            "as in the drift variant)"
+        )
+
+
 def resident_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -116,6 +149,8 @@ def main(argv=None) -> int:
                 value = statistics.median(figures[(model, variant)])
                 cells.append(f"{variant} {value:7.0f} ({value / base:.2f})")
             print(f"  {model:6} " + "  ".join(cells))
+        print("\nin this process, per one-row request (share of a request at `none`):")
+        in_process(made, figures)
         if args.memory_requests:
             started = time.perf_counter()
             before, after, answered = memory(made, args.memory_requests)

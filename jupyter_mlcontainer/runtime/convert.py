@@ -175,7 +175,7 @@ def columns_of(form, value, columns):
             raise BadRequest(400, f'"inputs" columns have different lengths {sorted(lengths)}')
         if lengths == {0}:
             raise BadRequest(400, f"expected at least one row with {expected}")
-        return value
+        return {c: value[c] for c in columns}  # the model's columns only, of one length
     if not isinstance(value, list):
         raise BadRequest(
             400, f"expected a list of rows or an object of columns; got {_json_type(value)}"

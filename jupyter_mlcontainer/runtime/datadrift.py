@@ -139,7 +139,7 @@ class DriftMonitor:
         return [0] * len(self.prediction.expected) if self.prediction else []
 
     def observe(self, columns: dict) -> None:
-        """A request's columns ({name: values}), as admission read them."""
+        """A request's columns ({name: values}, of one length: admission reads them so)."""
         if columns:
             self._pending.append(columns)
             self._pending_rows += len(next(iter(columns.values())))
@@ -148,15 +148,12 @@ class DriftMonitor:
 
     def _flush(self) -> None:
         """Bin the pending requests into the current slot; a full slot joins the window."""
-        pending, self._pending, self._pending_rows = self._pending, [], 0
-        names = [feature.name for feature in self.features]
+        pending, self._pending = self._pending, []
         for feature, counts in zip(self.features, self._current, strict=True):
             values = [value for columns in pending for value in columns.get(feature.name, ())]
             feature.count(values, counts)
-        self._current_rows += sum(
-            max((len(columns[name]) for name in names if name in columns), default=0)
-            for columns in pending
-        )
+        self._current_rows += self._pending_rows
+        self._pending_rows = 0
         if self._current_rows >= SLOT_ROWS:
             self._slots.append((self._current, self._current_rows))
             self._current, self._current_rows = self._empty(), 0
