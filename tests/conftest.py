@@ -274,30 +274,11 @@ def swarm_as_found(engine, test_labels):
 def registry(tmp_path_factory):
     """Debian's reference registry (v2) on 127.0.0.1 with its storage in a temporary folder;
     yields its address (host:port). The Docker engine trusts plain HTTP on 127.0.0.0/8."""
-    import shutil
-    import subprocess
+    from ports import free_port, reference_registry
 
-    from ports import free_port, wait_until_answers
-
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.skip("no docker-registry (apt-get install docker-registry; scripts/setup.sh does)")
     folder = tmp_path_factory.mktemp("registry")
-    address = f"127.0.0.1:{free_port()}"
-    config = folder / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {address}\n"
-    )
-    with open(folder / "registry.log", "w") as log:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        wait_until_answers(f"http://{address}/v2/", process, folder / "registry.log", 20)
+    with reference_registry(folder, f"127.0.0.1:{free_port()}") as address:
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 #: The user the rootless tests create (once; left in place) and run the CLI (and JupyterHub) as.

@@ -370,26 +370,10 @@ def bridge_registry(folder: Path) -> Iterator[str]:
     while `engine_nodes` holds the address."""
     import socket
 
-    from ports import wait_until_answers
+    from ports import reference_registry
 
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.skip("no docker-registry (apt-get install docker-registry; scripts/setup.sh does)")
     with socket.socket() as probe:
         probe.bind((HOST_ADDRESS, 0))
         address = f"{HOST_ADDRESS}:{probe.getsockname()[1]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {address}\n"
-    )
-    with open(folder / "registry.log", "w") as log:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        wait_until_answers(f"http://{address}/v2/", process, folder / "registry.log", 20)
-        yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with reference_registry(folder, address) as serving:
+        yield serving

@@ -7,7 +7,11 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 def free_port() -> int:
@@ -42,3 +46,27 @@ def curl_status(url: str, token: str | None = None, cacert: str | None = None) -
         timeout=30,
     )
     return done.stdout
+
+
+@contextmanager
+def reference_registry(folder: Path, address: str) -> Iterator[str]:
+    """Debian's reference registry (v2) serving on `address` (host:port), its storage and log
+    in `folder`; yields the address, and stops it afterwards."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("no docker-registry (apt-get install docker-registry; scripts/setup.sh does)")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {address}\n"
+    )
+    with open(folder / "registry.log", "w") as log:
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        wait_until_answers(f"http://{address}/v2/", process, folder / "registry.log", 20)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
