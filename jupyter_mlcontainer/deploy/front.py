@@ -143,7 +143,9 @@ def tls_bundle(cert: str, key: str) -> bytes:
     loaded them together: a wrong path, a key that does not match or an encrypted key is said
     before anything of the deployment exists."""
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        # No pass phrase: an encrypted key is refused here, never asked for on a terminal.
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key, password=lambda: b"")
     except FileNotFoundError as error:
         raise InvalidRequest(
             f"No such certificate or key file: {error.filename}",

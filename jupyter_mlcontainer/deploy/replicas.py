@@ -12,12 +12,14 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from ..engine.base import (
     DEPLOYMENT_LABEL,
     IMAGE_NAMESPACE,
     TLS_LABEL,
     ContainerEngine,
+    Instance,
     Orchestrator,
     ServiceState,
     TaskFailure,
@@ -108,42 +110,13 @@ def deploy(
         )
     _refuse_unshared(swarm, image, options.registry)
     tls = tls_bundle(options.tls_cert, options.tls_key) if options.tls_cert else None
-    labels = {DEPLOYMENT_LABEL: name, **config.labels}
     token_file = lock_for(engine, options)
-    run_options = {**options.run_options(config), "token_file": token_file}
-    front_image = ensure_front_image(engine, _front_base(engine), config.labels, on_event)
-    service_labels = {**labels, SOURCE_LABEL: split_image_ref(image)[0]}
-    if options.registry:
-        target = _pushed(engine, image, options.registry, on_event)
-        service_labels[REGISTRY_LABEL] = options.registry
-    else:
-        target = engine.image_id(image)
-    on_event(ProgressEvent("stage", f"Starting {replicas} replicas of {image}", "deploy"))
     try:
-        swarm.create_network(network_name(name), labels)
-        swarm.create_service(
-            name,
-            target,
-            replicas,
-            network_name(name),
-            service_labels,
-            {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS), **options.environment()},
-            run_options,
-        )
-        _wait_converged(swarm, name, replicas, on_event)
-        on_event(ProgressEvent("stage", "Starting the front", "deploy"))
-        front = swarm.run_front(
-            front_image,
-            front_name(name),
-            options.port,
-            network_name(name),
-            {**labels, TLS_LABEL: "true"} if tls else labels,
-            {SERVICE_VARIABLE: name, **({TLS_VARIABLE: TLS_PEM} if tls else {})},
-            {TLS_PEM: tls} if tls else None,
-        )
-        _wait_front(swarm, name, front.url)
+        front = _start(swarm, engine, name, image, options, config, token_file, tls, on_event)
     except BaseException:
         remove_parts(swarm, name)
+        if token_file is not None:  # made for this deployment, which does not exist
+            token_file.unlink(missing_ok=True)
         raise
     if token_file is not None:
         remember(front.url, token_file)
@@ -156,12 +129,64 @@ def deploy(
     return deployment
 
 
+def _start(
+    swarm: Orchestrator,
+    engine: ContainerEngine,
+    name: str,
+    image: str,
+    options: DeployOptions,
+    config: MLContainerConfig,
+    token_file: Path | None,
+    tls: bytes | None,
+    on_event: EventSink,
+) -> Instance:
+    """The parts of a deployment, in order: the front's image, the image in the registry when
+    one is given, the network, the replicas, then the front once they serve. Returns the
+    front."""
+    labels = {DEPLOYMENT_LABEL: name, **config.labels}
+    run_options = {**options.run_options(config), "token_file": token_file}
+    front_image = ensure_front_image(engine, _front_base(engine), config.labels, on_event)
+    service_labels = {**labels, SOURCE_LABEL: split_image_ref(image)[0]}
+    if options.registry:
+        target = _pushed(engine, image, options.registry, on_event)
+        service_labels[REGISTRY_LABEL] = options.registry
+    else:
+        target = engine.image_id(image)
+    on_event(ProgressEvent("stage", f"Starting {options.replicas} replicas of {image}", "deploy"))
+    swarm.create_network(network_name(name), labels)
+    swarm.create_service(
+        name,
+        target,
+        options.replicas,
+        network_name(name),
+        service_labels,
+        {EXIT_ON_FAILED_LOAD: "1", DRAIN_VARIABLE: str(DRAIN_SECONDS), **options.environment()},
+        run_options,
+    )
+    _wait_converged(swarm, name, options.replicas, on_event)
+    on_event(ProgressEvent("stage", "Starting the front", "deploy"))
+    front = swarm.run_front(
+        front_image,
+        front_name(name),
+        options.port,
+        network_name(name),
+        {**labels, TLS_LABEL: "true"} if tls else labels,
+        {SERVICE_VARIABLE: name, **({TLS_VARIABLE: TLS_PEM} if tls else {})},
+        {TLS_PEM: tls} if tls else None,
+    )
+    _wait_front(swarm, name, front.url)
+    return front
+
+
 def scale(
     engine: ContainerEngine, name: str, replicas: int, on_event: EventSink = ignore_events
 ) -> Deployment:
     check_replicas(replicas)
     swarm = engine.orchestrator()
-    known = _failed_tasks(_service(swarm, name))
+    service = _service(swarm, name)
+    if replicas > service.replicas:  # new replicas, which other nodes may get
+        _refuse_unshared(swarm, service.image, service.labels.get(REGISTRY_LABEL), name)
+    known = _failed_tasks(service)
     on_event(ProgressEvent("stage", f"Scaling {name} to {replicas} replicas", "deploy"))
     swarm.update_service(name, replicas=replicas)
     _wait_converged(swarm, name, replicas, on_event, known)
@@ -188,6 +213,7 @@ def rollout(
     if target == _image_id(engine, service.image):
         on_event(ProgressEvent("done", f"{name} already runs {image}", "deploy"))
         return get_deployment(engine, name)
+    _refuse_unshared(swarm, local, service.labels.get(REGISTRY_LABEL), name)
     if service.labels.get(REGISTRY_LABEL):  # deployed from a registry: every node pulls it
         target = _pushed(engine, local, service.labels[REGISTRY_LABEL], on_event)
     on_event(ProgressEvent("stage", f"Rolling {name} out to {image}", "deploy"))
@@ -275,20 +301,28 @@ def _ensure_swarm(swarm: Orchestrator, init_swarm: bool, on_event: EventSink) ->
     swarm.init_swarm()
 
 
-def _refuse_unshared(swarm: Orchestrator, image: str, registry: str | None) -> None:
+def _refuse_unshared(
+    swarm: Orchestrator, image: str, registry: str | None, deployed: str = ""
+) -> None:
     """InvalidRequest, before anything changes, when the swarm has nodes that could not pull
-    `image`: it is only in this engine, and no registry was given to push it to."""
+    `image`: it is only in this engine, and no registry was given to push it to. `deployed`:
+    the deployment it would change, made without a registry (before the swarm grew)."""
     if registry:
         return
     nodes = swarm.node_count()
     if nodes > 1:
+        how = (
+            f"Deploy it again with one: `jupyter mlcontainer undeploy {deployed}`, then deploy "
+            "with --registry REGISTRY/REPOSITORY"
+            if deployed
+            else "Pass --registry REGISTRY/REPOSITORY (REST and inst.deploy(): registry)"
+        )
         raise InvalidRequest(
             f"This swarm has {nodes} nodes, and {image} is only in this engine: the replicas "
             "swarm places on the other nodes could not start.",
-            "Pass --registry REGISTRY/REPOSITORY (REST and inst.deploy(): registry), a registry "
-            "every node reaches, e.g. 10.0.0.5:5000/team/iris: deploy pushes the image there "
-            "and each node pulls it. A plain-HTTP registry must be in every node's "
-            "insecure-registries.",
+            f"{how}, a registry every node reaches, e.g. 10.0.0.5:5000/team/iris: deploy pushes "
+            "the image there and each node pulls it. A plain-HTTP registry must be in every "
+            "node's insecure-registries.",
         )
 
 

@@ -454,6 +454,7 @@ class DockerEngine:
         name = name or _default_name(image)
         limits = {}
         remote_token = token_file is not None and self.address != LOOPBACK
+        token = Path(token_file).read_bytes() if remote_token else b""
         if remote_token:
             folder = str(PurePosixPath(TOKEN_MOUNT).parent)
             limits["mounts"] = [Mount(folder, None, type="volume")]
@@ -499,13 +500,15 @@ class DockerEngine:
             ) from error
         try:
             if remote_token:
-                copy_into(container, TOKEN_MOUNT, Path(token_file).read_bytes())
+                copy_into(container, TOKEN_MOUNT, token)
             container.start()
-        except APIError as error:
+        except Exception as error:  # the engine refused, or went away: nothing is left behind
             container.remove(force=True, v=True)
             if joins is None:
                 self._release_port(holder)
-            raise RunFailed(f"{name} did not start: {error.explanation}") from error
+            if isinstance(error, APIError):
+                raise RunFailed(f"{name} did not start: {error.explanation}") from error
+            raise
         container.reload()
         return self._instance(container)
 

@@ -28,17 +28,24 @@ ENGINE_HINT = (
 
 
 def no_rights_hint(url: str) -> str:
-    """What a user refused by an engine's socket (permission denied) can do about it."""
+    """What a user refused by an engine's socket (permission denied) can do about it: join the
+    socket's group where that group may use it, else use an engine of their own."""
     user = pwd.getpwuid(os.getuid()).pw_name
+    own_engine = (
+        "use rootless Podman, which needs no rights over anybody's engine (`jupyter mlcontainer "
+        "doctor` checks what it needs), or point DOCKER_HOST at an engine you may use"
+    )
     try:
-        group = grp.getgrgid(os.stat(urlsplit(url).path).st_gid).gr_name
-    except (OSError, KeyError):
-        group = "docker"
+        status = os.stat(urlsplit(url).path)
+        group = grp.getgrgid(status.st_gid).gr_name
+    except (OSError, KeyError):  # a folder on the way refused too, or a group without a name
+        return f"The engine's socket is not {user}'s to use: {own_engine}."
+    if group == "root" or status.st_mode & 0o060 != 0o060:
+        return f"The engine's socket is root's only: {own_engine}."
     return (
         f"The engine runs, but its socket is for root and the {group!r} group, and {user} is in "
-        f"neither. Ask to be added (`sudo usermod -aG {group} {user}`, then log in again), or use "
-        "rootless Podman, which needs no rights over anybody's engine (`jupyter mlcontainer "
-        "doctor` checks what it needs), or point DOCKER_HOST at an engine you may use."
+        f"neither. Ask to be added (`sudo usermod -aG {group} {user}`, then log in again), or "
+        f"{own_engine}."
     )
 
 

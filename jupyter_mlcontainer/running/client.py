@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..shared.errors import InstanceUnreachable
-from .certificates import context_for
+from .certificates import https_connection
 from .tokens import token_for
 
 UNREACHABLE_HINT = (
@@ -74,9 +74,7 @@ class ServingClient:
         """A connection to the instance, not yet opened; it opens on its first request."""
         host, port = self._parts.hostname, self._parts.port
         if self._parts.scheme == "https":
-            return http.client.HTTPSConnection(
-                host, port, timeout=self.timeout, context=context_for(self.url)
-            )
+            return https_connection(self.url, host, port, self.timeout)
         return http.client.HTTPConnection(host, port, timeout=self.timeout)
 
     def path(self, route: str) -> str:

@@ -60,7 +60,8 @@ def decode(body: bytes):
 
 def extract(payload, mlflow: bool = False):
     """Which form the body uses (contract.REQUEST_FORMS): ("rows", list), ("inputs", value) or
-    ("split", (columns, data)). A body must carry exactly one form."""
+    ("split", (columns, data)). A body must carry exactly one form; other keys (a TF-Serving
+    client's "signature_name") are ignored, as the document says."""
     forms = forms_for(mlflow)
     given = [f for f in forms if isinstance(payload, dict) and f.key in payload]
     if len(given) != 1:
@@ -71,13 +72,6 @@ def extract(payload, mlflow: bool = False):
         )
         raise BadRequest(400, f"expected exactly one of {expected_body(mlflow)}; got {got}")
     form = given[0]
-    unknown = sorted(set(payload) - {form.key, *(("params",) if mlflow else ())})
-    if unknown:
-        raise BadRequest(
-            400,
-            f"unknown key{'s' if len(unknown) > 1 else ''} {unknown} beside {form.key!r}: a body "
-            f"holds one of {expected_body(mlflow)}" + (' and "params"' if mlflow else ""),
-        )
     value = payload[form.key]
     if form.shape == "rows":
         if not isinstance(value, list):

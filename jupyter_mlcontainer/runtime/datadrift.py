@@ -96,8 +96,11 @@ def _numpy_bins(edges: list, values: list, size: int) -> list | None:
         import numpy as np
     except ImportError:
         return None
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
+    try:
+        array = np.asarray(values)
+    except ValueError:  # lists of different lengths, let through by `warn`
+        return None
+    if array.ndim != 1 or array.dtype.kind not in "biuf":
         return None
     if array.dtype.kind == "f":
         array = array[~np.isnan(array)]
@@ -148,12 +151,12 @@ class DriftMonitor:
 
     def _flush(self) -> None:
         """Bin the pending requests into the current slot; a full slot joins the window."""
-        pending, self._pending = self._pending, []
+        pending, rows = self._pending, self._pending_rows
+        self._pending, self._pending_rows = [], 0
         for feature, counts in zip(self.features, self._current, strict=True):
             values = [value for columns in pending for value in columns.get(feature.name, ())]
             feature.count(values, counts)
-        self._current_rows += self._pending_rows
-        self._pending_rows = 0
+        self._current_rows += rows
         if self._current_rows >= SLOT_ROWS:
             self._slots.append((self._current, self._current_rows))
             self._current, self._current_rows = self._empty(), 0

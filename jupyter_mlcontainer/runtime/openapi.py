@@ -124,7 +124,8 @@ def _request_schema(spec, mlflow: bool, contract=None):
             "description": form.description,
             "required": [form.key],
             "properties": {form.key: values[form.key], **params},
-            "additionalProperties": False,
+            # Other keys are ignored (a TF-Serving client's "signature_name"); another form's key
+            # makes two alternatives match, which `oneOf` refuses, as the runtime does.
         }
         for form in forms_for(mlflow)
     ]

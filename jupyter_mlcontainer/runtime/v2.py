@@ -264,11 +264,11 @@ def split_body(body: bytes, header_length: bytes | None):
 
 
 def _check_parameters(owner: dict, whose: str) -> None:
-    """ "parameters", where given, is an object (the protocol's map of names to values)."""
-    if "parameters" in owner and not isinstance(owner["parameters"], dict):
-        raise BadRequest(
-            400, f'{whose} "parameters" must be an object; got {owner["parameters"]!r:.60}'
-        )
+    """ "parameters", where given, is an object (the protocol's map of names to values); null
+    counts as not given."""
+    parameters = owner.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise BadRequest(400, f'{whose} "parameters" must be an object; got {parameters!r:.60}')
 
 
 def read_inputs(request: dict, binary) -> dict:
@@ -676,7 +676,7 @@ _TENSOR_VALUES = (
 def openapi_schemas() -> dict:
     datatype = {"type": "string", "enum": list(DATATYPES)}
     shape = {"type": "array", "items": {"type": "integer"}}
-    parameters = {"type": "object", "additionalProperties": True}
+    parameters = {"type": "object", "additionalProperties": True, "nullable": True}
     metadata_tensor = {
         "type": "object",
         "required": ["name", "datatype", "shape"],

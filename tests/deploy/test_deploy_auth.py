@@ -50,6 +50,14 @@ def test_a_certificate_without_its_key_or_with_another_is_refused_up_front(tmp_p
     assert "unencrypted" in refused.value.hint
     with pytest.raises(InvalidRequest, match="No such certificate"):
         tls_bundle(str(tmp_path / "missing.crt"), key)
+    locked_key = tmp_path / "locked.key"  # encrypted: refused, never asked for on a terminal
+    subprocess.run(
+        ["openssl", "pkey", "-in", key, "-out", str(locked_key), "-aes256", "-passout", "pass:x"],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(InvalidRequest, match="cannot serve TLS together"):
+        tls_bundle(cert, str(locked_key))
     bundle = tls_bundle(other_cert, other_key)
     assert b"BEGIN CERTIFICATE" in bundle and b"PRIVATE KEY" in bundle
 

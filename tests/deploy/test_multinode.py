@@ -26,7 +26,7 @@ from nodes import bridge_registry, engine_nodes, swarm_of
 from jupyter_mlcontainer.deploy import replicas
 from jupyter_mlcontainer.deploy.front import ensure_front_image, serving_addresses
 from jupyter_mlcontainer.deploy.plan import DeployOptions
-from jupyter_mlcontainer.engine.base import ENTRY_LABEL
+from jupyter_mlcontainer.engine.base import DEPLOYMENT_LABEL, ENTRY_LABEL, ServiceState
 from jupyter_mlcontainer.shared.config import MLContainerConfig
 from jupyter_mlcontainer.shared.errors import InstanceNotFound, InvalidRequest
 
@@ -60,12 +60,18 @@ print(json.dumps({"answers": answers, "replicas": sorted(replicas),
 class ThreeNodeSwarm:
     """An engine with one image, managing a swarm of three nodes; it records what deploy asks
     and fails at anything that would change the engine (rather than look at it), but a push,
-    which it records and stops."""
+    which it records and stops, and the clean-up of a deploy that failed, which finds nothing
+    to remove."""
 
     publish_on = "127.0.0.1"
 
     def __init__(self):
-        self.pushed = []
+        self.pushed, self.removed = [], []
+
+    def remove_container(self, name):
+        self.removed.append(name)
+
+    remove_service = remove_network = remove_container
 
     def orchestrator(self):
         return self
@@ -90,6 +96,9 @@ class ThreeNodeSwarm:
 
     def image_refs(self, name):
         return ["mlcontainer/iris:c0ffee", "mlcontainer/iris:latest"]
+
+    def image_id(self, name):
+        return name if name.startswith("sha256:") else f"sha256:{name}"
 
     def push(self, image, repository, tag, tally):
         self.pushed.append((image, f"{repository}:{tag}"))
@@ -118,6 +127,7 @@ def test_with_a_registry_the_image_is_pushed_there_before_any_service_is_made():
     with pytest.raises(PushReached):
         replicas.deploy(engine, options, MLContainerConfig())
     assert engine.pushed == [("mlcontainer/iris:latest", "10.0.0.5:5000/team/iris:c0ffee")]
+    assert engine.removed == ["iris-front", "iris", "iris-net"]  # the clean-up: none was made
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +278,18 @@ def test_a_rollout_across_nodes_driven_from_this_machine_loses_no_request(
         print(f"rollout across nodes {done - started:.1f} s, {len(labels)} answers, 0 failed")
     finally:
         replicas.undeploy(engine, name)
+
+
+def test_a_deployment_made_before_the_swarm_grew_is_not_scaled_up_or_rolled_out_onto_it():
+    """Deployed on one node without a registry; two more nodes joined since."""
+    engine = ThreeNodeSwarm()
+    local = ServiceState("iris", "sha256:c0ffee", 2, 2, {DEPLOYMENT_LABEL: "iris"})
+    engine.service = lambda name: local
+    for change in (
+        lambda: replicas.scale(engine, "iris", 3),
+        lambda: replicas.rollout(engine, "iris", "mlcontainer/iris:latest"),
+    ):
+        with pytest.raises(InvalidRequest, match="This swarm has 3 nodes") as refused:
+            change()
+        assert "jupyter mlcontainer undeploy iris" in refused.value.hint
+    assert not engine.pushed and not engine.removed

@@ -37,6 +37,9 @@ class ScriptedSwarm:
     def swarm_state(self):
         return "active"
 
+    def node_count(self):
+        return 1  # one node: a rollout needs no registry
+
     def service(self, name):
         return self.states.pop(0) if len(self.states) > 1 else self.states[0]
 

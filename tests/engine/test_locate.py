@@ -3,6 +3,7 @@ addresses, Podman told from Docker, known refusals mapped to their fix."""
 
 from __future__ import annotations
 
+import grp
 from types import SimpleNamespace
 
 from jupyter_mlcontainer.engine.dockerapi import instance_of, refusal_hint, short_image_name
@@ -83,3 +84,25 @@ def test_an_instance_of_a_remote_engine_has_the_engines_address():
     assert instance_of(container, address="gpu-box").url == "http://gpu-box:4100"
     local = instance_of(container)
     assert local.url == "http://0.0.0.0:4100" and local.image == "mlcontainer/iris:3f2a"
+
+
+def test_the_hint_for_a_refused_socket_names_a_group_only_where_it_may_use_the_socket(
+    tmp_path,
+):
+    import socket
+
+    from jupyter_mlcontainer.engine.locate import no_rights_hint
+
+    path = tmp_path / "engine.sock"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        path.chmod(0o660)
+        group = grp.getgrgid(path.stat().st_gid).gr_name
+        hint = no_rights_hint(f"unix://{path}")
+        if group == "root":
+            assert "root's only" in hint and "usermod" not in hint
+        else:
+            assert f"usermod -aG {group} " in hint
+        path.chmod(0o600)  # the group may not use it: joining it would not help
+        assert "root's only" in no_rights_hint(f"unix://{path}")
+    assert "usermod" not in no_rights_hint(f"unix://{tmp_path}/gone/engine.sock")

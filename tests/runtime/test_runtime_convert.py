@@ -65,14 +65,11 @@ def test_mlflow_forms_only_on_invocations():
         extract({"rows": []}, mlflow=True)
 
 
-def test_a_key_beside_the_form_is_refused_as_the_document_says():
-    """The document allows no other key (additionalProperties: false), MLflow's "params" aside."""
-    with pytest.raises(BadRequest, match=r"unknown key \['extra'\] beside 'instances'") as error:
-        extract({"instances": [ROW], "extra": 1})
-    assert error.value.status == 400
-    assert extract({"dataframe_records": [ROW], "params": {}}, mlflow=True)[0] == "rows"
-    with pytest.raises(BadRequest, match="params"):
-        extract({"instances": [ROW], "params": {}})
+def test_a_key_beside_the_form_is_ignored_as_the_document_says():
+    """A TF-Serving client sends "signature_name" beside "instances"."""
+    assert extract({"instances": [ROW], "signature_name": "serving_default"}) == ("rows", [ROW])
+    with pytest.raises(BadRequest, match="exactly one of"):
+        extract({"instances": [ROW], "inputs": {}})
 
 
 @pytest.mark.parametrize(

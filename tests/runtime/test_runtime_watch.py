@@ -147,6 +147,8 @@ def test_drift_rests_on_a_bounded_window_of_rows():
     [
         [18, 24, 23.999, 30, 79, 100, -5, 24.0, 77.5],  # plain numbers: numpy's path
         [18, 24, 23.999, 79, 100, None, float("nan"), True, "forty"],  # one value at a time
+        [18, [1, 2], 30, [3, 4], 79, 40, 50, 60, 70],  # lists let through by `warn`
+        [18, [1, 2], 30, [3], 79, 40, 50, 60, 70],  # ragged ones too
     ],
 )
 def test_rows_binned_in_bulk_land_where_one_at_a_time_would_put_them(ages):
