@@ -159,19 +159,22 @@ def _form_values(spec, contract=None) -> dict:
             },
         }
         records = {"type": "array", "minItems": 1, "items": row_object}
+        split_rows = {"type": "array", "minItems": 1, "items": {"type": "array"}}
     elif kind in ("ndarray", "tensor"):
         shape = spec.shape or (None,)
-        inputs = _nested(_dtype_schema(spec.dtype), shape)
+        inputs = _nested(_array_values(_dtype_schema(spec.dtype), contract), shape)
         instances = records = inputs
+        # A split's rows are the array's first axis; a one-axis array's rows are not lists.
+        split_rows = inputs if len(shape) > 1 else {"type": "array", "items": {"type": "array"}}
     else:
-        instances = records = {"type": "array", "minItems": 1, "items": {}}
+        instances = records = split_rows = {"type": "array", "minItems": 1, "items": {}}
         inputs = {}
     split = {
         "type": "object",
         "required": ["data"],
         "properties": {
             "columns": {"type": "array", "items": {"type": "string"}},
-            "data": {"type": "array", "minItems": 1, "items": {"type": "array"}},
+            "data": split_rows,
         },
     }
     return {
@@ -198,6 +201,16 @@ def _admitted(schema: dict, column) -> dict:
             schema["enum"] = [*schema["enum"], None]
     else:
         schema.pop("nullable", None)
+    return schema
+
+
+def _array_values(schema: dict, contract) -> dict:
+    """An array's values as its data contract admits them: null only where training had missing
+    values at every position (the contract refuses a null at any other)."""
+    if contract is None or not contract.columns or all(c.nullable for c in contract.columns):
+        return schema
+    schema = dict(schema)
+    schema.pop("nullable", None)
     return schema
 
 

@@ -260,6 +260,10 @@ def split_body(body: bytes, header_length: bytes | None):
     if not isinstance(request, dict):
         raise BadRequest(400, 'expected an inference request object {"inputs": [...]}')
     _check_parameters(request, "the request's")
+    if "id" in request and not isinstance(request["id"], str):
+        raise BadRequest(
+            400, f'"id" must be a string, as the answer echoes it; got {request["id"]!r}'
+        )
     return request, memoryview(body)[size:]
 
 
@@ -531,7 +535,7 @@ def infer_response(output, request: dict, name: str, version: str, wanted: dict 
             tensor["data"] = _to_json(array, datatype)
         outputs.append(tensor)
     body = {"model_name": name, "model_version": version, "outputs": outputs}
-    if isinstance(request.get("id"), str):
+    if "id" in request:
         body["id"] = request["id"]
     header = json.dumps(body, separators=(",", ":")).encode()
     if not chunks:

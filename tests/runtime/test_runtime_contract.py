@@ -93,3 +93,31 @@ def test_the_entry_is_resolved_the_same_way_everywhere():
     )
     with pytest.raises(EntryNotCallable, match="has no method 'transform'"):
         Entry("model", "clf", "transform").resolve(names.__getitem__)
+
+
+def test_an_array_models_document_types_its_rows_and_admits_nulls_only_where_training_had_them():
+    """An array's `dataframe_split` rows are typed like its instances, and a null is documented
+    only when the data contract takes one at every position (it answers 422 to any other)."""
+    from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
+
+    spec = InputSpec("ndarray", dtype="float64", shape=(None, 2))
+
+    def values(contract):
+        serving = ServingSpec(Entry("function", "predict"), spec, contract=contract)
+        schema = build_openapi(serving, None)["paths"]["/invocations"]["post"]["requestBody"]
+        forms = {
+            alternative["required"][0]: alternative["properties"]
+            for alternative in schema["content"]["application/json"]["schema"]["oneOf"]
+        }
+        rows = forms["dataframe_split"]["dataframe_split"]["properties"]["data"]
+        assert rows == forms["instances"]["instances"]
+        assert rows["items"]["minItems"] == rows["items"]["maxItems"] == 2
+        return rows["items"]["items"]
+
+    def contract(*nullable):
+        columns = tuple(ColumnContract(str(i), "float", n) for i, n in enumerate(nullable))
+        return DataContract("the data passed to `model.fit`", 10, columns, array=True)
+
+    assert values(None).get("nullable") is True  # no contract: the dtype's word
+    assert "nullable" not in values(contract(False, True))
+    assert values(contract(True, True)).get("nullable") is True

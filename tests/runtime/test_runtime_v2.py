@@ -374,3 +374,16 @@ def test_outputs_are_typed_from_what_the_model_returns():
     assert header["outputs"][0]["parameters"] == {"binary_data_size": 4 + 3 + 4 + 2}
     assert body[length:] == struct.pack("<I", 3) + b"yes" + struct.pack("<I", 2) + b"no"
     assert header["outputs"][1]["data"] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "request_id", [{}, 3, None, ["1"]], ids=["object", "number", "null", "list"]
+)
+def test_an_id_that_is_not_a_string_is_a_400(iris_server, request_id):
+    """The answer echoes the id, and the protocol (and the document) types it as a string."""
+    tensor = {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}
+    response = iris_server.post(f"/v2/models/{NAME}/infer", {"id": request_id, "inputs": [tensor]})
+    assert response.status == 400, response.body
+    assert response.json()["error"].startswith('"id" must be a string')
+    request = {"id": "a-1", "inputs": [tensor]}
+    assert iris_server.post(f"/v2/models/{NAME}/infer", request).json()["id"] == "a-1"
