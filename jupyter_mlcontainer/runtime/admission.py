@@ -86,6 +86,8 @@ class Admission:
         """{column: values} of a request, or None when it has no columns to check."""
         if not self.contract.array:
             return columns_of(form, value, self.input_columns)
+        if form == "split":
+            value = value[1]  # an array's rows, whatever columns the request names
         rows = value.tolist() if hasattr(value, "tolist") else value
         if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
             return None  # convert.py says what is wrong with it

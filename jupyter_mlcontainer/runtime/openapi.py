@@ -107,7 +107,7 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
                 },
-                **openapi_schemas(),
+                **openapi_schemas(sample),
             }
         },
     }
@@ -118,18 +118,27 @@ def _request_schema(spec, mlflow: bool, contract=None):
     values = _form_values(spec, contract)
     # MLflow's "params" go to an entry point that names a `params` argument (mlflow.py).
     params = {"params": {"type": "object"}} if mlflow else {}
+    forms = forms_for(mlflow)
     alternatives = [
         {
             "type": "object",
             "description": form.description,
             "required": [form.key],
-            "properties": {form.key: values[form.key], **params},
-            # Other keys are ignored (a TF-Serving client's "signature_name"); another form's key
-            # makes two alternatives match, which `oneOf` refuses, as the runtime does.
+            "properties": {
+                form.key: values[form.key],
+                **params,
+                # Another form's key, even with a value of no form, is refused (400), as the
+                # runtime refuses it; any other key is ignored (TF-Serving's "signature_name").
+                **{other.key: _NEVER for other in forms if other.key != form.key},
+            },
         }
-        for form in forms_for(mlflow)
+        for form in forms
     ]
     return {"oneOf": alternatives}
+
+
+#: OpenAPI 3.0's schema no value matches.
+_NEVER = {"not": {}}
 
 
 def _form_values(spec, contract=None) -> dict:

@@ -98,6 +98,17 @@ def output_tensors(sample) -> list[dict]:
     return [{"name": OUTPUT, "datatype": _json_datatype(example), "shape": shape}]
 
 
+def output_names(sample) -> list[str]:
+    """The names outputs are answered under (output_arrays), from the sample's answer: a
+    DataFrame's columns, a dict's keys, else "predictions"."""
+    example = _example(sample, "expected")
+    if isinstance(example, list) and example and isinstance(example[0], dict):
+        return [str(name) for name in example[0]]
+    if isinstance(example, dict):
+        return [str(name) for name in example]
+    return [OUTPUT]
+
+
 def _example(sample, key):
     if not sample:
         return None
@@ -677,9 +688,10 @@ _TENSOR_VALUES = (
 )
 
 
-def openapi_schemas() -> dict:
+def openapi_schemas(sample) -> dict:
     datatype = {"type": "string", "enum": list(DATATYPES)}
     shape = {"type": "array", "items": {"type": "integer"}}
+    outputs = output_names(sample)
     parameters = {"type": "object", "additionalProperties": True, "nullable": True}
     metadata_tensor = {
         "type": "object",
@@ -746,7 +758,11 @@ def openapi_schemas() -> dict:
                     "items": {
                         "type": "object",
                         "required": ["name"],
-                        "properties": {"name": {"type": "string"}, "parameters": parameters},
+                        "properties": {
+                            # the model's own; others are a 400
+                            "name": {"type": "string", "enum": outputs},
+                            "parameters": parameters,
+                        },
                     },
                 },
             },

@@ -121,3 +121,17 @@ def test_an_array_models_document_types_its_rows_and_admits_nulls_only_where_tra
     assert values(None).get("nullable") is True  # no contract: the dtype's word
     assert "nullable" not in values(contract(False, True))
     assert values(contract(True, True)).get("nullable") is True
+
+
+def test_each_form_refuses_the_others_keys_whatever_their_value():
+    """`{"instances": [...], "inputs": null}` matches no alternative, as the runtime refuses it:
+    with a mere `oneOf`, the invalid `inputs` would leave `instances` matching alone."""
+    for route, mlflow in PREDICT_ROUTES.items():
+        schema = build_openapi(SERVING, None)["paths"][route]["post"]["requestBody"]
+        keys = {form.key for form in REQUEST_FORMS if form.key in documented_keys(route)}
+        for alternative in schema["content"]["application/json"]["schema"]["oneOf"]:
+            (key,) = alternative["required"]
+            for other in keys - {key}:
+                assert alternative["properties"][other] == {"not": {}}, (route, key, other)
+        with pytest.raises(BadRequest, match="exactly one of"):
+            extract({"instances": VALUES["instances"], "inputs": None}, mlflow)

@@ -348,6 +348,24 @@ def test_the_openapi_document_lists_v2_and_stays_valid(churn_server):
     example = infer["requestBody"]["content"]["application/json"]["example"]
     assert [i["name"] for i in example["inputs"]] == ["age", "income", "city", "member"]
     assert churn_server.post(f"/v2/models/{NAME}/infer", example).status == 200
+    request = document["components"]["schemas"]["InferenceRequest"]
+    assert request["properties"]["outputs"]["items"]["properties"]["name"]["enum"] == [
+        "predictions"
+    ]
+    asked = {**example, "outputs": [{"name": "predictions"}]}
+    assert churn_server.post(f"/v2/models/{NAME}/infer", asked).status == 200
+    asked = {**example, "outputs": [{"name": ""}]}
+    assert churn_server.post(f"/v2/models/{NAME}/infer", asked).status == 400
+
+
+def test_output_names_follow_the_samples_answer():
+    from jupyter_mlcontainer.runtime.v2 import output_names
+
+    assert output_names({"expected": {"predictions": [0.1, 0.2]}}) == ["predictions"]
+    rows = [{"label": "a", "score": 0.9}]
+    assert output_names({"expected": {"predictions": rows}}) == ["label", "score"]
+    assert output_names({"expected": {"predictions": {"mean": [1.0]}}}) == ["mean"]
+    assert output_names(None) == ["predictions"]
 
 
 def test_outputs_are_typed_from_what_the_model_returns():

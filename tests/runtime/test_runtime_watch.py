@@ -108,6 +108,24 @@ def test_every_request_form_is_checked_and_three_problems_are_named():
         check.admit("split", split)
 
 
+def test_an_array_models_every_form_is_checked_the_split_included():
+    """An array's split names columns it does not need; its rows are checked all the same."""
+    columns = tuple(ColumnContract(str(i), "float", False) for i in range(3))
+    check = Admission(
+        DataContract("the array passed to `model.fit`", 9, columns, array=True), [], "enforce"
+    )
+    for form, value in (
+        ("rows", [[1.0, None, 2.0]]),
+        ("inputs", [[1.0, None, 2.0]]),
+        ("split", ([], [[1.0, None, 2.0]])),
+        ("split", (None, [[1.0, None, 2.0]])),
+    ):
+        with pytest.raises(BadRequest, match="row 0, column '1': null") as refused:
+            check.admit(form, value)
+        assert refused.value.status == 422
+    assert check.admit("split", ([], [[1.0, 0.5, 2.0]])) is not None
+
+
 def test_a_value_beyond_the_training_range_is_only_counted():
     admitted = admission().admit("rows", [{**ROW, "age": 120}, {**ROW, "income": -5.0}, ROW])
     assert admitted.outside_range == 2
