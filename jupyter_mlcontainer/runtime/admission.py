@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .convert import BadRequest, columns_of
@@ -36,6 +37,7 @@ class Admitted:
 
     columns: dict  # column name → its values (as sent)
     outside_range: int = 0  # values beyond the training range (allowed)
+    let_through: int = 0  # values `enforce` would refuse, let through by `warn`
 
 
 def contract_mode(environ=None) -> str:
@@ -80,7 +82,7 @@ class Admission:
                 self.violations[(column, reason)] += 1
             if self.mode == "enforce":
                 raise BadRequest(422, _message(found, first_row))
-        return Admitted(columns, outside)
+        return Admitted(columns, outside, len(found))
 
     def _columns(self, form: str, value) -> dict | None:
         """{column: values} of a request, or None when it has no columns to check."""
@@ -126,6 +128,31 @@ class Admission:
             elif contract.kind == "boolean" and not isinstance(value, bool):
                 found.append((row, name, "type", f"{value!r}, but training had true or false"))
         return found, outside
+
+
+@contextmanager
+def blamed_on_input(admitted: Admitted | None):
+    """A ValueError or TypeError the model raises on a request holding values training never
+    held (beyond its range, or what `warn` let through) is that input's fault: a 422 that says
+    so, not a 500. Without such values the error stays the model's own (500)."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        if admitted is None or not (admitted.outside_range or admitted.let_through):
+            raise
+        unseen = [
+            f"{count} value(s) {what}"
+            for count, what in (
+                (admitted.outside_range, "beyond the training range"),
+                (admitted.let_through, "its data contract would refuse"),
+            )
+            if count
+        ]
+        raise BadRequest(
+            422,
+            f"the model refused this input ({type(error).__name__}: {str(error)[:300]}); it holds "
+            f"{' and '.join(unseen)}, see GET /metadata's contract",
+        ) from error
 
 
 def _number_like(value) -> bool:

@@ -11,6 +11,7 @@ import logging
 import platform
 import time
 
+from .admission import blamed_on_input
 from .auth import OPEN_PATHS, authorized, load_token
 from .batching import batcher_for
 from .contract import response
@@ -163,10 +164,11 @@ class App:
             return not_ready(service)
         form, value = extract(decode(await self.exchange.body(scope, receive)))
         admitted = service.watch.admit(form, value)
-        if self.batcher is not None and self.batcher.accepts(form, value):
-            predictions = await self.batcher.predict(form, value)
-        else:
-            predictions = await self.exchange.call_model(service.predict_value, form, value)
+        with blamed_on_input(admitted):
+            if self.batcher is not None and self.batcher.accepts(form, value):
+                predictions = await self.batcher.predict(form, value)
+            else:
+                predictions = await self.exchange.call_model(service.predict_value, form, value)
         headers = service.watch.answered(admitted, form, value, predictions)
         return json_response(200, response(predictions), headers)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from .admission import blamed_on_input
 from .batch import BatchError, _csv_rows
 from .contract import response
 from .convert import BadRequest, decode, extract
@@ -42,10 +43,13 @@ class MLflowScoring:
         form, value = extract(payload, mlflow=True)
         admitted = service.watch.admit(form, value)
         batcher = self.batcher
-        if batcher is not None and params is None and batcher.accepts(form, value):
-            predictions = await batcher.predict(form, value)
-        else:
-            predictions = await self.exchange.call_model(service.predict_value, form, value, params)
+        with blamed_on_input(admitted):
+            if batcher is not None and params is None and batcher.accepts(form, value):
+                predictions = await batcher.predict(form, value)
+            else:
+                predictions = await self.exchange.call_model(
+                    service.predict_value, form, value, params
+                )
         headers = service.watch.answered(admitted, form, value, predictions)
         return json_response(200, response(predictions), headers)
 

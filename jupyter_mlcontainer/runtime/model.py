@@ -175,10 +175,19 @@ class ModelService:
 
     @property
     def takes_params(self) -> bool:
-        """Whether the entry point names a `params` argument, as an MLflow pyfunc's predict does.
+        return takes_params(self._entry)
 
-        Not `**kwargs`: a scikit-learn Pipeline's predict would route them to its last step."""
-        try:
-            return "params" in inspect.signature(self._entry).parameters
-        except (TypeError, ValueError):  # builtins and some C extensions have no signature
-            return False
+
+def takes_params(entry) -> bool:
+    """Whether `entry` names a `params` argument, as an MLflow pyfunc's predict does.
+
+    Not `**params` or `**kwargs`: a scikit-learn Pipeline's `predict(X, **params)` routes them to
+    its last step, whose own predict takes none."""
+    try:
+        parameter = inspect.signature(entry).parameters.get("params")
+    except (TypeError, ValueError):  # builtins and some C extensions have no signature
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )

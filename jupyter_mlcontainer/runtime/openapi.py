@@ -182,7 +182,8 @@ def _form_values(spec, contract=None) -> dict:
         "type": "object",
         "required": ["data"],
         "properties": {
-            "columns": {"type": "array", "items": {"type": "string"}},
+            # null, as when left out: the rows are in the model's column order
+            "columns": {"type": "array", "items": {"type": "string"}, "nullable": True},
             "data": split_rows,
         },
     }

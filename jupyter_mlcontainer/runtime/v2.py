@@ -15,6 +15,7 @@ import struct
 from functools import partial
 from pathlib import PurePosixPath
 
+from .admission import blamed_on_input
 from .convert import BadRequest, to_jsonable
 from .exchange import json_response, not_ready
 from .spec import ServingSpec
@@ -239,7 +240,8 @@ class OpenInference:
         form, value = model_input(service.serving, tensors)
         wanted = requested_outputs(request)
         admitted = service.watch.admit(form, value)
-        output = await self.exchange.call_model(service.run, form, value)
+        with blamed_on_input(admitted):
+            output = await self.exchange.call_model(service.run, form, value)
         serving = service.serving
         answer = infer_response(
             output, request, model_name(serving), model_version(serving), wanted
@@ -487,10 +489,8 @@ def requested_outputs(request: dict) -> dict | None:
         raise BadRequest(400, '"outputs" must be a list of {"name": ..., "parameters": {...}}')
     wanted = {}
     for item in outputs:
-        parameters = item.get("parameters") or {}
-        wanted[item["name"]] = (
-            parameters.get("binary_data") if isinstance(parameters, dict) else None
-        )
+        _check_parameters(item, f"output {item['name']!r}'s")
+        wanted[item["name"]] = (item.get("parameters") or {}).get("binary_data")
     return wanted
 
 

@@ -115,3 +115,29 @@ def test_no_generated_request_makes_a_model_that_raises_on_unseen_input_answer_5
     # no tuples), nor a v2 tensor's data per datatype. No generated request may get a 5xx.
     assert "ST101" not in output and "Server error" not in output, output[-6000:]
     assert server.get("/health").status == 200
+
+
+def test_what_warn_lets_through_and_the_model_raises_on_is_a_422_on_every_protocol(
+    serve, strict_root
+):
+    """`warn` passes a null and an unknown port to a model that raises on both: the input is at
+    fault, and the answer says so (422), on each protocol, instead of a 500."""
+    server = serve(strict_root, MLCONTAINER_CONTRACT="warn")
+    row = {"age": 30, "fare": 12.5, "port": "Z"}
+    tensors = [
+        {"name": "age", "datatype": "INT64", "shape": [1], "data": [30]},
+        {"name": "fare", "datatype": "FP64", "shape": [1], "data": [12.5]},
+        {"name": "port", "datatype": "BYTES", "shape": [1], "data": ["Z"]},
+    ]
+    for path, body in (
+        ("/predict", {"instances": [row]}),
+        ("/predict", {"instances": [{**row, "port": "S", "fare": None}]}),
+        ("/invocations", {"dataframe_records": [row]}),
+        ("/v2/models/test/infer", {"inputs": tensors}),
+    ):
+        answer = server.post(path, body)
+        assert answer.status == 422, (path, answer.body)
+        error = answer.json()["error"]
+        assert error.startswith("the model refused this input (ValueError: "), error
+        assert "1 value(s) its data contract would refuse" in error
+    assert server.post("/predict", {"instances": [{**row, "port": "S"}]}).status == 200

@@ -75,6 +75,25 @@ def test_params_reach_an_entry_point_that_takes_them(serve, new_root):
     assert server.post("/invocations", {"instances": [1, 2]}).json() == {"predictions": [1, 2]}
 
 
+def test_params_pass_by_a_pipelines_keyword_catch_all():
+    """A Pipeline's `predict(X, **params)` would hand them to its last step, which takes none."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from jupyter_mlcontainer.runtime.model import takes_params
+
+    def pyfunc(model_input, params=None): ...
+
+    def keyword_only(model_input, *, params): ...
+
+    def catch_all(model_input, **params): ...
+
+    assert takes_params(pyfunc) and takes_params(keyword_only)
+    assert not takes_params(catch_all)
+    assert not takes_params(make_pipeline(LogisticRegression()).predict)
+    assert not takes_params(len)
+
+
 @pytest.mark.parametrize(
     "body, content_type, error",
     [

@@ -279,12 +279,14 @@ def test_malformed_binary_requests_are_a_400(iris_server, header_length, size, e
         assert message == error.format(total=len(body))
 
 
-@pytest.mark.parametrize("where", ["request", "input"])
+@pytest.mark.parametrize("where", ["request", "input", "output"])
 @pytest.mark.parametrize("parameters", [[1], "x", 3])
 def test_parameters_that_are_not_an_object_are_a_400(iris_server, where, parameters):
-    tensor = {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}
+    tensor = {"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}
     request = {"inputs": [tensor]}
-    (request if where == "request" else tensor)["parameters"] = parameters
+    owner = {"request": request, "input": tensor, "output": {"name": "predictions"}}[where]
+    owner["parameters"] = parameters
+    request["outputs"] = [owner] if where == "output" else None
     response = iris_server.post(f"/v2/models/{NAME}/infer", request)
     assert response.status == 400, response.body
     assert '"parameters" must be an object' in response.json()["error"]

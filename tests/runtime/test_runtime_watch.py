@@ -187,3 +187,20 @@ def test_rows_binned_in_bulk_land_where_one_at_a_time_would_put_them(ages):
         actual = report["features"][feature.name]["actual"]
         assert actual == [round(n / sum(expected), 6) for n in expected]
     assert report["window_rows"] == 18
+
+
+def test_a_models_error_is_blamed_on_the_input_only_when_it_holds_unseen_values():
+    from jupyter_mlcontainer.runtime.admission import Admitted, blamed_on_input
+
+    for admitted in (None, Admitted({"age": [40]})):
+        with pytest.raises(ValueError, match="the model's own"), blamed_on_input(admitted):
+            raise ValueError("the model's own")
+    with pytest.raises(BadRequest) as refused, blamed_on_input(Admitted({"age": [1e308]}, 1)):
+        raise ValueError("Input X contains infinity")
+    assert refused.value.status == 422
+    assert refused.value.message == (
+        "the model refused this input (ValueError: Input X contains infinity); it holds 1 value(s) "
+        "beyond the training range, see GET /metadata's contract"
+    )
+    with pytest.raises(RuntimeError), blamed_on_input(Admitted({"age": [1e308]}, 1)):
+        raise RuntimeError("not about the input")
