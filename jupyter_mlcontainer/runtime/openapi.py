@@ -247,7 +247,7 @@ def _dtype_schema(dtype):
         return dict(_SCALAR)
     text = str(dtype)
     if text.startswith(("int", "uint", "Int", "UInt")):
-        schema = {"type": "integer"}
+        schema = {"type": "integer", **_integer_bounds(text)}
     elif text.startswith(("float", "Float")):
         schema = {"type": "number", "nullable": True}
     elif text in ("bool", "boolean"):
@@ -260,6 +260,15 @@ def _dtype_schema(dtype):
         schema = dict(_SCALAR)
     schema["x-dtype"] = text
     return schema
+
+
+def _integer_bounds(dtype: str) -> dict:
+    """What an integer dtype holds: a larger integer is no longer one (the runtime says so)."""
+    digits = "".join(ch for ch in dtype if ch.isdigit())
+    bits = int(digits) if digits in ("8", "16", "32", "64") else 64
+    if dtype.lower().startswith("uint"):
+        return {"minimum": 0, "maximum": 2**bits - 1}
+    return {"minimum": -(2 ** (bits - 1)), "maximum": 2 ** (bits - 1) - 1}
 
 
 def _probe(summary):

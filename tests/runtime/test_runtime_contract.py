@@ -135,3 +135,19 @@ def test_each_form_refuses_the_others_keys_whatever_their_value():
                 assert alternative["properties"][other] == {"not": {}}, (route, key, other)
         with pytest.raises(BadRequest, match="exactly one of"):
             extract({"instances": VALUES["instances"], "inputs": None}, mlflow)
+
+
+def test_an_integer_column_is_bounded_by_its_dtype():
+    """A JSON integer beyond int64 is no int64 (the runtime answers 422): the document says so."""
+    schema = build_openapi(SERVING, None)["paths"]["/predict"]["post"]["requestBody"]
+    instances = next(
+        alternative["properties"]["instances"]
+        for alternative in schema["content"]["application/json"]["schema"]["oneOf"]
+        if alternative["required"] == ["instances"]
+    )
+    age = instances["items"]["properties"]["age"]
+    assert (age["minimum"], age["maximum"]) == (-(2**63), 2**63 - 1)
+    convert = make_converter(SPEC)
+    with pytest.raises(BadRequest, match="expects int64 values") as refused:
+        convert(*extract({"instances": [{"age": 2**63, "income": 1.5}]}, False))
+    assert refused.value.status == 422
