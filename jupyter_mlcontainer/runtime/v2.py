@@ -92,22 +92,24 @@ def input_tensors(serving: ServingSpec, sample) -> list[dict]:
 
 
 def output_tensors(sample) -> list[dict]:
-    example = _example(sample, "expected")
+    """The model's outputs as the metadata endpoint describes them, under the names they are
+    answered under (output_arrays): a DataFrame's columns, a dict's keys, else "predictions"."""
+    return [
+        {"name": name, "datatype": _json_datatype(values), "shape": shape}
+        for name, values, shape in _output_examples(_example(sample, "expected"))
+    ]
+
+
+def _output_examples(example) -> list[tuple]:
+    """(name, example values, shape) per output of the sample's answer."""
+    if isinstance(example, list) and example and isinstance(example[0], dict):
+        return [(str(name), [row.get(name) for row in example], [-1]) for name in example[0]]
+    if isinstance(example, dict):
+        return [(str(name), values, [-1]) for name, values in example.items()]
     shape = [-1]
     if isinstance(example, list) and example and isinstance(example[0], list):
         shape.append(len(example[0]))
-    return [{"name": OUTPUT, "datatype": _json_datatype(example), "shape": shape}]
-
-
-def output_names(sample) -> list[str]:
-    """The names outputs are answered under (output_arrays), from the sample's answer: a
-    DataFrame's columns, a dict's keys, else "predictions"."""
-    example = _example(sample, "expected")
-    if isinstance(example, list) and example and isinstance(example[0], dict):
-        return [str(name) for name in example[0]]
-    if isinstance(example, dict):
-        return [str(name) for name in example]
-    return [OUTPUT]
+    return [(OUTPUT, example, shape)]
 
 
 def _example(sample, key):
@@ -691,7 +693,7 @@ _TENSOR_VALUES = (
 def openapi_schemas(sample) -> dict:
     datatype = {"type": "string", "enum": list(DATATYPES)}
     shape = {"type": "array", "items": {"type": "integer"}}
-    outputs = output_names(sample)
+    outputs = [tensor["name"] for tensor in output_tensors(sample)]
     parameters = {"type": "object", "additionalProperties": True, "nullable": True}
     metadata_tensor = {
         "type": "object",

@@ -360,14 +360,22 @@ def test_the_openapi_document_lists_v2_and_stays_valid(churn_server):
     assert churn_server.post(f"/v2/models/{NAME}/infer", asked).status == 400
 
 
-def test_output_names_follow_the_samples_answer():
-    from jupyter_mlcontainer.runtime.v2 import output_names
+def test_the_metadata_names_the_outputs_as_the_answer_does():
+    """A DataFrame's columns and a dict's keys are separate outputs in the answer
+    (output_arrays), so the metadata, and the document's output names, list them so too."""
+    from jupyter_mlcontainer.runtime.v2 import output_tensors
 
-    assert output_names({"expected": {"predictions": [0.1, 0.2]}}) == ["predictions"]
-    rows = [{"label": "a", "score": 0.9}]
-    assert output_names({"expected": {"predictions": rows}}) == ["label", "score"]
-    assert output_names({"expected": {"predictions": {"mean": [1.0]}}}) == ["mean"]
-    assert output_names(None) == ["predictions"]
+    def described(predictions):
+        return [(t["name"], t["datatype"]) for t in output_tensors({"expected": predictions})]
+
+    assert described({"predictions": [0.1, 0.2]}) == [("predictions", "FP64")]
+    rows = [{"label": "a", "score": 0.9}, {"label": "b", "score": 0.1}]
+    assert described({"predictions": rows}) == [("label", "BYTES"), ("score", "FP64")]
+    assert described({"predictions": {"mean": [1.0], "n": [3]}}) == [
+        ("mean", "FP64"),
+        ("n", "INT64"),
+    ]
+    assert [t["name"] for t in output_tensors(None)] == ["predictions"]
 
 
 def test_outputs_are_typed_from_what_the_model_returns():
