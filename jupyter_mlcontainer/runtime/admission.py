@@ -3,10 +3,10 @@
 The model cannot tell that it never saw a missing value or a category, and answers such input
 with a 500 or a wrong number; the contract can (runtime/datacontract.py). `MLCONTAINER_CONTRACT`
 says what the check does: `enforce` (the default) answers 422 naming the row, the column and
-what training saw, for a null where training had none, a category it never had and a value of
-the wrong type; `warn` lets everything through and counts it; `off` skips the check (drift is
-still measured). A value
-outside the training range is only counted, and said in a response header.
+what training saw, for a null where training had none, a category it never had, a value of
+the wrong type and a number out of all proportion to training's (datacontract.PLAUSIBLE_SCALE);
+`warn` lets everything through and counts it; `off` skips the check (drift is still measured).
+A value merely outside the training range is only counted, and said in a response header.
 
 Every protocol's request reaches here as one of convert.extract's (form, value) pairs; the
 values are read as JSON gives them (or as numpy gives them, from the Open Inference Protocol's
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .convert import BadRequest, columns_of
-from .datacontract import ColumnContract, DataContract
+from .datacontract import PLAUSIBLE_SCALE, ColumnContract, DataContract
 
 MODES = ("enforce", "warn", "off")
 MODE_VARIABLE = "MLCONTAINER_CONTRACT"
@@ -103,7 +103,7 @@ class Admission:
         found, outside = [], 0
         name, numeric = contract.name, contract.numeric
         known = self.known.get(name)
-        low, high = contract.low, contract.high
+        low, high, limit = contract.low, contract.high, contract.limit
         for row, value in enumerate(values):
             if isinstance(value, (dict, list)):  # one value per cell (convert.py says so too)
                 found.append((row, name, "type", "an object or a list, but training had one value"))
@@ -117,6 +117,9 @@ class Admission:
                     if not _number_like(value):
                         found.append((row, name, "type", f"{value!r}, but training had numbers"))
                         continue
+                if limit is not None and abs(value) > limit:
+                    found.append((row, name, "range", _implausible(value, limit)))
+                    continue
                 if (low is not None and value < low) or (high is not None and value > high):
                     outside += 1
             elif known is not None and value not in known:
@@ -153,6 +156,14 @@ def blamed_on_input(admitted: Admitted | None):
             f"the model refused this input ({type(error).__name__}: {str(error)[:300]}); it holds "
             f"{' and '.join(unseen)}, see GET /metadata's contract",
         ) from error
+
+
+def _implausible(value, limit) -> str:
+    largest = limit / PLAUSIBLE_SCALE
+    return (
+        f"{float(value):g}, over {PLAUSIBLE_SCALE:g} times the largest magnitude training had "
+        f"({largest:g})"
+    )
 
 
 def _number_like(value) -> bool:

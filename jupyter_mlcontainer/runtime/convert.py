@@ -238,6 +238,31 @@ def _cast_column(values, dtype, column):
         raise BadRequest(422, f"{where} expects {dtype} values: {error}") from None
 
 
+def whole_numbers(array):
+    """A float array of whole numbers as integers (JSON Schema counts 5.0 an integer, and so
+    does the runtime); any other array unchanged."""
+    import numpy as np
+
+    if array.dtype.kind != "f" or not array.size:
+        return array
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(array).all() and (array == np.floor(array)).all()
+    if whole and -(2.0**63) <= array.min() and array.max() < 2.0**63:
+        return array.astype(np.int64)
+    return array
+
+
+def holds_booleans(value) -> bool:
+    """Whether nested lists hold a boolean, which numpy would take as 0 or 1 among numbers."""
+    if value.__class__ is bool:
+        return True
+    if not isinstance(value, list):
+        return False
+    if value and isinstance(value[0], list):
+        return any(holds_booleans(item) for item in value)
+    return any(item.__class__ is bool for item in value)
+
+
 def _cast(value, dtype, where):
     """numpy array of `dtype`, refusing values that would change meaning (a string for an int).
 
@@ -251,10 +276,14 @@ def _cast(value, dtype, where):
         raise BadRequest(
             422, f"{where} is not a rectangular array of {dtype} values: {error}"
         ) from None
+    if dtype.kind in "iu":
+        array = whole_numbers(array)
     allowed = _COMPATIBLE.get(dtype.kind)
     if allowed is not None and array.dtype.kind not in allowed:
         got = _KIND_WORDS.get(array.dtype.kind, str(array.dtype))
         raise BadRequest(422, f"{where} expects {dtype} values; got {got}")
+    if dtype.kind != "b" and array.dtype.kind in "iuf" and holds_booleans(value):
+        raise BadRequest(422, f"{where} expects {dtype} values; got booleans among numbers")
     if dtype.kind in "iu" and array.size:
         low, high, limits = int(array.min()), int(array.max()), np.iinfo(dtype)
         if low < limits.min or high > limits.max:

@@ -16,6 +16,11 @@ KINDS = ("float", "integer", "boolean", "category", "other")
 CATEGORY_CAP = 100
 #: Numeric drift bins: the training data's deciles, so each bin held about a tenth of it.
 NUMERIC_BINS = 10
+#: A number this many times larger in magnitude than any its column held in training is no
+#: measurement of that column (an overflow, a unit mixed up a million-fold), and a model's
+#: arithmetic may overflow on it: the contract refuses it, where a value merely beyond the
+#: training range is served and counted.
+PLAUSIBLE_SCALE = 1e6
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,13 @@ class ColumnContract:
     @property
     def numeric(self) -> bool:
         return self.kind in ("float", "integer")
+
+    @property
+    def limit(self) -> float | None:
+        """The largest magnitude a value of this numeric column may have; None: no limit."""
+        if not self.numeric or self.low is None or self.high is None:
+            return None
+        return PLAUSIBLE_SCALE * max(abs(self.low), abs(self.high), 1.0)
 
     @property
     def bins(self) -> int:

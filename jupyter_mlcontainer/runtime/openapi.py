@@ -1,9 +1,19 @@
-"""An OpenAPI 3.0 document derived from the contract (contract.py: request forms, routes) and
+"""An OpenAPI 3.1 document derived from the contract (contract.py: request forms, routes) and
 serving.json's input schema, with sample.json as example."""
 
 from .contract import PREDICT_ROUTES, forms_for
 from .spec import ServingSpec
 from .v2 import openapi_paths, openapi_schemas
+from .valueschema import (
+    DESCRIBED_ROWS,
+    NEVER,
+    NULL,
+    array_cells,
+    array_of,
+    cell,
+    row_counts,
+    row_list,
+)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -53,7 +63,7 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
     }
     title = serving.notebook.path or serving.module
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": f"{title} model",
             "version": serving.notebook.sha256[:12] or "0",
@@ -107,7 +117,7 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
                 },
-                **openapi_schemas(sample),
+                **openapi_schemas(serving, sample, contract),
             }
         },
     }
@@ -129,7 +139,7 @@ def _request_schema(spec, mlflow: bool, contract=None):
                 **params,
                 # Another form's key, even with a value of no form, is refused (400), as the
                 # runtime refuses it; any other key is ignored (TF-Serving's "signature_name").
-                **{other.key: _NEVER for other in forms if other.key != form.key},
+                **{other.key: NEVER for other in forms if other.key != form.key},
             },
         }
         for form in forms
@@ -137,41 +147,51 @@ def _request_schema(spec, mlflow: bool, contract=None):
     return {"oneOf": alternatives}
 
 
-#: OpenAPI 3.0's schema no value matches.
-_NEVER = {"not": {}}
-
-
 def _form_values(spec, contract=None) -> dict:
     """The schema of each form's value for this input kind; an enforced data contract narrows
-    a frame's columns to what it admits (no null where training had none, known categories)."""
+    it to what the contract admits (no null where training had none, known categories)."""
     kind = spec.kind
+    split_columns = {"type": ["array", "null"], "items": {"type": "string"}}
     if kind == "dataframe":
         columns = list(spec.columns)
-        properties = {
-            c: _admitted(_dtype_schema(spec.dtypes.get(c)), contract and contract.column(c))
-            for c in columns
-        }
-        row_object = {"type": "object", "required": list(columns), "properties": properties}
-        # Rows as lists in column order are taken too, but OpenAPI 3.0 has no tuples to type
-        # each position with, so the document describes rows as objects only.
-        instances = {
-            "type": "array",
-            "minItems": 1,
-            "items": row_object,
+        cells = {c: cell(spec.dtypes.get(c), contract and contract.column(c)) for c in columns}
+        as_list = row_list(list(cells.values()))
+        # Rows are all objects or all lists in column order, not a mix.
+        rows = {
+            "anyOf": [
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "object", "required": columns, "properties": cells},
+                },
+                {"type": "array", "minItems": 1, "items": as_list},
+            ],
             "description": f"rows as objects, or as lists of values in column order {columns}",
         }
+        instances = records = rows
         inputs = {
-            "type": "object",
-            "required": list(columns),
-            "properties": {
-                c: {"type": "array", "minItems": 1, "items": s} for c, s in properties.items()
-            },
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": columns,
+                    "properties": {
+                        c: {"type": "array", "items": s, "minItems": n, "maxItems": n}
+                        for c, s in cells.items()
+                    },
+                }
+                for n in row_counts()
+            ],
+            "description": f"columns of one length; up to {DESCRIBED_ROWS} rows are described "
+            "here, and any number is served",
         }
-        records = {"type": "array", "minItems": 1, "items": row_object}
-        split_rows = {"type": "array", "minItems": 1, "items": {"type": "array"}}
+        split_rows = {"type": "array", "minItems": 1, "items": as_list}
+        # Columns named in another order, or more of them, are taken too: this document
+        # describes the model's order, which a row's positions follow.
+        split_columns = {"anyOf": [NULL, {"const": columns}]}
     elif kind in ("ndarray", "tensor"):
         shape = spec.shape or (None,)
-        inputs = _nested(_array_values(_dtype_schema(spec.dtype), contract), shape)
+        leaf, positions = array_cells(shape, spec.dtype, contract)
+        inputs = array_of(leaf, shape, positions and row_list(positions))
         instances = records = inputs
         # A split's rows are the array's first axis; a one-axis array's rows are not lists.
         split_rows = inputs if len(shape) > 1 else {"type": "array", "items": {"type": "array"}}
@@ -181,11 +201,8 @@ def _form_values(spec, contract=None) -> dict:
     split = {
         "type": "object",
         "required": ["data"],
-        "properties": {
-            # null, as when left out: the rows are in the model's column order
-            "columns": {"type": "array", "items": {"type": "string"}, "nullable": True},
-            "data": split_rows,
-        },
+        # null, as when left out: the rows are in the model's column order
+        "properties": {"columns": split_columns, "data": split_rows},
     }
     return {
         "instances": instances,
@@ -193,82 +210,6 @@ def _form_values(spec, contract=None) -> dict:
         "dataframe_records": records,
         "dataframe_split": split,
     }
-
-
-def _admitted(schema: dict, column) -> dict:
-    """A column's schema as the data contract admits it."""
-    if column is None:
-        return schema
-    schema = dict(schema)
-    if column.categories is not None and column.kind in ("category", "boolean"):
-        schema.pop("anyOf", None)
-        schema["enum"] = list(column.categories)
-        if not any(isinstance(v, str) for v in column.categories):
-            schema.pop("type", None)
-    if column.nullable:
-        schema["nullable"] = True
-        if "enum" in schema:
-            schema["enum"] = [*schema["enum"], None]
-    else:
-        schema.pop("nullable", None)
-    return schema
-
-
-def _array_values(schema: dict, contract) -> dict:
-    """An array's values as its data contract admits them: null only where training had missing
-    values at every position (the contract refuses a null at any other)."""
-    if contract is None or not contract.columns or all(c.nullable for c in contract.columns):
-        return schema
-    schema = dict(schema)
-    schema.pop("nullable", None)
-    return schema
-
-
-def _nested(leaf, shape):
-    schema = leaf
-    for size in reversed(shape):
-        schema = {"type": "array", "items": schema}
-        if size is not None:
-            schema.update(minItems=size, maxItems=size)
-        else:
-            schema["minItems"] = 1
-    return schema
-
-
-#: A DataFrame cell: one value, never a list or an object (the runtime answers 422 to those).
-_SCALAR = {
-    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
-    "nullable": True,
-}
-
-
-def _dtype_schema(dtype):
-    if dtype is None:
-        return dict(_SCALAR)
-    text = str(dtype)
-    if text.startswith(("int", "uint", "Int", "UInt")):
-        schema = {"type": "integer", **_integer_bounds(text)}
-    elif text.startswith(("float", "Float")):
-        schema = {"type": "number", "nullable": True}
-    elif text in ("bool", "boolean"):
-        schema = {"type": "boolean"}
-    elif text.startswith("datetime"):
-        schema = {"type": "string", "format": "date-time"}
-    elif text in ("str", "string", "category"):
-        schema = {"type": "string"}
-    else:
-        schema = dict(_SCALAR)
-    schema["x-dtype"] = text
-    return schema
-
-
-def _integer_bounds(dtype: str) -> dict:
-    """What an integer dtype holds: a larger integer is no longer one (the runtime says so)."""
-    digits = "".join(ch for ch in dtype if ch.isdigit())
-    bits = int(digits) if digits in ("8", "16", "32", "64") else 64
-    if dtype.lower().startswith("uint"):
-        return {"minimum": 0, "maximum": 2**bits - 1}
-    return {"minimum": -(2 ** (bits - 1)), "maximum": 2 ** (bits - 1) - 1}
 
 
 def _probe(summary):

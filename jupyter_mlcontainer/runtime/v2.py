@@ -16,9 +16,21 @@ from functools import partial
 from pathlib import PurePosixPath
 
 from .admission import blamed_on_input
-from .convert import BadRequest, to_jsonable
+from .convert import BadRequest, holds_booleans, to_jsonable, whole_numbers
 from .exchange import json_response, not_ready
 from .spec import ServingSpec
+from .valueschema import (
+    DESCRIBED_ROWS,
+    NEVER,
+    array_cells,
+    array_of,
+    cell,
+    flat_of,
+    row_counts,
+    row_list,
+    size_of,
+    strings_only,
+)
 
 #: The protocol's datatypes → numpy dtype names (little-endian, as the binary extension sends them).
 DATATYPES = {
@@ -325,8 +337,12 @@ def read_inputs(request: dict, binary) -> dict:
                 )
             array = _from_binary(name, datatype, shape, binary[offset : offset + size])
             offset += size
-        elif "data" in item:
+        elif isinstance(item.get("data"), list):
             array = _from_json(name, datatype, shape, item["data"])
+        elif "data" in item:
+            raise BadRequest(
+                400, f'input {name!r} has "data" {item["data"]!r:.60}; expected a list of values'
+            )
         else:
             raise BadRequest(400, f'input {name!r} has neither "data" nor binary_data_size')
         tensors[name] = (datatype, array)
@@ -360,10 +376,12 @@ def _from_json(name, datatype, shape, data):
     except ValueError as error:
         raise BadRequest(400, f"input {name!r}: {error}") from None
     family = datatype.rstrip("0123456789")
+    if family in ("INT", "UINT"):
+        array = whole_numbers(array)
     if array.dtype.kind not in _JSON_KINDS[family]:
         got = _KIND_WORDS.get(array.dtype.kind, "strings or mixed values")
         raise BadRequest(400, f"input {name!r} is {datatype}: its data must be numbers; got {got}")
-    if family != "BOOL" and array.dtype.kind == "b":
+    if family != "BOOL" and (array.dtype.kind == "b" or holds_booleans(flat)):
         raise BadRequest(400, f"input {name!r} is {datatype}; got booleans")
     if family in ("INT", "UINT"):
         limits = np.iinfo(dtype)
@@ -688,13 +706,17 @@ _TENSOR_VALUES = (
     ([d for d in DATATYPES if d.startswith("FP")], {"type": "number"}),
     (["BYTES"], {"type": "string"}),
 )
+_PARAMETERS = {"type": ["object", "null"], "additionalProperties": True}
+#: An input's parameters in a JSON body: binary data would follow the JSON, which it does not.
+_JSON_INPUT_PARAMETERS = {"type": ["object", "null"], "properties": {"binary_data_size": NEVER}}
 
 
-def openapi_schemas(sample) -> dict:
+def openapi_schemas(serving: ServingSpec, sample, contract=None) -> dict:
+    """The /v2 schemas for openapi.py: the request as this model takes it, the answers as any
+    Open Inference Protocol server gives them."""
     datatype = {"type": "string", "enum": list(DATATYPES)}
     shape = {"type": "array", "items": {"type": "integer"}}
     outputs = [tensor["name"] for tensor in output_tensors(sample)]
-    parameters = {"type": "object", "additionalProperties": True, "nullable": True}
     metadata_tensor = {
         "type": "object",
         "required": ["name", "datatype", "shape"],
@@ -711,7 +733,7 @@ def openapi_schemas(sample) -> dict:
                     "name": {"type": "string"},
                     "shape": shape,
                     "datatype": {"type": "string", "enum": datatypes},
-                    "parameters": parameters,
+                    "parameters": _PARAMETERS,
                     "data": {
                         "type": "array",
                         "description": "the values, flat or nested, in row-major order",
@@ -748,22 +770,17 @@ def openapi_schemas(sample) -> dict:
             "required": ["inputs"],
             "properties": {
                 "id": {"type": "string"},
-                "parameters": parameters,
-                "inputs": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": data_tensor,
-                },
+                "parameters": _PARAMETERS,
+                "inputs": _request_inputs(serving, sample, contract),
                 "outputs": {
-                    "type": "array",
-                    "nullable": True,  # as if left out: every output
+                    "type": ["array", "null"],  # null, as if left out: every output
                     "items": {
                         "type": "object",
                         "required": ["name"],
                         "properties": {
                             # the model's own; others are a 400
                             "name": {"type": "string", "enum": outputs},
-                            "parameters": parameters,
+                            "parameters": _PARAMETERS,
                         },
                     },
                 },
@@ -776,12 +793,73 @@ def openapi_schemas(sample) -> dict:
                 "model_name": {"type": "string"},
                 "model_version": {"type": "string"},
                 "id": {"type": "string"},
-                "parameters": parameters,
+                "parameters": _PARAMETERS,
                 "outputs": {
                     "type": "array",
                     "items": data_tensor,
                 },
             },
+        },
+    }
+
+
+def _request_inputs(serving: ServingSpec, sample, contract) -> dict:
+    """The request's "inputs" as this model takes them: its tensors, by name, datatype and
+    shape, with the values its data contract admits. A tensor's data fills its shape and a
+    frame's columns have one length, which JSON Schema can only say one row count at a time."""
+    spec = serving.input
+    tensors = input_tensors(serving, sample)
+    if spec.kind == "dataframe":
+        leaves = [
+            _leaf(
+                t["datatype"], spec.dtypes.get(t["name"]), contract and contract.column(t["name"])
+            )
+            for t in tensors
+        ]
+        alternatives = [
+            row_list(
+                [_tensor(t, [n], flat_of(leaf, n)) for t, leaf in zip(tensors, leaves, strict=True)]
+            )
+            for n in row_counts()
+        ]
+    else:
+        (tensor,) = tensors
+        array = spec.kind in ("ndarray", "tensor")
+        sizes = (spec.shape or (None,)) if array else (None,)
+        null = tensor["datatype"].startswith("FP")
+        leaf, positions = array_cells(sizes, spec.dtype if array else None, contract, null)
+        if not array:
+            leaf = next(v for kinds, v in _TENSOR_VALUES if tensor["datatype"] in kinds)
+        alternatives = []
+        for n in row_counts():
+            dims = [n, *(1 if s is None else s for s in sizes[1:])]
+            flat = flat_of(leaf, size_of(dims), positions)
+            nested = array_of(leaf, dims, positions and row_list(positions))
+            data = flat if len(dims) == 1 else {"anyOf": [flat, nested]}
+            alternatives.append(row_list([_tensor(tensor, dims, data)]))
+    return {
+        "anyOf": alternatives,
+        "description": f"the model's inputs; up to {DESCRIBED_ROWS} rows are described here, and "
+        "any number is served",
+    }
+
+
+def _leaf(datatype: str, dtype, column) -> dict:
+    """One value of a frame's column as its tensor's datatype carries it."""
+    leaf = cell(dtype, column, null=datatype.startswith("FP"))
+    return strings_only(leaf) if datatype == "BYTES" else leaf
+
+
+def _tensor(tensor: dict, dims: list, data: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"const": tensor["name"]},
+            "shape": {"const": dims},
+            "datatype": {"const": tensor["datatype"]},
+            "parameters": _JSON_INPUT_PARAMETERS,
+            "data": data,
         },
     }
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
+
 from ports import free_port
 
 RUNTIME = Path(__file__).resolve().parents[2] / "jupyter_mlcontainer" / "runtime"
@@ -258,6 +260,51 @@ CHURN_INPUT = {
 }
 
 
+TENTHS = tuple([0.1] * 10)
+#: The churn model's training data as the build describes it (pipeline/profile.py).
+CHURN_CONTRACT = DataContract(
+    source="the data passed to `model.fit`",
+    rows=200,
+    columns=(
+        ColumnContract(
+            "age", "integer", False, 18, 79, tuple(range(24, 78, 6)), None, False, TENTHS
+        ),
+        ColumnContract(
+            "income",
+            "float",
+            False,
+            10_000.0,
+            90_000.0,
+            tuple(float(x) for x in range(30_000, 75_000, 5_000)),
+            None,
+            False,
+            TENTHS,
+        ),
+        ColumnContract(
+            "city",
+            "category",
+            False,
+            categories=("lyon", "nice", "paris"),
+            expected=(0.33, 0.33, 0.34, 0.0),
+        ),
+        ColumnContract(
+            "member", "boolean", False, categories=(False, True), expected=(0.5, 0.5, 0.0)
+        ),
+    ),
+    prediction=ColumnContract(
+        "prediction",
+        "float",
+        False,
+        0.0,
+        1.0,
+        tuple(x / 10 for x in range(1, 10)),
+        None,
+        False,
+        TENTHS,
+    ),
+)
+
+
 @pytest.fixture(scope="session")
 def churn_root(tmp_path_factory, churn_model):
     import joblib
@@ -270,6 +317,15 @@ def churn_root(tmp_path_factory, churn_model):
     }
     state = {"model.joblib": lambda path: joblib.dump(model, path)}
     return make_root(tmp_path_factory.mktemp("churn"), CHURN_CODE, CHURN_INPUT, sample, state=state)
+
+
+@pytest.fixture(scope="session")
+def churn_contract_root(tmp_path_factory, churn_root):
+    """The churn pipeline with the data contract of its training data (enforced)."""
+    root = tmp_path_factory.mktemp("churn-contract") / "root"
+    shutil.copytree(churn_root, root)
+    (root / "artifacts" / "contract.json").write_text(json.dumps(CHURN_CONTRACT.to_dict()))
+    return root
 
 
 @pytest.fixture

@@ -73,7 +73,8 @@ def test_the_document_says_a_cell_holds_one_value(serve_per_module, titanic_root
     schema = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     instances = next(alt for alt in schema["schema"]["oneOf"] if alt["required"] == ["instances"])
     rows = instances["properties"]["instances"]
-    assert "lists of values in column order" in rows["description"]  # taken, not typed
-    cell = rows["items"]["properties"]["Sex"]
-    assert {alt["type"] for alt in cell["anyOf"]} == {"string", "number", "boolean"}
-    assert cell["nullable"] is True
+    assert "lists of values in column order" in rows["description"]
+    objects, lists = rows["anyOf"]
+    cell = objects["items"]["properties"]["Sex"]
+    assert {alt["type"] for alt in cell["anyOf"]} == {"string", "number", "boolean", "null"}
+    assert lists["items"]["prefixItems"][list(objects["items"]["properties"]).index("Sex")] == cell

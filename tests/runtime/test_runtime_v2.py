@@ -164,6 +164,18 @@ def churn_request(**changes):
         ),
         (
             "/v2/models/test/infer",
+            churn_request(income={"data": [1.5, True]}),
+            400,
+            "input 'income' is FP64; got booleans",
+        ),
+        (
+            "/v2/models/test/infer",
+            churn_request(income={"data": 1.5, "shape": [1]}),
+            400,
+            "input 'income' has \"data\" 1.5; expected a list of values",
+        ),
+        (
+            "/v2/models/test/infer",
             churn_request(city={"data": ["lyon", 3]}),
             400,
             "input 'city' is BYTES: its data must be strings",
@@ -198,6 +210,15 @@ def test_bad_dataframe_requests_are_4xx_with_a_message(churn_server, path, body,
     response = churn_server.post(path, body)
     assert response.status == status, response.body
     assert response.json() == {"error": error}
+
+
+def test_whole_numbers_are_integers_as_json_schema_counts_them(churn_server):
+    """JSON Schema's integer admits 30.0, and so does the runtime."""
+    whole = churn_server.post(f"/v2/models/{NAME}/infer", churn_request(age={"data": [30.0, 61.0]}))
+    ints = churn_server.post(f"/v2/models/{NAME}/infer", churn_request())
+    assert whole.status == 200 and whole.json()["outputs"] == ints.json()["outputs"]
+    row = {"age": 30.0, "income": 1.0, "city": "lyon", "member": True}
+    assert churn_server.post("/predict", {"instances": [row]}).status == 200
 
 
 def test_wrong_array_shape_is_a_400(iris_server):
@@ -358,6 +379,35 @@ def test_the_openapi_document_lists_v2_and_stays_valid(churn_server):
     assert churn_server.post(f"/v2/models/{NAME}/infer", asked).status == 200
     asked = {**example, "outputs": [{"name": ""}]}
     assert churn_server.post(f"/v2/models/{NAME}/infer", asked).status == 400
+
+
+def test_the_document_allows_only_the_requests_the_model_takes(serve, churn_contract_root):
+    """Names, datatypes, a shape its data fills and columns of one length: what the runtime
+    checks, the document says, so that every request it allows is served."""
+    from jsonschema import Draft202012Validator
+
+    churn_server = serve(churn_contract_root)
+    document = churn_server.get("/openapi.json").json()
+    validator = Draft202012Validator(
+        {"$ref": "#/components/schemas/InferenceRequest", "components": document["components"]}
+    )
+    refused = [
+        churn_request(income={"shape": [3]}),  # 2 values
+        churn_request(age={"data": [30]}, income={"data": [1.0]}),  # columns of 1 and 2 rows
+        churn_request(age={"datatype": "FP64"}),
+        churn_request(city=None),
+        churn_request(city={"data": ["lyon", "oslo"]}),  # training had no oslo
+        churn_request(income={"data": [1.0, None]}),  # nor a missing income
+        churn_request(income={"data": [1.0, 1e12]}),  # out of all proportion
+        churn_request(city={"parameters": {"binary_data_size": 8}}),  # no binary data follows
+    ]
+    for body in refused:
+        assert not validator.is_valid(body), body
+        assert 400 <= churn_server.post(f"/v2/models/{NAME}/infer", body).status < 500, body
+    served = [churn_request(), churn_request(income={"data": [1.0, 1e9]})]
+    for body in served:
+        validator.validate(body)
+        assert churn_server.post(f"/v2/models/{NAME}/infer", body).status == 200, body
 
 
 def test_the_metadata_names_the_outputs_as_the_answer_does():

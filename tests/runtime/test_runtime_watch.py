@@ -4,56 +4,13 @@ out-of-range header, drift (PSI over a bounded window) and opt-in request captur
 from __future__ import annotations
 
 import pytest
-from conftest import CHURN_INPUT
+from conftest import CHURN_CONTRACT, CHURN_INPUT, TENTHS
 
 from jupyter_mlcontainer.runtime.admission import Admission
 from jupyter_mlcontainer.runtime.convert import BadRequest
 from jupyter_mlcontainer.runtime.datacontract import ColumnContract, DataContract
 from jupyter_mlcontainer.runtime.datadrift import SLOT_ROWS, SLOTS, DriftMonitor, psi
 
-TENTHS = tuple([0.1] * 10)
-#: The churn model's training data as the build describes it (pipeline/profile.py).
-CHURN_CONTRACT = DataContract(
-    source="the data passed to `model.fit`",
-    rows=200,
-    columns=(
-        ColumnContract(
-            "age", "integer", False, 18, 79, tuple(range(24, 78, 6)), None, False, TENTHS
-        ),
-        ColumnContract(
-            "income",
-            "float",
-            False,
-            10_000.0,
-            90_000.0,
-            tuple(float(x) for x in range(30_000, 75_000, 5_000)),
-            None,
-            False,
-            TENTHS,
-        ),
-        ColumnContract(
-            "city",
-            "category",
-            False,
-            categories=("lyon", "nice", "paris"),
-            expected=(0.33, 0.33, 0.34, 0.0),
-        ),
-        ColumnContract(
-            "member", "boolean", False, categories=(False, True), expected=(0.5, 0.5, 0.0)
-        ),
-    ),
-    prediction=ColumnContract(
-        "prediction",
-        "float",
-        False,
-        0.0,
-        1.0,
-        tuple(x / 10 for x in range(1, 10)),
-        None,
-        False,
-        TENTHS,
-    ),
-)
 ROW = {"age": 40, "income": 52_000.5, "city": "lyon", "member": True}
 
 
@@ -129,6 +86,22 @@ def test_an_array_models_every_form_is_checked_the_split_included():
 def test_a_value_beyond_the_training_range_is_only_counted():
     admitted = admission().admit("rows", [{**ROW, "age": 120}, {**ROW, "income": -5.0}, ROW])
     assert admitted.outside_range == 2
+
+
+def test_a_number_out_of_all_proportion_to_training_is_refused():
+    """A million times training's largest magnitude (90,000 for income) is no income: an
+    overflow or a unit mixed up, on which a model's arithmetic may overflow too."""
+    check = admission()
+    assert check.admit("rows", [{**ROW, "income": -9e10}]).outside_range == 1
+    with pytest.raises(BadRequest) as refused:
+        check.admit("rows", [{**ROW, "income": 9.1e10}, {**ROW, "age": -1e300}])
+    assert refused.value.status == 422
+    assert (
+        "row 0, column 'income': 9.1e+10, over 1e+06 times the largest magnitude training "
+        "had (90000)" in refused.value.message
+    )
+    assert "row 1, column 'age': -1e+300" in refused.value.message
+    assert check.violations == {("income", "range"): 1, ("age", "range"): 1}
 
 
 def test_warn_lets_everything_through_and_counts_it_and_off_checks_nothing():
