@@ -369,6 +369,10 @@ def _from_json(name, datatype, shape, data):
             raise BadRequest(400, f"input {name!r} is BYTES: its data must be strings")
         return np.array(flat, dtype=object).reshape(shape)
     dtype = np.dtype(DATATYPES[datatype])
+    if datatype.startswith("FP"):
+        # JSON numbers are doubles: the data contract sees them as sent, and the model's own
+        # conversion narrows them to its dtype afterwards.
+        dtype = np.dtype("<f8")
     if not flat:
         return np.empty(shape, dtype)
     try:
