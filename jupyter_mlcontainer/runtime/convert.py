@@ -5,6 +5,7 @@ plain lists starts without them.
 """
 
 import math
+from itertools import chain
 
 from . import fastjson
 from .contract import expected_body, forms_for
@@ -253,14 +254,13 @@ def whole_numbers(array):
 
 
 def holds_booleans(value) -> bool:
-    """Whether nested lists hold a boolean, which numpy would take as 0 or 1 among numbers."""
-    if value.__class__ is bool:
-        return True
+    """Whether nested lists that numpy read as a numeric array (so all of one depth) hold a
+    boolean, which numpy takes as 0 or 1 among numbers."""
     if not isinstance(value, list):
-        return False
-    if value and isinstance(value[0], list):
-        return any(holds_booleans(item) for item in value)
-    return any(item.__class__ is bool for item in value)
+        return value.__class__ is bool
+    while value and isinstance(value[0], list):
+        value = list(chain.from_iterable(value))
+    return bool in set(map(type, value))
 
 
 def _cast(value, dtype, where):
