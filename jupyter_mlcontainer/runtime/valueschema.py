@@ -48,15 +48,13 @@ def cell(dtype, column=None, null: bool = True) -> dict:
     if column is not None:
         nullable = column.nullable
         if column.categories is not None and column.kind in ("category", "boolean"):
-            schema = {"enum": list(column.categories), "x-dtype": schema.get("x-dtype")}
+            schema = {"enum": list(column.categories), **_tag(schema)}
         elif column.kind == "boolean":
             schema = {"type": "boolean", **_tag(schema)}
         elif column.numeric:
             if schema.get("type") not in ("integer", "number"):
                 schema = {"type": "number", **_tag(schema)}
             schema = _within(schema, column.limit)
-    if "x-dtype" in schema and schema["x-dtype"] is None:
-        del schema["x-dtype"]
     return or_null(schema) if nullable and null else schema
 
 
@@ -75,12 +73,9 @@ def row_list(cells: list) -> dict:
 def array_of(leaf: dict, shape, rows: dict | None = None) -> dict:
     """Nested lists of `shape` (None: any size, at least 1) holding `leaf` values; `rows`, when
     given, is the schema of each innermost list instead (one schema per position)."""
-    sizes = list(shape)
-    schema = rows if rows is not None else None
-    if schema is None:
-        schema = leaf
-    else:
-        sizes = sizes[:-1]
+    sizes, schema = list(shape), leaf
+    if rows is not None:
+        sizes, schema = sizes[:-1], rows
     for size in reversed(sizes):
         schema = {"type": "array", "items": schema}
         if size is not None:
