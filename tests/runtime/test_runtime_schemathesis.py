@@ -3,11 +3,10 @@ mixed-type DataFrame model: requests generated from the document (valid and inva
 a 5xx, every answer matches the document, and the server still answers afterwards."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 from conftest import SCHEMATHESIS_CHECKS, fuzz_examples
+from fuzzing import run_schemathesis
 
 pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
@@ -28,41 +27,21 @@ def test_generated_requests_get_no_server_error_and_match_the_document(
 ):
     server = serve(titanic_root)
     before = requests_served(server)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemathesis.cli",
-            "run",
-            f"{server.url}/openapi.json",
-            "--checks",
-            SCHEMATHESIS_CHECKS,
-            "--max-examples",
-            str(MAX_EXAMPLES),
-            "--seed",
-            "1",
-            "--workers",
-            "1",
-            "--request-timeout",
-            "10",
-            "--generation-database",
-            "none",
-            "--no-color",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    status, output = run_schemathesis(
+        server.url,
+        tmp_path,
+        MAX_EXAMPLES,
+        1,
+        "--checks",
+        SCHEMATHESIS_CHECKS,
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
     )
-    output = run.stdout + run.stderr
     served = requests_served(server) - before - 1  # less this count's own /metrics
     print(f"schemathesis sent {served} requests")
-    assert run.returncode == 0, output
+    assert status == 0, output
     assert served > 3 * MAX_EXAMPLES, output
     assert server.get("/health").status == 200
     assert server.get("/ready").status == 200

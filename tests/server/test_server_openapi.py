@@ -14,9 +14,9 @@ import asyncio
 import json
 import re
 import secrets
-import sys
 
 import pytest
+from fuzzing import schemathesis_command
 from test_server_xsrf import login
 
 from jupyter_mlcontainer.server.handlers import ROUTES
@@ -174,31 +174,22 @@ async def schemathesis(
     (at least 40 cases per operation, and every check passed)."""
     pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
     (folder / "schemathesis.toml").write_text(CONFIG + config)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "--config-file",
-        str(folder / "schemathesis.toml"),
-        "run",
+    command = schemathesis_command(
         server.get_url(f"{base_url}mlcontainer/openapi.json"),
+        examples,
+        SEED,
         "--header",
         f"Authorization: token {token}",
         "--checks",
         "all",
         "--exclude-checks",
         ",".join(EXCLUDED_CHECKS),
-        "--max-examples",
-        str(examples),
-        "--seed",
-        str(SEED),
-        "--workers",
-        "1",  # more workers race in hypothesis's lambda descriptions (a SystemError on 3.11)
-        "--request-timeout",
-        "10",
-        "--generation-database",
-        "none",
-        "--no-color",
+        # more workers race in hypothesis's lambda descriptions (a SystemError on 3.11)
+        workers=1,
+        config=folder / "schemathesis.toml",
+    )
+    process = await asyncio.create_subprocess_exec(
+        *command,
         cwd=folder,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
