@@ -14,8 +14,8 @@ from jupyter_mlcontainer.cli import main
 
 pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
-#: Test cases per operation and generation mode: about a minute here.
-MAX_EXAMPLES = 40
+#: Test cases per operation and generation mode: under a minute here.
+MAX_EXAMPLES = 25
 
 
 def test_schemathesis_with_every_check_finds_nothing_on_a_real_image(
