@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .convert import BadRequest, columns_of
-from .datacontract import PLAUSIBLE_SCALE, ColumnContract, DataContract
+from .datacontract import ColumnContract, DataContract
 
 MODES = ("enforce", "warn", "off")
 MODE_VARIABLE = "MLCONTAINER_CONTRACT"
@@ -118,7 +118,7 @@ class Admission:
                         found.append((row, name, "type", f"{value!r}, but training had numbers"))
                         continue
                 if limit is not None and abs(value) > limit:
-                    found.append((row, name, "range", _implausible(value, limit)))
+                    found.append((row, name, "range", _implausible(value, contract)))
                     continue
                 if (low is not None and value < low) or (high is not None and value > high):
                     outside += 1
@@ -158,11 +158,15 @@ def blamed_on_input(admitted: Admitted | None):
         ) from error
 
 
-def _implausible(value, limit) -> str:
-    largest = limit / PLAUSIBLE_SCALE
+def _implausible(value, contract: ColumnContract) -> str:
+    try:
+        text = f"{float(value):g}"
+    except OverflowError:  # an integer of hundreds of digits, as JSON allows
+        text = f"an integer of {len(str(abs(int(value))))} digits"
+    largest = max(abs(contract.low), abs(contract.high))
     return (
-        f"{float(value):g}, over {PLAUSIBLE_SCALE:g} times the largest magnitude training had "
-        f"({largest:g})"
+        f"{text}, out of all proportion to training's values (at most {largest:g} in magnitude; "
+        f"the limit is ±{contract.limit:g})"
     )
 
 

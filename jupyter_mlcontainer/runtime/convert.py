@@ -24,6 +24,7 @@ _KIND_WORDS = {
     "O": "nulls or mixed types",
     "V": "objects",
 }
+_JSON_WORDS = {bool: "booleans", str: "strings"}
 
 
 class BadRequest(Exception):
@@ -239,28 +240,34 @@ def _cast_column(values, dtype, column):
         raise BadRequest(422, f"{where} expects {dtype} values: {error}") from None
 
 
-def whole_numbers(array):
-    """A float array of whole numbers as integers (JSON Schema counts 5.0 an integer, and so
-    does the runtime); any other array unchanged."""
+def whole_numbers(array, value, dtype):
+    """numpy's float reading of the JSON `value` as integers of `dtype` when every value is a
+    whole number (JSON Schema counts 5.0 an integer, and so does the runtime), converted from the
+    values as sent: beside a float, an integer above 2**53 lost digits in `array`. Any other
+    array, and integers `dtype` cannot hold, come back unchanged."""
     import numpy as np
 
     if array.dtype.kind != "f" or not array.size:
         return array
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(array).all() and (array == np.floor(array)).all()
-    if whole and -(2.0**63) <= array.min() and array.max() < 2.0**63:
-        return array.astype(np.int64)
-    return array
+    if not whole:
+        return array
+    try:
+        return np.array(value, dtype=object).astype(dtype)
+    except (OverflowError, TypeError, ValueError):
+        return array
 
 
-def holds_booleans(value) -> bool:
-    """Whether nested lists that numpy read as a numeric array (so all of one depth) hold a
-    boolean, which numpy takes as 0 or 1 among numbers."""
+def leaf_types(value) -> set:
+    """The types of the values in `value`'s nested lists, which numpy read as one array (so all
+    lists are of one depth): a boolean or a string there is no number, though numpy may take
+    `true` as 1 and `"2"` as 2.0."""
     if not isinstance(value, list):
-        return value.__class__ is bool
+        return {type(value)}
     while value and isinstance(value[0], list):
         value = list(chain.from_iterable(value))
-    return bool in set(map(type, value))
+    return set(map(type, value))
 
 
 def _cast(value, dtype, where):
@@ -277,13 +284,16 @@ def _cast(value, dtype, where):
             422, f"{where} is not a rectangular array of {dtype} values: {error}"
         ) from None
     if dtype.kind in "iu":
-        array = whole_numbers(array)
+        array = whole_numbers(array, value, dtype)
     allowed = _COMPATIBLE.get(dtype.kind)
     if allowed is not None and array.dtype.kind not in allowed:
         got = _KIND_WORDS.get(array.dtype.kind, str(array.dtype))
         raise BadRequest(422, f"{where} expects {dtype} values; got {got}")
-    if dtype.kind != "b" and array.dtype.kind in "iuf" and holds_booleans(value):
-        raise BadRequest(422, f"{where} expects {dtype} values; got booleans among numbers")
+    if dtype.kind in "iuf" and array.dtype.kind in "iufO":
+        foreign = leaf_types(value) & {bool, str}
+        if foreign:
+            got = " and ".join(sorted(_JSON_WORDS[t] for t in foreign))
+            raise BadRequest(422, f"{where} expects {dtype} values; got {got} among numbers")
     if dtype.kind in "iu" and array.size:
         low, high, limits = int(array.min()), int(array.max()), np.iinfo(dtype)
         if low < limits.min or high > limits.max:
@@ -306,6 +316,8 @@ def _array_converter(spec, tensor):
     def convert(form, value):
         if form == "split":
             value = value[1]
+            if shape is not None and len(shape) == 1 and all(len(row) == 1 for row in value):
+                value = [row[0] for row in value]  # a one-axis array's rows: one value each
         if isinstance(value, dict):
             raise BadRequest(
                 400, f"this model takes one array of shape {_shape_text(shape)}; got an object"

@@ -16,10 +16,10 @@ KINDS = ("float", "integer", "boolean", "category", "other")
 CATEGORY_CAP = 100
 #: Numeric drift bins: the training data's deciles, so each bin held about a tenth of it.
 NUMERIC_BINS = 10
-#: A number this many times larger in magnitude than any its column held in training is no
-#: measurement of that column (an overflow, a unit mixed up a million-fold), and a model's
-#: arithmetic may overflow on it: the contract refuses it, where a value merely beyond the
-#: training range is served and counted.
+#: A number this many times larger in magnitude than any its column held in training (or than
+#: 1, for a column of small values) is no measurement of that column (an overflow, a unit mixed
+#: up a million-fold), and a model's arithmetic may overflow on it: the contract refuses it,
+#: where a value merely beyond the training range is served and counted.
 PLAUSIBLE_SCALE = 1e6
 
 

@@ -36,7 +36,8 @@ def build_openapi(serving: ServingSpec, sample, contract_mode: str = "enforce") 
         "413": _error_response("Body larger than MLCONTAINER_MAX_BODY_BYTES"),
         "422": _error_response(
             "Wrong shape or dtype for the model's input, or a value its data contract refuses "
-            "(a null, a category or a type training never had)"
+            "(a null, a category or a type training never had, a number out of all proportion "
+            "to training's)"
         ),
         "500": _error_response("The model (or, rarely, the runtime) raised an exception"),
         "503": _error_response("The model is still loading (see Retry-After)"),
@@ -193,8 +194,9 @@ def _form_values(spec, contract=None) -> dict:
         leaf, positions = array_cells(shape, spec.dtype, contract)
         inputs = array_of(leaf, shape, positions and row_list(positions))
         instances = records = inputs
-        # A split's rows are the array's first axis; a one-axis array's rows are not lists.
-        split_rows = inputs if len(shape) > 1 else {"type": "array", "items": {"type": "array"}}
+        # A split's rows are the array's first axis; a one-axis array's, one value each.
+        one_value = {"type": "array", "minItems": 1, "items": row_list([leaf])}
+        split_rows = inputs if len(shape) > 1 else one_value
     else:
         instances = records = split_rows = {"type": "array", "minItems": 1, "items": {}}
         inputs = {}

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import PurePosixPath
 
 from .admission import blamed_on_input
-from .convert import BadRequest, holds_booleans, to_jsonable, whole_numbers
+from .convert import BadRequest, leaf_types, to_jsonable, whole_numbers
 from .exchange import json_response, not_ready
 from .spec import ServingSpec
 from .valueschema import (
@@ -381,12 +381,17 @@ def _from_json(name, datatype, shape, data):
         raise BadRequest(400, f"input {name!r}: {error}") from None
     family = datatype.rstrip("0123456789")
     if family in ("INT", "UINT"):
-        array = whole_numbers(array)
+        array = whole_numbers(array, flat, dtype)
     if array.dtype.kind not in _JSON_KINDS[family]:
         got = _KIND_WORDS.get(array.dtype.kind, "strings or mixed values")
         raise BadRequest(400, f"input {name!r} is {datatype}: its data must be numbers; got {got}")
-    if family != "BOOL" and (array.dtype.kind == "b" or holds_booleans(flat)):
+    types = leaf_types(flat)
+    if family != "BOOL" and (array.dtype.kind == "b" or bool in types):
         raise BadRequest(400, f"input {name!r} is {datatype}; got booleans")
+    if str in types:  # beside a null, numpy would read "2" as 2.0
+        raise BadRequest(
+            400, f"input {name!r} is {datatype}: its data must be numbers; got strings"
+        )
     if family in ("INT", "UINT"):
         limits = np.iinfo(dtype)
         if int(array.min()) < limits.min or int(array.max()) > limits.max:
@@ -395,7 +400,7 @@ def _from_json(name, datatype, shape, data):
             )
     try:
         return array.astype(dtype).reshape(shape)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:  # 10**400 is no double
         raise BadRequest(400, f"input {name!r} is {datatype}: {error}") from None
 
 
@@ -634,7 +639,10 @@ def openapi_paths(serving: ServingSpec, sample) -> dict:
         "400": _error("Malformed request, or tensors of the wrong name, datatype or shape"),
         "404": _error("No model of that name or version"),
         "413": _error("Body larger than MLCONTAINER_MAX_BODY_BYTES"),
-        "422": _error("Values the model's input dtype cannot hold"),
+        "422": _error(
+            "Values the model's input dtype cannot hold, or its data contract refuses (a "
+            "category training never had, a number out of all proportion to training's)"
+        ),
         "500": _error("The model raised an exception"),
         "503": _error("The model is still loading"),
     }
@@ -828,11 +836,12 @@ def _request_inputs(serving: ServingSpec, sample, contract) -> dict:
         ]
     else:
         (tensor,) = tensors
-        array = spec.kind in ("ndarray", "tensor")
-        sizes = (spec.shape or (None,)) if array else (None,)
-        null = tensor["datatype"].startswith("FP")
-        leaf, positions = array_cells(sizes, spec.dtype if array else None, contract, null)
-        if not array:
+        if spec.kind in ("ndarray", "tensor"):
+            sizes = spec.shape or (None,)
+            null = tensor["datatype"].startswith("FP")
+            leaf, positions = array_cells(sizes, spec.dtype, contract, null)
+        else:  # a list: its datatype is the sample's
+            sizes, positions = (None,), None
             leaf = next(v for kinds, v in _TENSOR_VALUES if tensor["datatype"] in kinds)
         alternatives = []
         for n in row_counts():
@@ -873,6 +882,7 @@ def _example_request(serving, sample):
     rows = _example(sample, "request")
     if not isinstance(rows, list) or not rows:
         return None
+    rows = rows[:DESCRIBED_ROWS]  # as many as the document spells out
     tensors = input_tensors(serving, sample)
     if serving.input.kind == "dataframe":
         if not all(isinstance(row, dict) for row in rows):

@@ -2,9 +2,11 @@
 its data contract: the cells, rows and arrays that the OpenAPI document's request bodies are
 made of, on every protocol (openapi.py, v2.py).
 
-Each schema admits what the runtime serves and nothing it refuses, so that a body the document
-allows is a body the runtime answers (a fuzzer holds it to that). Standard library only: this
-module runs inside every image.
+Each schema admits nothing the runtime refuses, so that a body the document allows is a body the
+runtime answers (a fuzzer holds it to that, and to the converse for what the document refuses).
+Where JSON Schema cannot say all the runtime takes, the document describes less: rows in the
+model's column order, up to DESCRIBED_ROWS of them. Standard library only: this module runs
+inside every image.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ def or_null(schema: dict) -> dict:
 
 def cell(dtype, column=None, null: bool = True) -> dict:
     """One value of a column of `dtype` as its data contract `column` admits it: a null only
-    where training had one (without a contract, where the dtype holds one), a known category,
-    a number no farther out than the column's limit. `null=False`: never null (a v2 tensor of
-    integers, booleans or strings has no missing value)."""
+    where the dtype holds one and training had one, a known category, a number no farther out
+    than the column's limit. `null=False`: never null (a v2 tensor of integers, booleans or
+    strings has no missing value)."""
     schema, nullable = _dtype_values(dtype), _holds_null(dtype)
     if column is not None:
-        nullable = column.nullable
-        if column.categories is not None and column.kind in ("category", "boolean"):
+        nullable = nullable and column.nullable
+        if column.categories and column.kind in ("category", "boolean"):
             schema = {"enum": list(column.categories), **_tag(schema)}
         elif column.kind == "boolean":
             schema = {"type": "boolean", **_tag(schema)}
@@ -134,11 +136,10 @@ def _dtype_values(dtype) -> dict:
 
 
 def _holds_null(dtype) -> bool:
-    """A dtype with a missing value of its own (NaN, None); an integer or boolean has none."""
+    """A dtype with a missing value of its own (NaN, None, NA, NaT); numpy's integers and
+    booleans have none (pandas' Int64 and boolean have one)."""
     text = str(dtype)
-    return dtype is None or not text.startswith(
-        ("int", "uint", "Int", "UInt", "bool", "datetime", "str", "string", "category")
-    )
+    return dtype is None or not (text.startswith(("int", "uint")) or text == "bool")
 
 
 def _integer_bounds(dtype: str) -> dict:

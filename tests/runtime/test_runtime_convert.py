@@ -78,6 +78,9 @@ def test_a_key_beside_the_form_is_ignored_as_the_document_says():
         ({**ROW, "age": True}, 422, "column 'age' expects int64 values; got booleans"),
         ({**ROW, "age": None}, 422, "column 'age' expects int64 values; got nulls or mixed types"),
         ({**ROW, "score": "high"}, 422, "column 'score' expects float32 values; got strings"),
+        # numpy would read these as 1.0 and 2.0, beside a null
+        ({**ROW, "score": True}, 422, "column 'score' expects float32 values; got booleans"),
+        ({**ROW, "age": 3.5}, 422, "column 'age' expects int64 values; got decimal numbers"),
         ({**ROW, "member": 1}, 422, "column 'member' expects bool values; got integers"),
         ({**ROW, "visits": "many"}, 422, "column 'visits' expects Int64 values"),
         ({k: v for k, v in ROW.items() if k != "plan"}, 400, "row 0 lacks column 'plan'"),
@@ -131,6 +134,38 @@ def test_integers_out_of_the_dtype_range_are_refused_not_wrapped(spec, values, w
 def test_mixed_row_forms_are_refused():
     with pytest.raises(BadRequest, match="row 1 is a list; expected every row to be an object"):
         convert(FRAME, {"instances": [ROW, list(ROW.values())]})
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ([1.5, None, True], "got booleans among numbers"),
+        ([1.5, None, "2"], "got strings among numbers"),
+        ([[1.5], [True]], "got booleans among numbers"),
+    ],
+)
+def test_no_number_is_read_from_a_boolean_or_a_string(values, words):
+    spec = {
+        "kind": "ndarray",
+        "dtype": "float64",
+        "shape": [None] * (1 + isinstance(values[0], list)),
+    }
+    with pytest.raises(BadRequest, match=words) as refused:
+        convert(spec, {"instances": values})
+    assert refused.value.status == 422
+
+
+def test_whole_numbers_are_integers_and_keep_every_digit():
+    """JSON Schema counts 30.0 an integer; beside it, 2**53 + 1 must not become 2**53."""
+    spec = {"kind": "ndarray", "dtype": "int64", "shape": [None]}
+    array = convert(spec, {"instances": [2**53 + 1, 30.0]})
+    assert array.dtype == np.int64 and array.tolist() == [2**53 + 1, 30]
+
+
+def test_a_one_axis_arrays_split_rows_hold_one_value_each():
+    spec = {"kind": "ndarray", "dtype": "float64", "shape": [None]}
+    array = convert(spec, {"dataframe_split": {"data": [[1.5], [2.5]]}}, mlflow=True)
+    assert array.shape == (2,) and array.tolist() == [1.5, 2.5]
 
 
 def test_ndarray_and_list_kinds():

@@ -170,6 +170,12 @@ def churn_request(**changes):
         ),
         (
             "/v2/models/test/infer",
+            churn_request(income={"data": ["2", None]}),
+            400,
+            "input 'income' is FP64: its data must be numbers; got strings",
+        ),
+        (
+            "/v2/models/test/infer",
             churn_request(income={"data": 1.5, "shape": [1]}),
             400,
             "input 'income' has \"data\" 1.5; expected a list of values",
@@ -219,6 +225,15 @@ def test_whole_numbers_are_integers_as_json_schema_counts_them(churn_server):
     assert whole.status == 200 and whole.json()["outputs"] == ints.json()["outputs"]
     row = {"age": 30.0, "income": 1.0, "city": "lyon", "member": True}
     assert churn_server.post("/predict", {"instances": [row]}).status == 200
+
+
+def test_a_number_no_double_holds_is_a_400(churn_server):
+    body = json.dumps(churn_request(income={"data": [1.0, 0]})).replace("0]", f"{10**400}]", 1)
+    response = churn_server.request(
+        "POST", f"/v2/models/{NAME}/infer", body.encode(), {"Content-Type": "application/json"}
+    )
+    assert response.status == 400, response.body
+    assert "input 'income' is FP64" in response.json()["error"]
 
 
 def test_wrong_array_shape_is_a_400(iris_server):
