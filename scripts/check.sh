@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lint, then the tests: what CI runs after scripts/setup.sh.
-#   bash scripts/check.sh          the whole suite (a Docker engine, kernels, Chromium): the tests
-#                                  that need none of them in parallel, then the others in turn
+#   bash scripts/check.sh          the whole suite (a Docker engine, kernels, Chromium), on every
+#                                  core
 #   bash scripts/check.sh --fast   lint and every test that needs no engine, kernel or browser
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,13 +21,10 @@ if [ "${1:-}" = "--fast" ]; then
   MLCONTAINER_TEST_TIER=fast python3 -m pytest -q -ra --durations=15 -n auto \
     -m "not engine and not kernel and not browser" tests
 else
-  # Tests that need no engine, kernel or browser run two at a time; the others share one engine
-  # (swarm mode, ports, the images built once per run) and run one at a time. Both always run.
-  echo "==> tests: no engine, kernel or browser (in parallel)"
-  status=0
-  python3 -m pytest -v -ra --durations=15 -n auto \
-    -m "not engine and not kernel and not browser" tests || status=$?
-  echo "==> tests: engine, kernel and browser"
-  python3 -m pytest -v -ra --durations=40 -m "engine or kernel or browser" tests || status=$?
-  exit $status
+  # One run on every core. Tests that share one of the machine's singletons (swarm mode, a
+  # user's Podman socket, the engine nodes' subnet), and the tests of a module that needs an
+  # engine, a kernel or a browser, run on one worker in turn (tests/conftest.py,
+  # `_worker_group`); every other test goes to whichever worker is free.
+  echo "==> tests: the whole suite, on every core"
+  python3 -m pytest -v -ra --durations=40 -n auto --dist loadgroup tests
 fi

@@ -18,6 +18,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: Every container and image a test makes carries this label; the session removes them all.
 TEST_LABEL = "io.mlcontainer.test-session"
 SESSION_ID = uuid.uuid4().hex[:12]
+#: One id for the whole run, shared by pytest-xdist's workers (they inherit the environment of
+#: the process that loaded this file first): the example images one worker builds, another
+#: uses, so they carry this id and go once every worker has finished (`pytest_sessionfinish`).
+RUN_ID = os.environ.setdefault("MLCONTAINER_TEST_RUN", SESSION_ID)
+IS_WORKER = "PYTEST_XDIST_WORKER" in os.environ
 
 
 #: The fast tier (`scripts/check.sh --fast`): no engine, no kernel, no browser. Under it the
@@ -38,11 +43,45 @@ if FAST_TIER:
     os.environ["DOCKER_HOST"] = "unix:///nonexistent/fast-tier-has-no-engine.sock"
 
 
+#: Fixtures that hold something of which the machine has one (swarm mode, a user's Podman
+#: socket): the tests that use one run on the same worker, in turn.
+ONE_AT_A_TIME = {
+    "swarm": "swarm",
+    "swarm_as_found": "swarm",
+    "rootless_podman": "rootless",
+    "second_rootless_podman": "rootless",
+    "hub": "rootless",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
+        group = _worker_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _worker_group(item) -> str | None:
+    """Under `--dist loadgroup`, the tests of one group run on one worker in turn: those that
+    share one of the machine's singletons (ONE_AT_A_TIME; the engine nodes' subnet of
+    tests/nodes.py); the browser tests, which containerize the same example notebooks under
+    the same names (and one Chromium is enough for two cores); then those of a module that
+    needs an engine or a kernel (its module-scoped images are made once). Any other test goes
+    wherever a worker is free."""
+    for fixture, group in ONE_AT_A_TIME.items():
+        if fixture in item.fixturenames:
+            return group
+    if "engine_nodes" in vars(item.module):
+        return "nodes"
+    if item.get_closest_marker("browser"):
+        return "browser"
+    if any(item.get_closest_marker(marker) for marker in ("engine", "kernel")):
+        return item.nodeid.split("::")[0]
+    return None
 
 
 @pytest.fixture(scope="session", autouse=FAST_TIER)
@@ -94,8 +133,20 @@ def engine():
     _remove_labelled(engine)
 
 
-def _remove_labelled(engine) -> None:
-    selector = {"label": f"{TEST_LABEL}={SESSION_ID}"}
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, the process that ran the workers removes what they shared once they
+    have all finished (each worker's `engine` removes its own)."""
+    from jupyter_mlcontainer.engine import DockerEngine
+    from jupyter_mlcontainer.shared.errors import EngineUnavailable
+
+    if IS_WORKER or RUN_ID == SESSION_ID:
+        return  # a worker, or a run without workers: `engine` has done it
+    with contextlib.suppress(EngineUnavailable):
+        _remove_labelled(DockerEngine(), RUN_ID)
+
+
+def _remove_labelled(engine, session: str = SESSION_ID) -> None:
+    selector = {"label": f"{TEST_LABEL}={session}"}
     for container in engine.client.containers.list(all=True, filters=selector):
         container.remove(force=True)
     # Newest first: an image built FROM another (and so labelled too) goes before its parent.
@@ -194,27 +245,43 @@ class ExampleBuild:
 
 
 @pytest.fixture(scope="session")
-def example_build(engine, base_image, test_labels, tmp_path_factory):
+def example_build(engine, base_image, tmp_path_factory):
     """`example_build("iris_classifier")`: the example executed, captured and built once per test
-    run, then shared by every test that serves it unchanged (each notebook execution and trial
-    costs seconds; the image is the same content-hash tag every time)."""
+    run, then shared by every test that serves it unchanged, on every worker (each notebook
+    execution and trial costs seconds; the image is the same content-hash tag every time). The
+    first worker to ask builds it under a lock; the others read what it recorded."""
+    import pickle
+
+    from filelock import FileLock
+
     from jupyter_mlcontainer.pipeline.plan import ExportOptions
     from jupyter_mlcontainer.shared.config import MLContainerConfig
     from jupyter_mlcontainer.workflow.build import containerize
 
-    config = MLContainerConfig(labels=test_labels, base_image=base_image)
+    config = MLContainerConfig(labels={TEST_LABEL: RUN_ID}, base_image=base_image)
+    run_folder = (
+        tmp_path_factory.getbasetemp().parent if IS_WORKER else tmp_path_factory.getbasetemp()
+    )
+    shared = run_folder / "example-builds"
+    shared.mkdir(exist_ok=True)
     built = {}
 
     def build(name: str) -> ExampleBuild:
+        record = shared / f"{name}.pickle"
         if name not in built:
-            events = []
-            result = containerize(
-                ExportOptions(notebook=str(EXAMPLES / f"{name}.ipynb"), name=f"test-{name}"),
-                config=config,
-                on_event=events.append,
-                out_dir=str(tmp_path_factory.mktemp(name) / "context"),
-            )
-            built[name] = ExampleBuild(result, tuple(events))
+            with FileLock(shared / f"{name}.lock"):
+                if not record.exists():
+                    events = []
+                    result = containerize(
+                        ExportOptions(
+                            notebook=str(EXAMPLES / f"{name}.ipynb"), name=f"test-{name}"
+                        ),
+                        config=config,
+                        on_event=events.append,
+                        out_dir=str(shared / name / "context"),
+                    )
+                    record.write_bytes(pickle.dumps((result, tuple(events))))
+            built[name] = ExampleBuild(*pickle.loads(record.read_bytes()))
         return built[name]
 
     return build

@@ -77,7 +77,7 @@ def _own_engine_with_base(folder, base_image, monkeypatch):
     """An OwnEngine in `folder` holding the base image, DOCKER_HOST pointing at it."""
     if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("unshare"):
         pytest.skip("starting a second dockerd needs root, dockerd and unshare")
-    bridges = set(os.listdir("/sys/class/net"))
+    bridges = _lasting_interfaces()
     own = OwnEngine(folder)
     own.start()
     try:
@@ -88,7 +88,13 @@ def _own_engine_with_base(folder, base_image, monkeypatch):
         yield own
     finally:
         own.stop()
-    assert set(os.listdir("/sys/class/net")) >= bridges, "the machine's network was touched"
+    assert _lasting_interfaces() >= bridges, "the machine's network was touched"
+
+
+def _lasting_interfaces() -> set:
+    """The machine's network interfaces but the veth pairs, which come and go with the
+    containers other tests run meanwhile."""
+    return {name for name in os.listdir("/sys/class/net") if not name.startswith("veth")}
 
 
 @pytest.fixture
