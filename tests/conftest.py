@@ -139,7 +139,7 @@ def pytest_sessionfinish(session):
     from jupyter_mlcontainer.engine import DockerEngine
     from jupyter_mlcontainer.shared.errors import EngineUnavailable
 
-    if IS_WORKER or RUN_ID == SESSION_ID:
+    if IS_WORKER or session.config.getoption("dist", "no") == "no":
         return  # a worker, or a run without workers: `engine` has done it
     with contextlib.suppress(EngineUnavailable):
         _remove_labelled(DockerEngine(), RUN_ID)
