@@ -130,9 +130,10 @@ async def test_every_changing_operation_refuses_a_session_without_the_xsrf_token
 
 
 @pytest.fixture
-def nothing_runs(monkeypatch):
+def nothing_runs(monkeypatch, test_labels):
     """Queued jobs are recorded and ended as cancelled at once, not run; an instance asked to
-    stop is looked up (so an unknown one is still 404) and recorded, not stopped."""
+    stop is looked up (so an unknown one is still 404), not stopped, and recorded when it is
+    this session's (another test may be serving an example under the name a fuzzer tries)."""
     from jupyter_mlcontainer.engine.docker import DockerEngine
 
     queued, stopped = [], []
@@ -145,7 +146,8 @@ def nothing_runs(monkeypatch):
 
     def look_up(self, name_or_id):
         instance = self.find_instance(name_or_id)
-        stopped.append(instance.name)
+        if test_labels.items() <= instance.labels.items():
+            stopped.append(instance.name)
         return instance
 
     monkeypatch.setattr(JobManager, "_queue", record)
