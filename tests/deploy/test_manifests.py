@@ -383,9 +383,10 @@ def test_an_unknown_name_is_an_error_with_a_hint(engine):
 def test_measure_starts_the_image_once_and_times_it(engine, stub_image, test_labels):
     from jupyter_mlcontainer.deploy.measure import manifests_for
 
-    before = {i.id for i in engine.list_instances(all=True)}
+    before = {i.id for i in engine.list_instances(all=True, labels=test_labels)}
     result = manifests_for(engine, stub_image, measure=True, labels=test_labels)
-    assert {i.id for i in engine.list_instances(all=True)} == before, "it stops what it started"
+    after = {i.id for i in engine.list_instances(all=True, labels=test_labels)}
+    assert after == before, "it stops what it started"
     text = result.files["deployment.yaml"]
     comments = prose(text)
     # The stub listens after 1 s and answers /ready half a second later.
