@@ -136,11 +136,11 @@ def engine():
 def pytest_sessionfinish(session):
     """Under pytest-xdist, the process that ran the workers removes what they shared once they
     have all finished (each worker's `engine` removes its own)."""
+    if IS_WORKER or session.config.getoption("dist", "no") == "no":
+        return  # a worker, or a run without workers: `engine` has done it
     from jupyter_mlcontainer.engine import DockerEngine
     from jupyter_mlcontainer.shared.errors import EngineUnavailable
 
-    if IS_WORKER or session.config.getoption("dist", "no") == "no":
-        return  # a worker, or a run without workers: `engine` has done it
     with contextlib.suppress(EngineUnavailable):
         _remove_labelled(DockerEngine(), RUN_ID)
 
@@ -267,8 +267,8 @@ def example_build(engine, base_image, tmp_path_factory):
     built = {}
 
     def build(name: str) -> ExampleBuild:
-        record = shared / f"{name}.pickle"
         if name not in built:
+            record = shared / f"{name}.pickle"
             with FileLock(shared / f"{name}.lock"):
                 if not record.exists():
                     events = []
